@@ -1,0 +1,48 @@
+import type { PolicySpec, TableRlsSpec } from '../ddl/policy-spec';
+import { createPolicySql } from '../ddl/statements';
+import { tableLabel } from '../ddl/quote';
+import { readLiveState } from './live-state';
+import type { Queryable } from './queryable';
+
+const PROBE_PREFIX = 'mikro_orm_rls_probe_';
+
+/**
+ * Asks PostgreSQL how it would store the desired policies: each is created under a probe name inside a
+ * savepoint, read back with `pg_get_expr`, and rolled back. Comparing these texts with the catalog is
+ * exact: a changed cast or precedence shows up, while mere formatting differences do not.
+ *
+ * Must run inside a transaction; the tables must exist. Nothing is left behind.
+ */
+export async function canonicalizeSpecs(db: Queryable, specs: readonly TableRlsSpec[]): Promise<TableRlsSpec[]> {
+  const withPolicies = specs.filter((s) => s.policies.length > 0);
+  if (withPolicies.length === 0) return [...specs];
+  await db.query('savepoint mikro_orm_rls_canonicalize');
+  try {
+    for (const spec of withPolicies) {
+      for (const [i, policy] of spec.policies.entries()) {
+        try {
+          await db.query(createPolicySql(spec.table, { ...policy, name: `${PROBE_PREFIX}${i}` }));
+        } catch (error) {
+          throw new Error(
+            `PostgreSQL rejected policy "${policy.name}" on ${tableLabel(spec.table)}: ${(error as Error).message}. ` +
+              'Check its expression (customExpr / withCheck) and its roles (to).',
+            { cause: error },
+          );
+        }
+      }
+    }
+    const live = await readLiveState(db, withPolicies.map((s) => s.table));
+    return specs.map((spec) => {
+      const table = live.find((t) => t.table.schema === spec.table.schema && t.table.name === spec.table.name);
+      const policies = spec.policies.map((policy, i): PolicySpec => {
+        const probe = table?.policies.find((p) => p.name === `${PROBE_PREFIX}${i}`);
+        if (!probe) throw new Error(`Internal error: probe for policy ${policy.name} was not found.`);
+        return { ...policy, roles: probe.roles, using: probe.using, withCheck: probe.withCheck };
+      });
+      return { ...spec, policies };
+    });
+  } finally {
+    await db.query('rollback to savepoint mikro_orm_rls_canonicalize');
+    await db.query('release savepoint mikro_orm_rls_canonicalize');
+  }
+}

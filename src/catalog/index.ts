@@ -1,0 +1,3 @@
+export * from './queryable';
+export * from './live-state';
+export * from './canonicalize';

@@ -1,0 +1,97 @@
+import type { Command } from '../policy/command';
+import type { PolicySpec } from '../ddl/policy-spec';
+import { MANAGED_POLICY_COMMENT } from '../ddl/statements';
+import type { TableRef } from '../ddl/quote';
+import type { Queryable } from './queryable';
+
+/** A policy as PostgreSQL stores it, with whether this package created it. */
+export interface LivePolicy extends PolicySpec {
+  readonly managed: boolean;
+}
+
+export interface LiveTableState {
+  readonly table: TableRef;
+  readonly enabled: boolean;
+  readonly forced: boolean;
+  readonly policies: readonly LivePolicy[];
+}
+
+const COMMANDS: Record<string, Command> = { r: 'select', a: 'insert', w: 'update', d: 'delete', '*': 'all' };
+
+interface PolicyRow {
+  schema: string;
+  table: string;
+  name: string;
+  permissive: boolean;
+  cmd: string;
+  roles: string[];
+  using: string | null;
+  with_check: string | null;
+  comment: string | null;
+}
+
+interface TableRow {
+  schema: string;
+  table: string;
+  enabled: boolean;
+  forced: boolean;
+}
+
+const TABLES_SQL = `
+  select n.nspname as schema, c.relname as table, c.relrowsecurity as enabled, c.relforcerowsecurity as forced
+  from pg_class c join pg_namespace n on n.oid = c.relnamespace
+  where c.relkind in ('r', 'p')
+    and (n.nspname, c.relname) in (select * from unnest($1::text[], $2::text[]))
+  order by 1, 2`;
+
+const POLICIES_SQL = `
+  select n.nspname as schema, c.relname as table, p.polname as name, p.polpermissive as permissive,
+         p.polcmd::text as cmd,
+         case when 0 = any(p.polroles) then array['public']::text[]
+              else array(select r.rolname::text from pg_roles r where r.oid = any(p.polroles) order by 1) end as roles,
+         pg_get_expr(p.polqual, p.polrelid) as using,
+         pg_get_expr(p.polwithcheck, p.polrelid) as with_check,
+         obj_description(p.oid, 'pg_policy') as comment
+  from pg_policy p join pg_class c on c.oid = p.polrelid join pg_namespace n on n.oid = c.relnamespace
+  where (n.nspname, c.relname) in (select * from unnest($1::text[], $2::text[]))
+  order by 1, 2, 3`;
+
+const key = (t: TableRef) => `${t.schema}\u0000${t.name}`;
+
+/** Reads the live RLS state (flags and policies) of those of the given tables that exist. */
+export async function readLiveState(db: Queryable, tables: readonly TableRef[]): Promise<LiveTableState[]> {
+  const tableRows = await db.query<TableRow>(TABLES_SQL, [
+    tables.map((t) => t.schema),
+    tables.map((t) => t.name),
+  ]);
+  if (tableRows.length === 0) return [];
+  const policyRows = await db.query<PolicyRow>(POLICIES_SQL, [tableRows.map((t) => t.schema), tableRows.map((t) => t.table)]);
+  const byTable = new Map<string, LivePolicy[]>();
+  for (const row of policyRows) {
+    const list = byTable.get(key({ schema: row.schema, name: row.table })) ?? [];
+    list.push({
+      name: row.name,
+      permissive: row.permissive,
+      command: COMMANDS[row.cmd],
+      roles: row.roles,
+      using: row.using,
+      withCheck: row.with_check,
+      managed: row.comment === MANAGED_POLICY_COMMENT,
+    });
+    byTable.set(key({ schema: row.schema, name: row.table }), list);
+  }
+  return tableRows.map((row) => {
+    const table = { schema: row.schema, name: row.table };
+    return { table, enabled: row.enabled, forced: row.forced, policies: byTable.get(key(table)) ?? [] };
+  });
+}
+
+/** Which of the given tables do not exist (yet). */
+export async function findMissingTables(db: Queryable, tables: readonly TableRef[]): Promise<TableRef[]> {
+  const rows = await db.query<{ schema: string; table: string }>(
+    `select s.schema, s.table from unnest($1::text[], $2::text[]) as s(schema, "table")
+     where to_regclass(quote_ident(s.schema) || '.' || quote_ident(s.table)) is null`,
+    [tables.map((t) => t.schema), tables.map((t) => t.name)],
+  );
+  return rows.map((r) => ({ schema: r.schema, name: r.table }));
+}

@@ -1,0 +1,4 @@
+export * from './context-error';
+export * from './context-schema';
+export * from './encode-value';
+export * from './context-codec';

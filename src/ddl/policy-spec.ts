@@ -1,0 +1,34 @@
+import type { Command } from '../policy/command';
+import type { TableRef } from './quote';
+
+/**
+ * One PostgreSQL policy, fully rendered: what `CREATE POLICY` will say. Plain JSON-safe data, so it can
+ * be compared with the catalog, stored in a snapshot and printed in a migration.
+ */
+export interface PolicySpec {
+  readonly name: string;
+  readonly permissive: boolean;
+  readonly command: Command;
+  /** Role names, or `public`. */
+  readonly roles: readonly string[];
+  /** USING expression (SELECT, UPDATE, DELETE, ALL), else null. */
+  readonly using: string | null;
+  /** WITH CHECK expression (INSERT, UPDATE, ALL), else null. */
+  readonly withCheck: string | null;
+}
+
+/** The RLS state one table should have. */
+export interface TableRlsSpec {
+  readonly table: TableRef;
+  /** `FORCE ROW LEVEL SECURITY`, so the table owner is subject to the policies too. */
+  readonly force: boolean;
+  readonly policies: readonly PolicySpec[];
+}
+
+export function usesUsing(command: Command): boolean {
+  return command !== 'insert';
+}
+
+export function usesWithCheck(command: Command): boolean {
+  return command === 'insert' || command === 'update' || command === 'all';
+}

@@ -1,0 +1,13 @@
+// Declaration: what users write next to their entities.
+export { Command, ConditionArg, Permissive, Restrictive, sql, column, SqlExpression } from './policy';
+export type { ConditionArgOptions, Policy, PolicyKind, PolicyOptions, ConditionRefs, PgType } from './policy';
+export { Rls, type RlsEntityOptions } from './entity';
+
+// Runtime: wiring, scoping, bypass, applying policies without migrations.
+export { withRls, RlsEntityManager, RlsConfigurationError, createPolicies, dropPolicies } from './runtime';
+export type { RlsOptions, RlsForkOptions } from './runtime';
+export { RlsContextError, type ContextSchema } from './context';
+
+// Building blocks for tooling (migrations, audits): rendered specs, live catalog state, diffs.
+export type { PolicySpec, TableRlsSpec, TableRef } from './ddl';
+export type { RlsOperation } from './diff';

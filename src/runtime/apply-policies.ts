@@ -1,0 +1,56 @@
+import type { MikroORM } from '@mikro-orm/core';
+import type { AbstractSqlDriver } from '@mikro-orm/knex';
+import { canonicalizeSpecs } from '../catalog/canonicalize';
+import { findMissingTables, readLiveState } from '../catalog/live-state';
+import type { Queryable } from '../catalog/queryable';
+import { tableLabel } from '../ddl/quote';
+import type { TableRlsSpec } from '../ddl/policy-spec';
+import { diffRls } from '../diff/diff-rls';
+import type { RlsOperation } from '../diff/operation';
+import { knexQueryable } from './knex-queryable';
+import { rlsSettingsOf } from './rls-settings';
+import { baseDriver } from './scoped-driver';
+
+async function inTransaction<T>(orm: MikroORM, work: (db: Queryable) => Promise<T>): Promise<T> {
+  const driver = baseDriver(orm.em.getDriver() as unknown as AbstractSqlDriver);
+  return driver.getConnection('write').transactional((trx) => work(knexQueryable(trx)));
+}
+
+async function apply(db: Queryable, desired: readonly TableRlsSpec[], orm: MikroORM): Promise<RlsOperation[]> {
+  const canonical = await canonicalizeSpecs(db, desired);
+  const live = await readLiveState(db, rlsSettingsOf(orm.config).entityTables);
+  const operations = diffRls(canonical, live);
+  for (const op of operations) {
+    for (const statement of op.up) await db.query(statement);
+  }
+  return operations;
+}
+
+/**
+ * Brings the database's policies and RLS flags to the declared state, in one transaction, without
+ * migrations. Idempotent: a second run returns no operations. Policies it did not create are left
+ * alone. Must run as the tables' owner (or a superuser), not as the application role.
+ *
+ * @returns the operations it performed.
+ */
+export async function createPolicies(orm: MikroORM): Promise<RlsOperation[]> {
+  const desired = rlsSettingsOf(orm.config).tables;
+  return inTransaction(orm, async (db) => {
+    const missing = await findMissingTables(db, desired.map((t) => t.table));
+    if (missing.length > 0) {
+      throw new Error(
+        `Cannot apply RLS policies: table(s) ${missing.map(tableLabel).join(', ')} do not exist. ` +
+          'Create the schema first (orm.schema.createSchema() or your migrations).',
+      );
+    }
+    return apply(db, desired, orm);
+  });
+}
+
+/**
+ * Drops every policy this package created on the entities' tables and switches RLS off there, unless
+ * hand-written policies remain on a table. One transaction, as the owner.
+ */
+export async function dropPolicies(orm: MikroORM): Promise<RlsOperation[]> {
+  return inTransaction(orm, (db) => apply(db, [], orm));
+}

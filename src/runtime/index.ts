@@ -1,0 +1,6 @@
+export { withRls } from './with-rls';
+export { RlsEntityManager, type RlsForkOptions } from './rls-entity-manager';
+export { RlsSettings, rlsSettingsOf, type RlsOptions } from './rls-settings';
+export { RlsConfigurationError } from './rls-configuration-error';
+export { createPolicies, dropPolicies } from './apply-policies';
+export { knexQueryable } from './knex-queryable';

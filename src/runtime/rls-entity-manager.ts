@@ -1,0 +1,114 @@
+import type { ConnectionType, EntityData, EntityName, ForkOptions, LoggingOptions, UpsertManyOptions, UpsertOptions } from '@mikro-orm/core';
+import { EntityManager as SqlEntityManager, type PostgreSqlDriver, type QueryBuilder } from '@mikro-orm/postgresql';
+import { RlsConfigurationError } from './rls-configuration-error';
+import { rlsSettingsOf } from './rls-settings';
+import type { RlsScope } from './rls-scope';
+import { scopeDriver, scopeOf } from './scoped-driver';
+
+/** Fork options that make sense for a scoped fork (it never joins the parent's transaction). */
+export type RlsForkOptions = Omit<ForkOptions, 'disableContextResolution' | 'keepTransactionContext'>;
+
+/**
+ * The EntityManager installed by `withRls()`. `forkWithRls(ctx)` returns a fork whose every query runs
+ * in a transaction opened with the context's session variables; `bypassRls()` one whose transactions
+ * switch to the bypass role. Forks of these forks, their `transactional()` forks and a `RequestContext`
+ * around them keep the scope, because it lives in the fork's driver, which MikroORM hands down.
+ */
+export class RlsEntityManager<Context extends object = Record<string, unknown>> extends SqlEntityManager<PostgreSqlDriver> {
+  /**
+   * A fork scoped to `context`, validated first: invalid input throws {@link RlsContextError} and sends
+   * no SQL. The fork starts with an empty identity map and never joins a transaction of this manager.
+   *
+   * @example
+   * const em = orm.em.forkWithRls({ account_id: 42 });
+   * const items = await em.find(Item, {}); // only what the policies let account 42 see
+   */
+  forkWithRls(context: Context, options?: RlsForkOptions): this {
+    const encoded = rlsSettingsOf(this.config).codec.encode(context);
+    return this.forkScoped({ kind: 'context', statement: rlsSettingsOf(this.config).codec.statement, ...encoded, context: encoded.data }, options);
+  }
+
+  /**
+   * A fork whose transactions run as the configured bypass role (BYPASSRLS), for admin work. With a
+   * callback, runs it in one transaction of such a fork and returns its result. Never affects this
+   * manager, its other forks, or the pooled connection afterwards.
+   *
+   * @example
+   * const total = await orm.em.bypassRls((em) => em.count(Item));
+   */
+  bypassRls(): this;
+  bypassRls<T>(callback: (em: this) => T | Promise<T>): Promise<T>;
+  bypassRls<T>(callback?: (em: this) => T | Promise<T>): this | Promise<T> {
+    const role = rlsSettingsOf(this.config).bypassRole;
+    if (!role) {
+      throw new RlsConfigurationError(
+        'bypassRls() needs a bypass role. Create one as a superuser: CREATE ROLE app_bypass NOLOGIN BYPASSRLS; ' +
+          'GRANT app_bypass TO <application role>; grant it the table privileges the admin work needs; then pass ' +
+          "withRls(options, { bypassRole: 'app_bypass' }).",
+      );
+    }
+    const fork = this.forkScoped({ kind: 'bypass', role });
+    return callback ? fork.transactional((em) => callback(em)) : fork;
+  }
+
+  /** The validated context this manager's queries run with, if it is a `forkWithRls` fork. */
+  get rlsContext(): Readonly<Context> | undefined {
+    const scope = scopeOf(this.getContext(false).driver);
+    return scope?.kind === 'context' ? (scope.context as Readonly<Context>) : undefined;
+  }
+
+  /** Whether this manager's queries run as the bypass role. */
+  get isRlsBypassed(): boolean {
+    return scopeOf(this.getContext(false).driver)?.kind === 'bypass';
+  }
+
+  // The global EntityManager resolves a request's fork through `getContext()` in most methods, but a few
+  // use its own driver directly. Delegate those so `orm.em` inside `RequestContext.create(scopedFork, ...)`
+  // is scoped on every path.
+
+  override getDriver(): PostgreSqlDriver {
+    const em = this.getContext(false);
+    return em === this ? this.driver : em.getDriver();
+  }
+
+  override getConnection(type?: ConnectionType): ReturnType<PostgreSqlDriver['getConnection']> {
+    return this.getDriver().getConnection(type);
+  }
+
+  override createQueryBuilder<Entity extends object, RootAlias extends string = never>(
+    entityName: EntityName<Entity> | QueryBuilder<Entity>,
+    alias?: RootAlias,
+    type?: ConnectionType,
+    loggerContext?: LoggingOptions,
+  ): QueryBuilder<Entity, RootAlias> {
+    const em = this.getContext(false);
+    return em === this
+      ? super.createQueryBuilder(entityName, alias, type, loggerContext)
+      : em.createQueryBuilder(entityName, alias, type, loggerContext);
+  }
+
+  override upsert<Entity extends object, Fields extends string = any>(
+    entityNameOrEntity: EntityName<Entity> | Entity,
+    data?: EntityData<Entity> | Entity,
+    options?: UpsertOptions<Entity, Fields>,
+  ): Promise<Entity> {
+    const em = this.getContext(false);
+    return em === this ? super.upsert(entityNameOrEntity, data, options) : em.upsert(entityNameOrEntity, data, options);
+  }
+
+  override upsertMany<Entity extends object, Fields extends string = any>(
+    entityNameOrEntity: EntityName<Entity> | Entity[],
+    data?: (EntityData<Entity> | Entity)[],
+    options?: UpsertManyOptions<Entity, Fields>,
+  ): Promise<Entity[]> {
+    const em = this.getContext(false);
+    return em === this ? super.upsertMany(entityNameOrEntity, data, options) : em.upsertMany(entityNameOrEntity, data, options);
+  }
+
+  private forkScoped(scope: RlsScope, options: RlsForkOptions = {}): this {
+    const parent = this.getContext(false);
+    // fork() builds the new manager from `em.driver`; give it a parent whose driver is the scoped view.
+    const host = Object.create(parent, { driver: { value: scopeDriver(parent.driver, scope) } }) as this;
+    return SqlEntityManager.prototype.fork.call(host, { ...options, disableContextResolution: true }) as this;
+  }
+}

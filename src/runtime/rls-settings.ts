@@ -1,0 +1,96 @@
+import type { Configuration, MetadataStorage } from '@mikro-orm/core';
+import { ContextCodec } from '../context/context-codec';
+import { deriveContextSchema, type ContextSchema } from '../context/context-schema';
+import type { TableRlsSpec } from '../ddl/policy-spec';
+import type { TableRef } from '../ddl/quote';
+import { collectTableSpecs } from '../entity/collect-table-specs';
+import { VARIABLE_NAME } from '../policy/condition-arg';
+import { RlsConfigurationError } from './rls-configuration-error';
+
+export interface RlsOptions<Schema extends ContextSchema | undefined = ContextSchema | undefined> {
+  /**
+   * Schema of the request context (zod 3 or 4 `z.object`). Its fields become the session variables.
+   * Default: one required field per condition arg, typed from the policies, unknown fields rejected.
+   */
+  readonly context?: Schema;
+  /** Prefix of the session variables (`<prefix>.<field>`). Default `rls`. */
+  readonly prefix?: string;
+  /**
+   * A role with BYPASSRLS that the application role is a member of; `em.bypassRls()` switches to it for
+   * one transaction at a time. Without it, `bypassRls()` throws.
+   */
+  readonly bypassRole?: string;
+}
+
+/**
+ * Everything the runtime needs, compiled once: stored in the ORM configuration under `rls` (a class
+ * instance, so MikroORM keeps the reference instead of deep-copying it).
+ */
+export class RlsSettings {
+  readonly prefix: string;
+  readonly bypassRole?: string;
+  private compiled?: { tables: readonly TableRlsSpec[]; entityTables: readonly TableRef[]; codec: ContextCodec };
+
+  constructor(private readonly options: RlsOptions) {
+    this.prefix = options.prefix ?? 'rls';
+    if (!VARIABLE_NAME.test(this.prefix)) {
+      throw new RlsConfigurationError(`withRls: prefix ${JSON.stringify(options.prefix)} must be a lower-case identifier such as "rls".`);
+    }
+    if (options.bypassRole !== undefined && (typeof options.bypassRole !== 'string' || options.bypassRole.length === 0 || options.bypassRole.includes('\0'))) {
+      throw new RlsConfigurationError('withRls: bypassRole must be the name of a role.');
+    }
+    this.bypassRole = options.bypassRole;
+  }
+
+  /** Called right after entity discovery: renders every policy and compiles the context statement. */
+  compile(storage: MetadataStorage, defaultSchema: string): void {
+    const { tables, entityTables, variables } = collectTableSpecs(storage, { prefix: this.prefix, defaultSchema });
+    const schema = this.options.context ?? deriveContextSchema(variables);
+    const missing = [...variables.keys()].filter((name) => !(name in schema.shape));
+    if (missing.length > 0) {
+      throw new RlsConfigurationError(
+        `withRls: the policies read ${missing.map((m) => `"${m}"`).join(', ')} but the context schema has no such field. ` +
+          'Add the field(s) to the schema given as `context`.',
+      );
+    }
+    this.compiled = { tables, entityTables, codec: new ContextCodec(schema, variables, this.prefix) };
+  }
+
+  private get ready() {
+    if (!this.compiled) {
+      throw new RlsConfigurationError('mikro-orm-rls has not seen the entities yet: call this after MikroORM.init(withRls(...)).');
+    }
+    return this.compiled;
+  }
+
+  /** The declared RLS state of every table with policies. */
+  get tables(): readonly TableRlsSpec[] {
+    return this.ready.tables;
+  }
+
+  /** Every entity table, with or without policies. */
+  get entityTables(): readonly TableRef[] {
+    return this.ready.entityTables;
+  }
+
+  get codec(): ContextCodec {
+    return this.ready.codec;
+  }
+}
+
+declare module '@mikro-orm/core' {
+  interface MikroORMOptions {
+    /** Set by `withRls()`; do not set by hand. */
+    rls?: RlsSettings;
+  }
+}
+
+export function rlsSettingsOf(config: Configuration): RlsSettings {
+  const settings = config.get('rls');
+  if (!(settings instanceof RlsSettings)) {
+    throw new RlsConfigurationError(
+      'This ORM was not configured for row-level security. Wrap its options: MikroORM.init(withRls(options, { ... })).',
+    );
+  }
+  return settings;
+}

@@ -1,0 +1,42 @@
+import type { Options } from '@mikro-orm/core';
+import type { PostgreSqlDriver } from '@mikro-orm/postgresql';
+import type { ContextSchema } from '../context/context-schema';
+import { RlsConfigurationError } from './rls-configuration-error';
+import { RlsEntityManager } from './rls-entity-manager';
+import { RlsSettings, type RlsOptions } from './rls-settings';
+
+type ContextOf<Schema> = Schema extends ContextSchema<infer Output> ? Output & object : Record<string, unknown>;
+
+/**
+ * Wires row-level security into MikroORM options; the only call needed.
+ *
+ * @example
+ * const orm = await MikroORM.init(withRls(config, { context: z.object({ account_id: z.number().int() }) }));
+ * const em = orm.em.forkWithRls({ account_id: 42 });
+ */
+export function withRls<Schema extends ContextSchema | undefined = undefined>(
+  options: Options<PostgreSqlDriver>,
+  rls: RlsOptions<Schema> = {},
+): Options<PostgreSqlDriver, RlsEntityManager<ContextOf<Schema>>> {
+  const entityManager = options.entityManager as unknown;
+  if (entityManager && !(typeof entityManager === 'function' && entityManager.prototype instanceof RlsEntityManager) && entityManager !== RlsEntityManager) {
+    throw new RlsConfigurationError(
+      'withRls: options.entityManager must be RlsEntityManager or a subclass of it; extend RlsEntityManager instead of EntityManager.',
+    );
+  }
+  const settings = new RlsSettings(rls);
+  const userHook = options.discovery?.afterDiscovered;
+  return {
+    ...options,
+    entityManager: (entityManager ?? RlsEntityManager) as never,
+    rls: settings,
+    discovery: {
+      ...options.discovery,
+      afterDiscovered: (storage, platform) => {
+        const config = platform.getConfig();
+        settings.compile(storage, config.get('schema') ?? platform.getDefaultSchemaName() ?? 'public');
+        return userHook?.(storage, platform);
+      },
+    },
+  } as Options<PostgreSqlDriver, RlsEntityManager<ContextOf<Schema>>>;
+}
