@@ -1,0 +1,74 @@
+import type { LivePolicy, LiveTableState } from '../../src/catalog';
+import type { PolicySpec, TableRlsSpec } from '../../src/ddl';
+import { diffRls } from '../../src/diff';
+
+const table = { schema: 'public', name: 'items' };
+const select: PolicySpec = { name: 'own_select', permissive: true, command: 'select', roles: ['public'], using: '(owner_id = 1)', withCheck: null };
+const managed = (p: PolicySpec): LivePolicy => ({ ...p, managed: true });
+const desired = (policies: PolicySpec[], force = true): TableRlsSpec[] => [{ table, force, policies }];
+const live = (policies: LivePolicy[], flags = { enabled: true, forced: true }): LiveTableState[] => [{ table, ...flags, policies }];
+
+describe('diffRls', () => {
+  it('returns nothing when the live state matches', () => {
+    expect(diffRls(desired([select]), live([managed(select)]))).toEqual([]);
+  });
+
+  it('enables, forces and creates on a table without RLS, with exact inverses', () => {
+    const ops = diffRls(desired([select]), []);
+    expect(ops.map((o) => o.description)).toEqual(['enable row level security', 'force row level security', 'create policy own_select']);
+    expect(ops[2].up).toEqual([
+      'create policy "own_select" on "public"."items" as permissive for select to public using ((owner_id = 1))',
+      `comment on policy "own_select" on "public"."items" is 'managed by mikro-orm-rls'`,
+    ]);
+    expect(ops[2].down).toEqual(['drop policy "own_select" on "public"."items"']);
+    expect(ops[0].down).toEqual(['alter table "public"."items" disable row level security']);
+  });
+
+  it('alters a policy whose expression, check or roles changed, and restores the old one on the way down', () => {
+    const changed = { ...select, using: '(owner_id = 2)' };
+    const [op] = diffRls(desired([changed]), live([managed(select)]));
+    expect(op.description).toBe('alter policy own_select');
+    expect(op.up).toEqual(['alter policy "own_select" on "public"."items" to public using ((owner_id = 2))']);
+    expect(op.down).toEqual(['alter policy "own_select" on "public"."items" to public using ((owner_id = 1))']);
+    expect(diffRls(desired([{ ...select, roles: ['app'] }]), live([managed(select)]))[0].description).toBe('alter policy own_select');
+  });
+
+  it('treats the same roles in another order as unchanged', () => {
+    const two = { ...select, roles: ['a', 'b'] };
+    expect(diffRls(desired([two]), live([managed({ ...two, roles: ['b', 'a'] })]))).toEqual([]);
+  });
+
+  it('drops and recreates when the command or permissive/restrictive changes', () => {
+    const restrictive = { ...select, permissive: false };
+    const [op] = diffRls(desired([restrictive]), live([managed(select)]));
+    expect(op.up[0]).toBe('drop policy "own_select" on "public"."items"');
+    expect(op.up[1]).toContain('as restrictive for select');
+    expect(op.down[1]).toContain('as permissive for select');
+  });
+
+  it('drops managed policies no longer declared and recreates them on the way down', () => {
+    const [op] = diffRls(desired([]), live([managed(select)]));
+    expect(op.up).toEqual(['drop policy "own_select" on "public"."items"']);
+    expect(op.down[0]).toContain('create policy "own_select"');
+  });
+
+  it('leaves hand-written policies alone', () => {
+    expect(diffRls(desired([]), live([{ ...select, name: 'by_hand', managed: false }]))).toEqual([]);
+  });
+
+  it('refuses to take over a hand-written policy of the same name', () => {
+    expect(() => diffRls(desired([select]), live([{ ...select, managed: false }]))).toThrow(/was not created by mikro-orm-rls/);
+  });
+
+  it('turns FORCE off when the entity opts out', () => {
+    const ops = diffRls(desired([select], false), live([managed(select)]));
+    expect(ops.map((o) => o.up[0])).toEqual(['alter table "public"."items" no force row level security']);
+  });
+
+  it('switches RLS off on a table that no longer declares policies unless hand-written ones remain', () => {
+    const ops = diffRls([], live([managed(select)]));
+    expect(ops.map((o) => o.description)).toEqual(['drop policy own_select', 'disable row level security', 'no force row level security']);
+    const kept = diffRls([], live([managed(select), { ...select, name: 'by_hand', managed: false }]));
+    expect(kept.map((o) => o.description)).toEqual(['drop policy own_select']);
+  });
+});
