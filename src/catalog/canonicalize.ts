@@ -20,11 +20,14 @@ export async function canonicalizeSpecs(db: Queryable, specs: readonly TableRlsS
   try {
     for (const spec of withPolicies) {
       for (const [i, policy] of spec.policies.entries()) {
+        const probe = createPolicySql(spec.table, { ...policy, name: `${PROBE_PREFIX}${i}` });
         try {
-          await db.query(createPolicySql(spec.table, { ...policy, name: `${PROBE_PREFIX}${i}` }));
+          await db.query(probe);
         } catch (error) {
+          // Drivers often prefix the message with the statement, which names the probe: keep PostgreSQL's words.
+          const message = (error as Error).message.replace(`${probe} - `, '');
           throw new Error(
-            `PostgreSQL rejected policy "${policy.name}" on ${tableLabel(spec.table)}: ${(error as Error).message}. ` +
+            `PostgreSQL rejected policy "${policy.name}" on ${tableLabel(spec.table)}: ${message}. ` +
               'Check its expression (customExpr / withCheck) and its roles (to).',
             { cause: error },
           );

@@ -15,6 +15,12 @@ export interface CollectedRls {
   readonly variables: ReadonlyMap<string, ValueKind>;
 }
 
+/**
+ * Finds an entity's metadata by class name. Abstract base schemas are not kept in the final metadata
+ * storage, so the caller also remembers what discovery saw.
+ */
+export type MetadataLookup = (className: string) => EntityMetadata | undefined;
+
 interface Declaration {
   readonly policies: readonly Policy[];
   readonly force?: boolean;
@@ -26,7 +32,7 @@ function ownDeclaration(meta: EntityMetadata): RlsEntityOptions | undefined {
 }
 
 /** Declarations from the root of the inheritance chain down to `meta`, base entities first. */
-function inheritedDeclarations(meta: EntityMetadata, storage: MetadataStorage): Declaration[] {
+function inheritedDeclarations(meta: EntityMetadata, lookup: MetadataLookup): Declaration[] {
   const chain: Declaration[] = [];
   const own = ownDeclaration(meta);
   if (own) chain.unshift(own);
@@ -37,12 +43,11 @@ function inheritedDeclarations(meta: EntityMetadata, storage: MetadataStorage): 
     if (found) chain.unshift(found);
     proto = Object.getPrototypeOf(proto);
   }
-  // Schema inheritance (`extends` in EntitySchema / defineEntity): base metadata is in the storage.
-  let parentName = typeof meta.extends === 'string' ? meta.extends : undefined;
-  while (parentName && storage.has(parentName)) {
-    const parent = storage.get(parentName);
+  // Schema inheritance (`extends` in EntitySchema / defineEntity), through abstract bases too.
+  let parent = typeof meta.extends === 'string' ? lookup(meta.extends) : undefined;
+  while (parent) {
     if (parent.rls) chain.unshift(parent.rls);
-    parentName = typeof parent.extends === 'string' ? parent.extends : undefined;
+    parent = typeof parent.extends === 'string' ? lookup(parent.extends) : undefined;
   }
   return [...new Set(chain)];
 }
@@ -55,7 +60,11 @@ function defaultSchema(meta: EntityMetadata, fallback: string): string {
  * Entity metadata -> the RLS state of each table. Runs once, right after discovery, so every policy is
  * rendered to SQL text before MikroORM's metadata cache could drop its functions.
  */
-export function collectTableSpecs(storage: MetadataStorage, options: { prefix: string; defaultSchema: string }): CollectedRls {
+export function collectTableSpecs(
+  storage: MetadataStorage,
+  options: { prefix: string; defaultSchema: string; lookup?: MetadataLookup },
+): CollectedRls {
+  const lookup: MetadataLookup = (name) => options.lookup?.(name) ?? (storage.has(name) ? storage.get(name) : undefined);
   const tables: TableRlsSpec[] = [];
   const entityTables: TableRef[] = [];
   const variables = new Map<string, ValueKind>();
@@ -80,7 +89,7 @@ export function collectTableSpecs(storage: MetadataStorage, options: { prefix: s
     }
     const table = { schema: defaultSchema(meta, options.defaultSchema), name: meta.tableName };
     entityTables.push(table);
-    const declarations = inheritedDeclarations(meta, storage);
+    const declarations = inheritedDeclarations(meta, lookup);
     if (declarations.length === 0) continue;
     const policies = declarations.flatMap((d) => d.policies);
     const force = declarations.reduce<boolean | undefined>((acc, d) => d.force ?? acc, undefined) ?? true;

@@ -1,4 +1,4 @@
-import type { Configuration, MetadataStorage } from '@mikro-orm/core';
+import type { Configuration, EntityMetadata, MetadataStorage } from '@mikro-orm/core';
 import { ContextCodec } from '../context/context-codec';
 import { deriveContextSchema, type ContextSchema } from '../context/context-schema';
 import type { TableRlsSpec } from '../ddl/policy-spec';
@@ -29,6 +29,8 @@ export interface RlsOptions<Schema extends ContextSchema | undefined = ContextSc
 export class RlsSettings {
   readonly prefix: string;
   readonly bypassRole?: string;
+  /** Every entity discovery saw, abstract bases included (the final storage drops those). */
+  private readonly discovered = new Map<string, EntityMetadata>();
   private compiled?: { tables: readonly TableRlsSpec[]; entityTables: readonly TableRef[]; codec: ContextCodec };
 
   constructor(private readonly options: RlsOptions) {
@@ -42,9 +44,16 @@ export class RlsSettings {
     this.bypassRole = options.bypassRole;
   }
 
+  /** Called by discovery for each entity, before the storage is built. */
+  remember(meta: EntityMetadata): void {
+    this.discovered.set(meta.className, meta);
+  }
+
   /** Called right after entity discovery: renders every policy and compiles the context statement. */
   compile(storage: MetadataStorage, defaultSchema: string): void {
-    const { tables, entityTables, variables } = collectTableSpecs(storage, { prefix: this.prefix, defaultSchema });
+    const lookup = (name: string) => this.discovered.get(name);
+    const { tables, entityTables, variables } = collectTableSpecs(storage, { prefix: this.prefix, defaultSchema, lookup });
+    this.discovered.clear();
     const schema = this.options.context ?? deriveContextSchema(variables);
     const missing = [...variables.keys()].filter((name) => !(name in schema.shape));
     if (missing.length > 0) {

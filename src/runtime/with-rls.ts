@@ -26,12 +26,17 @@ export function withRls<Schema extends ContextSchema | undefined = undefined>(
   }
   const settings = new RlsSettings(rls);
   const userHook = options.discovery?.afterDiscovered;
+  const userOnMetadata = options.discovery?.onMetadata;
   return {
     ...options,
     entityManager: (entityManager ?? RlsEntityManager) as never,
     rls: settings,
     discovery: {
       ...options.discovery,
+      onMetadata: (meta, platform) => {
+        settings.remember(meta);
+        return userOnMetadata?.(meta, platform);
+      },
       afterDiscovered: (storage, platform) => {
         const config = platform.getConfig();
         settings.compile(storage, config.get('schema') ?? platform.getDefaultSchemaName() ?? 'public');
