@@ -26,6 +26,13 @@ export async function canonicalizeSpecs(db: Queryable, specs: readonly TableRlsS
         } catch (error) {
           // Drivers often prefix the message with the statement, which names the probe: keep PostgreSQL's words.
           const message = (error as Error).message.replace(`${probe} - `, '');
+          if ((error as { code?: string }).code === '42501') {
+            throw new Error(
+              `Cannot manage policies on ${tableLabel(spec.table)}: ${message}. Policies can only be created by the table's ` +
+                'owner or a superuser: run createPolicies (or migrations) with the owner role, not the application role.',
+              { cause: error },
+            );
+          }
           throw new Error(
             `PostgreSQL rejected policy "${policy.name}" on ${tableLabel(spec.table)}: ${message}. ` +
               'Check its expression (customExpr / withCheck) and its roles (to).',

@@ -116,6 +116,13 @@ it('dropPolicies removes managed policies and keeps RLS on where hand-written po
   expect(await flags()).toEqual({ enabled: true, forced: false });
 });
 
+it('tells the application role that only the owner can manage policies', async () => {
+  const orm = await MikroORM.init(withRls({ clientUrl: db.appUrl, entities: [orderEntity([own()])] }));
+  orms.push(orm);
+  await db.query(`grant usage on schema "tenant data" to "${db.roles.app}"`);
+  await expect(createPolicies(orm)).rejects.toThrow(/must be owner of table order.*run createPolicies \(or migrations\) with the owner role/);
+});
+
 it('fails with a clear error when the table does not exist yet', async () => {
   const Missing = new EntitySchema<{ id: number; accountId: number }>({
     name: 'Missing',
