@@ -1,26 +1,28 @@
 import { randomBytes } from 'node:crypto';
-import { Client } from 'pg';
-import { passwordOf, TEST_ROLES } from './test-roles';
+import { escapeIdentifier as id } from 'pg';
+import { runSql } from './sql-client';
+import { superuserUrl } from './superuser-url';
+import { passwordOf, TEST_ROLES, type TestRoles } from './test-roles';
 
 export interface TestDatabase {
+  /** Database name. */
   name: string;
+  /** Superuser URL to this database. */
   superUrl: string;
+  /** URL to this database as the owner role (runs DDL). */
   ownerUrl: string;
+  /** URL to this database as the unprivileged application role. */
   appUrl: string;
-  roles: { owner: string; app: string; bypass: string };
+  roles: TestRoles;
   /** Runs SQL as superuser in this database (superusers bypass RLS: use it to seed and to check). */
   query<T = any>(sql: string, params?: unknown[]): Promise<T[]>;
   /** Throws unless the application role is NOSUPERUSER, NOBYPASSRLS and owns no relation here. */
   assertAppRoleIsUnprivileged(): Promise<void>;
+  /** Terminates the database's remaining connections and drops it. */
   drop(): Promise<void>;
 }
 
-function superuserUrl(): string {
-  const url = process.env.RLS_TEST_SUPERUSER_URL;
-  if (!url) throw new Error('RLS_TEST_SUPERUSER_URL is not set: run the tests through jest (its global setup provides it).');
-  return url;
-}
-
+/** The same server and options as `base`, another database and, optionally, another role. */
 function urlFor(base: string, database: string, role?: string): string {
   const url = new URL(base);
   url.pathname = `/${database}`;
@@ -31,50 +33,65 @@ function urlFor(base: string, database: string, role?: string): string {
   return url.toString();
 }
 
-async function run<T>(url: string, sql: string, params?: unknown[]): Promise<T[]> {
-  const client = new Client({ connectionString: url });
-  await client.connect();
-  try {
-    const res = await client.query(sql, params as never[]);
-    return (Array.isArray(res) ? res[res.length - 1] : res).rows as T[];
-  } finally {
-    await client.end();
-  }
-}
-
 /**
- * A fresh database owned by the owner role, where the application and bypass roles get the privileges
- * an application needs (through default privileges) and nothing more.
+ * A fresh database owned by the owner role, where the application and bypass roles get the privileges an
+ * application needs on the owner's future tables and sequences (default privileges) and nothing more.
  */
 export async function createTestDatabase(prefix = 'rls_t'): Promise<TestDatabase> {
+  if (!/^[a-z_][a-z0-9_]{0,39}$/.test(prefix)) throw new Error(`Invalid test database prefix: ${prefix}`);
   const root = superuserUrl();
   const name = `${prefix}_${randomBytes(6).toString('hex')}`;
   const { owner, app, bypass } = TEST_ROLES;
-  await run(root, `create database "${name}" owner "${owner}"`);
+  await runSql(root, `create database ${id(name)} owner ${id(owner)}`);
   const superUrl = urlFor(root, name);
-  await run(
+  await runSql(
     superUrl,
-    `grant usage on schema public to "${app}", "${bypass}";
-     alter default privileges for role "${owner}" grant select, insert, update, delete on tables to "${app}", "${bypass}";
-     alter default privileges for role "${owner}" grant usage, select, update on sequences to "${app}", "${bypass}";
-     alter default privileges for role "${owner}" grant usage on schemas to "${app}", "${bypass}";`,
+    `grant usage on schema public to ${id(app)}, ${id(bypass)};
+     alter default privileges for role ${id(owner)} grant select, insert, update, delete on tables to ${id(app)}, ${id(bypass)};
+     alter default privileges for role ${id(owner)} grant usage, select, update on sequences to ${id(app)}, ${id(bypass)};`,
   );
+  let dropped = false;
   return {
     name,
     superUrl,
     ownerUrl: urlFor(root, name, owner),
     appUrl: urlFor(root, name, app),
     roles: { ...TEST_ROLES },
-    query: (sql, params) => run(superUrl, sql, params),
-    async assertAppRoleIsUnprivileged() {
-      const [role] = await run<{ rolsuper: boolean; rolbypassrls: boolean }>(superUrl, 'select rolsuper, rolbypassrls from pg_roles where rolname = $1', [app]);
-      const owned = await run<{ relname: string }>(superUrl, 'select relname from pg_class where relowner = (select oid from pg_roles where rolname = $1)', [app]);
-      if (role?.rolsuper !== false || role?.rolbypassrls !== false || owned.length > 0) {
-        throw new Error(`${app} must be NOSUPERUSER, NOBYPASSRLS and own nothing; found ${JSON.stringify({ role, owned })}.`);
-      }
-    },
+    query: (sql, params) => runSql(superUrl, sql, params),
+    assertAppRoleIsUnprivileged: () => assertAppRoleIsUnprivileged(superUrl),
     async drop() {
-      await run(root, `drop database if exists "${name}" with (force)`);
+      if (dropped) return;
+      dropped = true;
+      // FORCE (PostgreSQL 13+) terminates the connections pools left open, which a plain DROP waits on.
+      await runSql(root, `drop database if exists ${id(name)} with (force)`);
     },
   };
+}
+
+/** For tests that create schemas besides `public`: lets the application and bypass roles use one. */
+export async function grantSchemaUsage(db: TestDatabase, schema: string): Promise<void> {
+  await db.query(`grant usage on schema ${id(schema)} to ${id(db.roles.app)}, ${id(db.roles.bypass)}`);
+}
+
+async function assertAppRoleIsUnprivileged(superUrl: string): Promise<void> {
+  const { app } = TEST_ROLES;
+  const roles = await runSql<{ rolsuper: boolean; rolbypassrls: boolean }>(
+    superUrl,
+    'select rolsuper, rolbypassrls from pg_roles where rolname = $1',
+    [app],
+  );
+  // Owners skip their tables' policies unless FORCE is on, and a member that inherits the owner role's
+  // privileges counts as the owner: "owns" therefore means "has the privileges of the owning role".
+  const owned = await runSql<{ relation: string; owner: string }>(
+    superUrl,
+    `select c.oid::regclass::text as relation, pg_get_userbyid(c.relowner) as owner
+       from pg_class c where pg_has_role($1, c.relowner, 'usage')`,
+    [app],
+  );
+  if (roles.length !== 1 || roles[0].rolsuper !== false || roles[0].rolbypassrls !== false || owned.length > 0) {
+    throw new Error(
+      `${app} must be NOSUPERUSER and NOBYPASSRLS and own no relation, found ${JSON.stringify({ role: roles[0], owned })}: ` +
+        'RLS would not apply to it and the tests would prove nothing.',
+    );
+  }
 }

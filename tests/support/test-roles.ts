@@ -8,5 +8,7 @@ export const TEST_ROLES = {
   bypass: 'rls_test_bypass',
 } as const;
 
-/** Passwords equal role names; they only ever exist on throw-away test servers. */
-export const passwordOf = (role: string) => role;
+export type TestRoles = { owner: string; app: string; bypass: string };
+
+/** Passwords equal role names; they only ever exist on throw-away or local test servers. */
+export const passwordOf = (role: string): string => role;

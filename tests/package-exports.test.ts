@@ -1,0 +1,102 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import ts from 'typescript';
+
+// The published shape: `npm run build`, then the package is loaded by its own name, the way users load
+// it. Node resolves a package's own name through its `exports` map from inside the package directory.
+
+const root = join(__dirname, '..');
+const NAME = 'mikro-orm-rls';
+
+interface Probe {
+  /** Files the package name resolved to, relative to the repository. */
+  resolved: { import?: string; require: string };
+  esmNames: string[];
+  cjsNames: string[];
+  /** Names whose value is the very same object under import and require. */
+  identical: string[];
+}
+
+/** Runs `code` in a fresh `node` and parses the JSON line it prints. */
+function probe(code: string, esm: boolean): Probe {
+  const args = [`--input-type=${esm ? 'module' : 'commonjs'}`, '-e', code];
+  const out = execFileSync(process.execPath, args, { cwd: root, encoding: 'utf8', timeout: 30_000 });
+  const result = JSON.parse(out) as Probe;
+  const { import: imported, require: required } = result.resolved;
+  result.resolved = { ...(imported && { import: relative(root, fileURLToPath(imported)) }), require: relative(root, required) };
+  return result;
+}
+
+const report = `
+  const names = (m) => Object.keys(m).filter((n) => n !== '__esModule').sort();
+  const print = (esm, cjs, resolved) => console.log(JSON.stringify({
+    resolved,
+    esmNames: names(esm), cjsNames: names(cjs),
+    identical: names(esm).filter((n) => esm[n] === cjs[n]),
+  }));`;
+
+// Loaded from CommonJS: require() first, then import(), as a CommonJS app that later loads an ESM plugin would.
+const FROM_COMMONJS = `${report}
+  const cjs = require('${NAME}');
+  import('${NAME}').then((esm) => print(esm, cjs, { require: require.resolve('${NAME}') }));`;
+
+// Loaded from an ES module: static import first, then require() through createRequire.
+const FROM_ESM = `${report}
+  import * as esm from '${NAME}';
+  import { createRequire } from 'node:module';
+  const require = createRequire(import.meta.url);
+  print(esm, require('${NAME}'), { import: import.meta.resolve('${NAME}'), require: require.resolve('${NAME}') });`;
+
+let fromCommonJs: Probe;
+let fromEsm: Probe;
+
+beforeAll(() => {
+  execFileSync('npm', ['run', 'build'], { cwd: root, stdio: 'pipe', timeout: 120_000 });
+  fromEsm = probe(FROM_ESM, true);
+  fromCommonJs = probe(FROM_COMMONJS, false);
+}, 150_000);
+
+it('import resolves to the ES module wrapper and require to the CommonJS build', () => {
+  expect(fromEsm.resolved).toEqual({ import: 'dist/esm/index.mjs', require: 'dist/cjs/index.js' });
+  expect(fromCommonJs.resolved).toEqual({ require: 'dist/cjs/index.js' });
+});
+
+it('import and require expose the same export names, whichever module system loads first', () => {
+  expect(fromEsm.esmNames).toEqual(fromEsm.cjsNames);
+  expect(fromCommonJs.esmNames).toEqual(fromCommonJs.cjsNames);
+  expect(fromCommonJs.cjsNames).toEqual(fromEsm.cjsNames);
+});
+
+it('every export is the very same value under import and require, so there is one copy of the library', () => {
+  expect(fromEsm.identical).toEqual(fromEsm.esmNames);
+  expect(fromCommonJs.identical).toEqual(fromCommonJs.esmNames);
+});
+
+it('every runtime export has a type declaration for both import and require', () => {
+  const names = fromEsm.esmNames;
+  const use = `import { ${names.join(', ')} } from '${NAME}';\nexport const all: unknown[] = [${names.join(', ')}];\n`;
+  // Inside dist (generated, ignored by git) so the files are within the package and can import it by name.
+  const dir = mkdtempSync(join(root, 'dist', '.types-check-'));
+  try {
+    const files = ['esm.mts', 'cjs.cts'].map((file) => join(dir, file));
+    files.forEach((file) => writeFileSync(file, use));
+    const program = ts.createProgram(files, {
+      module: ts.ModuleKind.NodeNext,
+      moduleResolution: ts.ModuleResolutionKind.NodeNext,
+      target: ts.ScriptTarget.ES2022,
+      strict: true,
+      noEmit: true,
+      skipLibCheck: true,
+      types: ['node'],
+      typeRoots: [join(root, 'node_modules', '@types')],
+    });
+    const diagnostics = ts.getPreEmitDiagnostics(program).map((d) => ts.flattenDiagnosticMessageText(d.messageText, '\n'));
+    expect(diagnostics).toEqual([]);
+    const loaded = program.getSourceFiles().map((f) => relative(root, f.fileName));
+    expect(loaded).toEqual(expect.arrayContaining(['dist/esm/index.d.mts', 'dist/cjs/index.d.ts']));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
