@@ -26,7 +26,8 @@ function restoreStatements(table: TableRef, policy: LivePolicy): string[] {
   return policy.managed ? [create, commentPolicySql(table, policy.name, MANAGED_POLICY_COMMENT)] : [create];
 }
 
-function policyOperations(table: TableRef, desired: readonly PolicySpec[], live: readonly LivePolicy[]): RlsOperation[] {
+/** Operations on one table's policies only (no RLS flags); with `desired = []`, drops every managed one. */
+export function policyOperations(table: TableRef, desired: readonly PolicySpec[], live: readonly LivePolicy[]): RlsOperation[] {
   const ops: RlsOperation[] = [];
   for (const current of live) {
     if (current.managed && !desired.some((p) => p.name === current.name)) {

@@ -1,9 +1,25 @@
-import type { Options } from '@mikro-orm/core';
+import type { MikroORM, Options } from '@mikro-orm/core';
 import type { PostgreSqlDriver } from '@mikro-orm/postgresql';
 import type { ContextSchema } from '../context/context-schema';
+import { RlsSchemaGenerator } from '../migrations/rls-schema-generator';
 import { RlsConfigurationError } from './rls-configuration-error';
 import { RlsEntityManager } from './rls-entity-manager';
 import { RlsSettings, type RlsOptions } from './rls-settings';
+
+/**
+ * The policy-aware Migrator, when `@mikro-orm/migrations` is installed (it is an optional peer). Loaded
+ * lazily so that applications without migrations never load it.
+ */
+function rlsMigrator(): { register(orm: MikroORM): void } | undefined {
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    return (require('../migrations/rls-migrator') as typeof import('../migrations/rls-migrator')).RlsMigrator;
+  } catch (error) {
+    const missing = (error as { code?: string }).code === 'MODULE_NOT_FOUND' && /@mikro-orm\/migrations/.test((error as Error).message);
+    if (missing) return undefined;
+    throw error;
+  }
+}
 
 type ContextOf<Schema> = Schema extends ContextSchema<infer Output> ? Output & object : Record<string, unknown>;
 
@@ -31,6 +47,9 @@ export function withRls<Schema extends ContextSchema | undefined = undefined>(
     ...options,
     entityManager: (entityManager ?? RlsEntityManager) as never,
     rls: settings,
+    // Registered after the user's own extensions and MikroORM's defaults, under the same names, so the
+    // CLI and `orm.schema` / `orm.migrator` use the policy-aware versions.
+    extensions: [...(options.extensions ?? []), RlsSchemaGenerator, ...[rlsMigrator()].filter((m) => m !== undefined)],
     discovery: {
       ...options.discovery,
       onMetadata: (meta, platform) => {

@@ -1,0 +1,121 @@
+import { canonicalizeSpecs } from '../catalog/canonicalize';
+import { readLiveState, type LiveTableState } from '../catalog/live-state';
+import type { Queryable } from '../catalog/queryable';
+import type { TableRlsSpec } from '../ddl/policy-spec';
+import type { TableRef } from '../ddl/quote';
+import { diffRls, policyOperations } from '../diff/diff-rls';
+import type { RlsOperation } from '../diff/operation';
+import { renderedKey, renderedValue, type RlsSnapshot } from './rls-snapshot';
+import { tablesInSchemaSql } from './tables-in-sql';
+
+export interface PlanInput {
+  /** The declared state, as rendered by this package. */
+  readonly desired: readonly TableRlsSpec[];
+  /** Every entity table (with or without policies). */
+  readonly entityTables: readonly TableRef[];
+  /** MikroORM's own schema statements for the same migration. */
+  readonly schema: { readonly up: readonly string[]; readonly down: readonly string[] };
+  readonly defaultSchema: string;
+  /** The previous migration's RLS state; when absent, the live catalog is the current state. */
+  readonly snapshot?: RlsSnapshot;
+  /** The schema statements create everything from nothing (initial migration): the current state is empty. */
+  readonly initial?: boolean;
+}
+
+export interface RlsPlan {
+  readonly up: string[];
+  readonly down: string[];
+  /** RLS operations only, in the order they run on the way up. */
+  readonly operations: RlsOperation[];
+  /** The desired state as PostgreSQL stores it, for the next snapshot. */
+  readonly canonical: TableRlsSpec[];
+}
+
+const sameTable = (a: TableRef, b: TableRef) => a.schema === b.schema && a.name === b.name;
+const isIn = (list: readonly TableRef[], t: TableRef) => list.some((x) => sameTable(x, t));
+
+/**
+ * PostgreSQL's canonical text for the desired policies, as they will be once the schema statements ran:
+ * those statements run first inside a savepoint that is rolled back, so new tables and columns exist for
+ * the probe. Policies whose rendered text equals the snapshot's reuse its canonical text.
+ */
+async function canonicalizeAfterSchema(db: Queryable, input: PlanInput): Promise<TableRlsSpec[]> {
+  const cached = (spec: TableRlsSpec, i: number) => {
+    if (!input.snapshot || input.snapshot.rendered[renderedKey(spec, i)] !== renderedValue(spec, i)) return undefined;
+    const table = input.snapshot.state.find((t) => sameTable(t.table, spec.table));
+    return table?.policies.find((p) => p.name === spec.policies[i].name);
+  };
+  const toProbe = input.desired
+    .map((spec) => ({ ...spec, policies: spec.policies.filter((_, i) => !cached(spec, i)) }))
+    .filter((spec) => spec.policies.length > 0);
+  let probed: TableRlsSpec[] = [];
+  if (toProbe.length > 0) {
+    await db.query('savepoint mikro_orm_rls_plan');
+    try {
+      try {
+        for (const statement of input.schema.up) if (statement.trim()) await db.query(statement);
+      } catch {
+        // The statements do not apply to this database as it is (for example it already has the tables an
+        // initial migration creates): probe against the database as it is.
+        await db.query('rollback to savepoint mikro_orm_rls_plan');
+      }
+      probed = await canonicalizeSpecs(db, toProbe);
+    } finally {
+      await db.query('rollback to savepoint mikro_orm_rls_plan');
+      await db.query('release savepoint mikro_orm_rls_plan');
+    }
+  }
+  return input.desired.map((spec) => ({
+    ...spec,
+    policies: spec.policies.map((policy, i) => {
+      const hit = cached(spec, i);
+      if (hit) return { ...policy, roles: hit.roles, using: hit.using, withCheck: hit.withCheck };
+      const probe = probed.find((p) => sameTable(p.table, spec.table))?.policies.find((p) => p.name === policy.name);
+      return probe ?? policy;
+    }),
+  }));
+}
+
+async function currentState(db: Queryable, input: PlanInput, dropped: readonly TableRef[]): Promise<LiveTableState[]> {
+  if (input.initial) return [];
+  if (input.snapshot) return input.snapshot.state.map((t) => ({ ...t, policies: t.policies.map((p) => ({ ...p, managed: true })) }));
+  return readLiveState(db, [...input.entityTables, ...dropped.filter((t) => !isIn(input.entityTables, t))]);
+}
+
+/**
+ * One migration's RLS part, ordered around MikroORM's schema statements:
+ * 1. before them, drop the managed policies of tables they alter (a policy can depend on a column being
+ *    changed) or drop (so the way down can restore them after the table is back);
+ * 2. the schema statements;
+ * 3. after them, everything else: new tables' policies, recreated ones, ALTER POLICY, RLS flags.
+ * The way down undoes 3, then runs MikroORM's down statements, then undoes 1.
+ */
+export async function planRlsMigration(db: Queryable, input: PlanInput): Promise<RlsPlan> {
+  const touched = tablesInSchemaSql(input.schema.up, input.defaultSchema);
+  const current = await currentState(db, input, touched.dropped);
+  const canonical = await canonicalizeAfterSchema(db, input);
+  const before: RlsOperation[] = [];
+  const remaining: LiveTableState[] = [];
+  for (const table of current) {
+    if (isIn(touched.dropped, table.table)) {
+      before.push(...diffRls([], [table]));
+    } else if (isIn(touched.altered, table.table)) {
+      before.push(...policyOperations(table.table, [], table.policies));
+      remaining.push({ ...table, policies: table.policies.filter((p) => !p.managed) });
+    } else {
+      remaining.push(table);
+    }
+  }
+  const after = diffRls(canonical, remaining);
+  const operations = [...before, ...after];
+  return {
+    up: [...before.flatMap((o) => o.up), ...input.schema.up, ...after.flatMap((o) => o.up)],
+    down: [
+      ...[...after].reverse().flatMap((o) => o.down),
+      ...input.schema.down,
+      ...[...before].reverse().flatMap((o) => o.down),
+    ],
+    operations,
+    canonical,
+  };
+}
