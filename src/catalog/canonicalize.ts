@@ -47,7 +47,8 @@ export async function canonicalizeSpecs(db: Queryable, specs: readonly TableRlsS
       const policies = spec.policies.map((policy, i): PolicySpec => {
         const probe = table?.policies.find((p) => p.name === `${PROBE_PREFIX}${i}`);
         if (!probe) throw new Error(`Internal error: probe for policy ${policy.name} was not found.`);
-        return { ...policy, roles: probe.roles, using: probe.using, withCheck: probe.withCheck };
+        const rendered = { roles: policy.roles, using: policy.using, withCheck: policy.withCheck };
+        return { ...policy, roles: probe.roles, using: probe.using, withCheck: probe.withCheck, rendered };
       });
       return { ...spec, policies };
     });

@@ -58,8 +58,11 @@ const POLICIES_SQL = `
 
 const key = (t: TableRef) => `${t.schema}\u0000${t.name}`;
 
-/** Reads the live RLS state (flags and policies) of those of the given tables that exist. */
-export async function readLiveState(db: Queryable, tables: readonly TableRef[]): Promise<LiveTableState[]> {
+/**
+ * Reads the live RLS state (flags and policies) of those of the given tables that exist. With
+ * `manageAll`, every policy counts as managed, hand-written ones included (the user opted in).
+ */
+export async function readLiveState(db: Queryable, tables: readonly TableRef[], options: { manageAll?: boolean } = {}): Promise<LiveTableState[]> {
   const tableRows = await db.query<TableRow>(TABLES_SQL, [
     tables.map((t) => t.schema),
     tables.map((t) => t.name),
@@ -76,7 +79,7 @@ export async function readLiveState(db: Queryable, tables: readonly TableRef[]):
       roles: row.roles,
       using: row.using,
       withCheck: row.with_check,
-      managed: row.comment === MANAGED_POLICY_COMMENT,
+      managed: options.manageAll === true || row.comment === MANAGED_POLICY_COMMENT,
     });
     byTable.set(key({ schema: row.schema, name: row.table }), list);
   }

@@ -15,6 +15,11 @@ export interface PolicySpec {
   readonly using: string | null;
   /** WITH CHECK expression (INSERT, UPDATE, ALL), else null. */
   readonly withCheck: string | null;
+  /**
+   * When `roles`, `using` and `withCheck` hold PostgreSQL's canonical form (for comparing), the text this
+   * package rendered from the declaration. Statements prefer it: it means the same and reads like the code.
+   */
+  readonly rendered?: Pick<PolicySpec, 'roles' | 'using' | 'withCheck'>;
 }
 
 /** The RLS state one table should have. */

@@ -4,7 +4,8 @@ import { qualifiedTable, quoteIdent, quoteLiteral, quoteRole, type TableRef } fr
 /** Written on every policy this package creates, so hand-written policies can be told apart and left alone. */
 export const MANAGED_POLICY_COMMENT = 'managed by mikro-orm-rls';
 
-function clauses(policy: PolicySpec): string {
+function clauses(spec: PolicySpec): string {
+  const policy = spec.rendered ?? spec;
   const roles = ` to ${policy.roles.map(quoteRole).join(', ')}`;
   const using = policy.using === null ? '' : ` using (${policy.using})`;
   const check = policy.withCheck === null ? '' : ` with check (${policy.withCheck})`;

@@ -20,6 +20,8 @@ export interface PlanInput {
   readonly snapshot?: RlsSnapshot;
   /** The schema statements create everything from nothing (initial migration): the current state is empty. */
   readonly initial?: boolean;
+  /** Treat hand-written policies on entity tables as managed (see `RlsOptions.manageAllPolicies`). */
+  readonly manageAllPolicies?: boolean;
 }
 
 export interface RlsPlan {
@@ -69,7 +71,8 @@ async function canonicalizeAfterSchema(db: Queryable, input: PlanInput): Promise
     ...spec,
     policies: spec.policies.map((policy, i) => {
       const hit = cached(spec, i);
-      if (hit) return { ...policy, roles: hit.roles, using: hit.using, withCheck: hit.withCheck };
+      const rendered = { roles: policy.roles, using: policy.using, withCheck: policy.withCheck };
+      if (hit) return { ...policy, roles: hit.roles, using: hit.using, withCheck: hit.withCheck, rendered };
       const probe = probed.find((p) => sameTable(p.table, spec.table))?.policies.find((p) => p.name === policy.name);
       return probe ?? policy;
     }),
@@ -79,7 +82,27 @@ async function canonicalizeAfterSchema(db: Queryable, input: PlanInput): Promise
 async function currentState(db: Queryable, input: PlanInput, dropped: readonly TableRef[]): Promise<LiveTableState[]> {
   if (input.initial) return [];
   if (input.snapshot) return input.snapshot.state.map((t) => ({ ...t, policies: t.policies.map((p) => ({ ...p, managed: true })) }));
-  return readLiveState(db, [...input.entityTables, ...dropped.filter((t) => !isIn(input.entityTables, t))]);
+  return readLiveState(db, [...input.entityTables, ...dropped.filter((t) => !isIn(input.entityTables, t))], { manageAll: input.manageAllPolicies });
+}
+
+/** Statements of the operations, a blank line between tables, so a migration file reads table by table. */
+function statementsByTable(ops: readonly RlsOperation[], direction: 'up' | 'down'): string[] {
+  const out: string[] = [];
+  ops.forEach((op, i) => {
+    if (i > 0 && !sameTable(op.table, ops[i - 1].table)) out.push('');
+    out.push(...op[direction]);
+  });
+  return out;
+}
+
+/** Non-empty groups of statements, separated by one blank line (MikroORM prints '' as an empty line). */
+function joinGroups(groups: string[][]): string[] {
+  const trimmed = groups.map((g) => {
+    const copy = [...g];
+    while (copy.length && copy[copy.length - 1] === '') copy.pop();
+    return copy;
+  });
+  return trimmed.filter((g) => g.length > 0).flatMap((g, i) => (i === 0 ? g : ['', ...g]));
 }
 
 /**
@@ -108,13 +131,10 @@ export async function planRlsMigration(db: Queryable, input: PlanInput): Promise
   }
   const after = diffRls(canonical, remaining);
   const operations = [...before, ...after];
+  const reversed = (ops: RlsOperation[]) => [...ops].reverse();
   return {
-    up: [...before.flatMap((o) => o.up), ...input.schema.up, ...after.flatMap((o) => o.up)],
-    down: [
-      ...[...after].reverse().flatMap((o) => o.down),
-      ...input.schema.down,
-      ...[...before].reverse().flatMap((o) => o.down),
-    ],
+    up: joinGroups([statementsByTable(before, 'up'), [...input.schema.up], statementsByTable(after, 'up')]),
+    down: joinGroups([statementsByTable(reversed(after), 'down'), [...input.schema.down], statementsByTable(reversed(before), 'down')]),
     operations,
     canonical,
   };

@@ -37,6 +37,7 @@ export async function planWithOrm(
       entityTables: settings.entityTables,
       schema,
       defaultSchema: defaultSchemaOf(em.config, driver.getPlatform()),
+      manageAllPolicies: settings.manageAllPolicies,
       ...options,
     }),
   );

@@ -18,7 +18,8 @@ async function inTransaction<T>(orm: MikroORM, work: (db: Queryable) => Promise<
 
 async function apply(db: Queryable, desired: readonly TableRlsSpec[], orm: MikroORM): Promise<RlsOperation[]> {
   const canonical = await canonicalizeSpecs(db, desired);
-  const live = await readLiveState(db, rlsSettingsOf(orm.config).entityTables);
+  const settings = rlsSettingsOf(orm.config);
+  const live = await readLiveState(db, settings.entityTables, { manageAll: settings.manageAllPolicies });
   const operations = diffRls(canonical, live);
   for (const op of operations) {
     for (const statement of op.up) await db.query(statement);

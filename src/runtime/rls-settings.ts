@@ -20,6 +20,11 @@ export interface RlsOptions<Schema extends ContextSchema | undefined = ContextSc
    * one transaction at a time. Without it, `bypassRls()` throws.
    */
   readonly bypassRole?: string;
+  /**
+   * Manage every policy on the entities' tables, not only those this package created: undeclared ones are
+   * dropped, same-named ones replaced. Default `false`: hand-written policies are left alone.
+   */
+  readonly manageAllPolicies?: boolean;
 }
 
 /**
@@ -29,6 +34,7 @@ export interface RlsOptions<Schema extends ContextSchema | undefined = ContextSc
 export class RlsSettings {
   readonly prefix: string;
   readonly bypassRole?: string;
+  readonly manageAllPolicies: boolean;
   /** Every entity discovery saw, abstract bases included (the final storage drops those). */
   private readonly discovered = new Map<string, EntityMetadata>();
   private compiled?: { tables: readonly TableRlsSpec[]; entityTables: readonly TableRef[]; codec: ContextCodec };
@@ -42,6 +48,7 @@ export class RlsSettings {
       throw new RlsConfigurationError('withRls: bypassRole must be the name of a role.');
     }
     this.bypassRole = options.bypassRole;
+    this.manageAllPolicies = options.manageAllPolicies === true;
   }
 
   /** Called by discovery for each entity, before the storage is built. */

@@ -117,6 +117,15 @@ it('dropPolicies removes managed policies and keeps RLS on where hand-written po
   expect(await flags()).toEqual({ enabled: true, forced: false });
 });
 
+it('with manageAllPolicies, also drops hand-written policies that are not declared', async () => {
+  const orm = await MikroORM.init(withRls({ clientUrl: db.ownerUrl, entities: [orderEntity([own()])] }, { manageAllPolicies: true }));
+  orms.push(orm);
+  const ops = await createPolicies(orm);
+  expect(ops.map((o) => o.description)).toContain('drop policy by_hand');
+  expect((await livePolicies()).map((p: { policyname: string }) => p.policyname)).toEqual(['own_select', 'own_update']);
+  expect(await createPolicies(orm)).toEqual([]);
+});
+
 it('tells the application role that only the owner can manage policies', async () => {
   const orm = await MikroORM.init(withRls({ clientUrl: db.appUrl, entities: [orderEntity([own()])] }));
   orms.push(orm);
