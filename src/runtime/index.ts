@@ -4,3 +4,4 @@ export { RlsSettings, rlsSettingsOf, type RlsOptions } from './rls-settings';
 export { RlsConfigurationError } from './rls-configuration-error';
 export { createPolicies, dropPolicies } from './apply-policies';
 export { knexQueryable } from './knex-queryable';
+export { RlsSessioner, RlsMissingContextError, type ContextGetter } from './rls-sessioner';

@@ -1,0 +1,2 @@
+export { rlsMiddleware } from './rls-middleware';
+export type { RlsRequestOptions, RlsRefusal } from '../request-scope';
