@@ -1,6 +1,6 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { MikroORM } from '@mikro-orm/postgresql';
 import { ADMIN_TOKEN, createApp } from './app';
 import { demoConfig } from './demo-config';
@@ -26,7 +26,7 @@ async function main() {
   await new Promise((resolve, reject) => server.once('listening', resolve).once('error', reject));
   const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 
-  const where = embedded ? `embedded, data in ${dataDir}` : 'DATABASE_URL';
+  const where = embedded ? `embedded, data in ${relative(process.cwd(), dataDir) || '.'}` : 'DATABASE_URL';
   console.log(`mikro-orm-rls demo ready on ${base} (PostgreSQL: ${where}). Try:
   curl -s -H 'Authorization: Bearer alice' ${base}/items
   curl -s -H 'Authorization: Bearer bob' ${base}/items

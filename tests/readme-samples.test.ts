@@ -37,7 +37,7 @@ it('every TypeScript sample in the README compiles', () => {
       types: ['node'],
       typeRoots: [join(root, 'node_modules', '@types')],
       baseUrl: root,
-      paths: { 'mikro-orm-rls': ['src/index.ts'] },
+      paths: { 'mikro-orm-rls': ['src/index.ts'], 'mikro-orm-rls/*': ['src/integrations/*/index.ts'] },
     });
     const diagnostics = ts.getPreEmitDiagnostics(program).map((d) => {
       const where = d.file ? `${d.file.fileName.replace(dir, 'README')}:${d.file.getLineAndCharacterOfPosition(d.start ?? 0).line + 1}` : '';
