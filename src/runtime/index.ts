@@ -2,6 +2,7 @@ export { withRls } from './with-rls';
 export { RlsEntityManager, type RlsForkOptions } from './rls-entity-manager';
 export { RlsSettings, rlsSettingsOf, type RlsOptions } from './rls-settings';
 export { RlsConfigurationError } from './rls-configuration-error';
+export { RlsViolationError } from './rls-violation-error';
 export { createPolicies, dropPolicies } from './apply-policies';
 export { knexQueryable } from './knex-queryable';
 export { RlsSessioner, RlsMissingContextError, type ContextGetter } from './rls-sessioner';

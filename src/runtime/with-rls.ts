@@ -5,6 +5,7 @@ import { RlsSchemaGenerator } from '../migrations/rls-schema-generator';
 import { RlsConfigurationError } from './rls-configuration-error';
 import { RlsEntityManager } from './rls-entity-manager';
 import { RlsSettings, type RlsOptions } from './rls-settings';
+import { convertRlsViolations } from './rls-violation-error';
 
 /**
  * The policy-aware Migrator, when `@mikro-orm/migrations` is installed (it is an optional peer). Loaded
@@ -59,6 +60,7 @@ export function withRls<Schema extends ContextSchema | undefined = undefined>(
       afterDiscovered: (storage, platform) => {
         const config = platform.getConfig();
         settings.compile(storage, config.get('schema') ?? platform.getDefaultSchemaName() ?? 'public');
+        convertRlsViolations(platform);
         return userHook?.(storage, platform);
       },
     },

@@ -1,0 +1,42 @@
+import { DriverException, type Platform } from '@mikro-orm/core';
+
+/**
+ * PostgreSQL refused a write because of a row-level security policy (SQLSTATE 42501): the row is not the
+ * caller's to write, or the scope is missing. Distinct from other database errors, so it can be mapped
+ * to 403/404 rather than 500.
+ */
+export class RlsViolationError extends DriverException {
+  /** The table, as PostgreSQL names it in the message. */
+  readonly table: string;
+  /** The statement's command (`insert`, `update`, `delete`, ...), read from the statement. */
+  readonly command: string;
+
+  constructor(previous: Error, table: string, command: string) {
+    super(previous);
+    this.name = 'RlsViolationError';
+    this.table = table;
+    this.command = command;
+  }
+}
+
+const VIOLATION = /violates row-level security policy(?: \([^)]*\))? for table "((?:[^"]|"")+)"/;
+const CONVERTER_WRAPPED = Symbol('mikro-orm-rls violation converter');
+
+/**
+ * Makes the platform turn row-level security refusals into {@link RlsViolationError}; every other error
+ * goes through MikroORM's own conversion unchanged. Idempotent.
+ */
+export function convertRlsViolations(platform: Platform): void {
+  const converter = platform.getExceptionConverter() as ReturnType<Platform['getExceptionConverter']> & { [CONVERTER_WRAPPED]?: true };
+  if (converter[CONVERTER_WRAPPED]) return;
+  const convert = converter.convertException.bind(converter);
+  converter.convertException = (exception) => {
+    const error = exception as Error & { code?: string };
+    const match = error.code === '42501' ? VIOLATION.exec(error.message) : null;
+    if (!match) return convert(exception);
+    // Drivers prefix the message with the statement; its first word is the command.
+    const command = /^\s*(?:with\b[\s\S]*?\)\s*)?(\w+)/i.exec(error.message)?.[1]?.toLowerCase() ?? 'unknown';
+    return new RlsViolationError(error, match[1].replace(/""/g, '"'), command);
+  };
+  converter[CONVERTER_WRAPPED] = true;
+}
