@@ -1,0 +1,3 @@
+export { RlsModule } from './rls-module';
+export type { RlsModuleOptions, RlsExcludedRoute } from './rls-module-options';
+export type { RlsRefusal } from '../request-scope';

@@ -1,0 +1,54 @@
+import { MikroORM } from '@mikro-orm/core';
+import { Global, Inject, Module, RequestMethod, type DynamicModule, type MiddlewareConsumer, type NestModule } from '@nestjs/common';
+import type { IncomingMessage } from 'node:http';
+import { RlsEntityManager } from '../../runtime/rls-entity-manager';
+import { RlsMiddleware } from './rls-middleware';
+import { RLS_MODULE_OPTIONS, type RlsModuleOptions } from './rls-module-options';
+
+/**
+ * Scopes every request of a Nest application (Express platform) to its RLS context. Import it next to
+ * `MikroOrmModule.forRoot(withRls(...))`; services keep injecting `EntityManager`, which inside a request
+ * is the scoped fork. It also provides `RlsEntityManager` (the same global manager, typed with
+ * `forkWithRls` and `bypassRls`) to every module.
+ *
+ * @example
+ * \@Module({
+ *   imports: [
+ *     MikroOrmModule.forRoot(withRls({ driver: PostgreSqlDriver, clientUrl, entities }, { bypassRole: 'app_bypass' })),
+ *     RlsModule.forRoot({ context: (req: Request) => ({ account_id: accountIdOf(req) }) }),
+ *   ],
+ * })
+ * export class AppModule {}
+ */
+@Global()
+@Module({})
+export class RlsModule implements NestModule {
+  constructor(@Inject(RLS_MODULE_OPTIONS) private readonly options: RlsModuleOptions<unknown>) {}
+
+  /**
+   * The module, configured: how to build a request's context, the refusal status, excluded routes.
+   *
+   * @example
+   * RlsModule.forRoot({ context: (req: Request) => ({ account_id: accountIdOf(req) }), status: 403, exclude: ['admin/{*path}'] })
+   */
+  static forRoot<Request = IncomingMessage, Context extends object = object>(options: RlsModuleOptions<Request, Context>): DynamicModule {
+    return {
+      module: RlsModule,
+      global: true,
+      providers: [
+        { provide: RLS_MODULE_OPTIONS, useValue: options },
+        // The global manager, which resolves the request's fork; typed, unlike MikroORM's EntityManager token.
+        { provide: RlsEntityManager, useFactory: (orm: MikroORM) => orm.em, inject: [MikroORM] },
+      ],
+      exports: [RlsEntityManager],
+    };
+  }
+
+  configure(consumer: MiddlewareConsumer): void {
+    // '*' is "every route" for Nest 10 and, converted to '{*path}' (the root path included), for Nest 11.
+    consumer
+      .apply(RlsMiddleware)
+      .exclude(...(this.options.exclude ?? []))
+      .forRoutes({ path: '*', method: RequestMethod.ALL });
+  }
+}
