@@ -9,6 +9,8 @@ export { RlsSessioner, RlsMissingContextError, type ContextGetter } from './runt
 export type { RlsOptions, RlsForkOptions } from './runtime';
 export { RlsContextError, type ContextSchema } from './context';
 
+export { auditRls, type AuditFinding } from './audit';
+
 // Building blocks for tooling (migrations, audits): rendered specs, live catalog state, diffs.
 export type { PolicySpec, TableRlsSpec, TableRef } from './ddl';
 export type { RlsOperation } from './diff';

@@ -1,6 +1,6 @@
 import type { PolicySpec, TableRlsSpec } from '../ddl/policy-spec';
 import { createPolicySql } from '../ddl/statements';
-import { tableLabel } from '../ddl/quote';
+import { qualifiedTable, tableLabel, type TableRef } from '../ddl/quote';
 import { readLiveState } from './live-state';
 import type { Queryable } from './queryable';
 
@@ -13,14 +13,30 @@ const PROBE_PREFIX = 'mikro_orm_rls_probe_';
  *
  * Must run inside a transaction; the tables must exist. Nothing is left behind.
  */
-export async function canonicalizeSpecs(db: Queryable, specs: readonly TableRlsSpec[]): Promise<TableRlsSpec[]> {
+export async function canonicalizeSpecs(
+  db: Queryable,
+  specs: readonly TableRlsSpec[],
+  options: { onTemporaryCopies?: boolean } = {},
+): Promise<TableRlsSpec[]> {
   const withPolicies = specs.filter((s) => s.policies.length > 0);
   if (withPolicies.length === 0) return [...specs];
   await db.query('savepoint mikro_orm_rls_canonicalize');
   try {
+    // Probes go on the tables themselves (needs their owner), or on temporary copies of their columns,
+    // which any role with TEMP may create: the stored text of an expression is the same on both.
+    const targets = new Map<TableRlsSpec, TableRef>();
+    for (const [t, spec] of withPolicies.entries()) {
+      if (!options.onTemporaryCopies) {
+        targets.set(spec, spec.table);
+        continue;
+      }
+      await db.query(`create temporary table "${PROBE_PREFIX}table_${t}" (like ${qualifiedTable(spec.table)})`);
+      const [{ schema }] = await db.query<{ schema: string }>('select nspname as schema from pg_namespace where oid = pg_my_temp_schema()');
+      targets.set(spec, { schema, name: `${PROBE_PREFIX}table_${t}` });
+    }
     for (const spec of withPolicies) {
       for (const [i, policy] of spec.policies.entries()) {
-        const probe = createPolicySql(spec.table, { ...policy, name: `${PROBE_PREFIX}${i}` });
+        const probe = createPolicySql(targets.get(spec)!, { ...policy, name: `${PROBE_PREFIX}${i}` });
         try {
           await db.query(probe);
         } catch (error) {
@@ -41,9 +57,10 @@ export async function canonicalizeSpecs(db: Queryable, specs: readonly TableRlsS
         }
       }
     }
-    const live = await readLiveState(db, withPolicies.map((s) => s.table));
+    const live = await readLiveState(db, [...targets.values()]);
     return specs.map((spec) => {
-      const table = live.find((t) => t.table.schema === spec.table.schema && t.table.name === spec.table.name);
+      const target = targets.get(spec);
+      const table = live.find((t) => target && t.table.schema === target.schema && t.table.name === target.name);
       const policies = spec.policies.map((policy, i): PolicySpec => {
         const probe = table?.policies.find((p) => p.name === `${PROBE_PREFIX}${i}`);
         if (!probe) throw new Error(`Internal error: probe for policy ${policy.name} was not found.`);

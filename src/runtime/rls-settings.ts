@@ -25,6 +25,11 @@ export interface RlsOptions<Schema extends ContextSchema | undefined = ContextSc
    * dropped, same-named ones replaced. Default `false`: hand-written policies are left alone.
    */
   readonly manageAllPolicies?: boolean;
+  /**
+   * Refuse to start (in `MikroORM.init`) when the role the ORM connects as is a superuser or has
+   * BYPASSRLS, since RLS would silently not apply to it. Default `false`.
+   */
+  readonly strict?: boolean;
 }
 
 /**
@@ -35,6 +40,7 @@ export class RlsSettings {
   readonly prefix: string;
   readonly bypassRole?: string;
   readonly manageAllPolicies: boolean;
+  readonly strict: boolean;
   /** Every entity discovery saw, abstract bases included (the final storage drops those). */
   private readonly discovered = new Map<string, EntityMetadata>();
   private compiled?: { tables: readonly TableRlsSpec[]; entityTables: readonly TableRef[]; codec: ContextCodec };
@@ -49,6 +55,7 @@ export class RlsSettings {
     }
     this.bypassRole = options.bypassRole;
     this.manageAllPolicies = options.manageAllPolicies === true;
+    this.strict = options.strict === true;
   }
 
   /** Called by discovery for each entity, before the storage is built. */

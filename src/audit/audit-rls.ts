@@ -1,0 +1,140 @@
+import type { MikroORM } from '@mikro-orm/core';
+import type { AbstractSqlDriver } from '@mikro-orm/knex';
+import { canonicalizeSpecs } from '../catalog/canonicalize';
+import { readLiveState, type LiveTableState } from '../catalog/live-state';
+import type { Queryable } from '../catalog/queryable';
+import { qualifiedTable, tableLabel } from '../ddl/quote';
+import { diffRls } from '../diff/diff-rls';
+import { knexQueryable } from '../runtime/knex-queryable';
+import { rlsSettingsOf } from '../runtime/rls-settings';
+import { baseDriver } from '../runtime/scoped-driver';
+import type { AuditFinding } from './audit-finding';
+import { readsSettingPerRow } from './unwrapped-settings';
+
+async function roleFindings(db: Queryable, live: readonly LiveTableState[]): Promise<AuditFinding[]> {
+  const [role] = await db.query<{ name: string; superuser: boolean; bypass: boolean }>(
+    `select rolname as name, rolsuper as superuser, rolbypassrls as bypass from pg_roles where rolname = current_user`,
+  );
+  const findings: AuditFinding[] = [];
+  if (role.superuser) {
+    findings.push({ code: 'role-superuser', message: `The application role "${role.name}" is a superuser: RLS never applies to it.`, fix: `ALTER ROLE "${role.name}" NOSUPERUSER; (or connect as a dedicated NOSUPERUSER role)` });
+  }
+  if (role.bypass) {
+    findings.push({ code: 'role-bypassrls', message: `The application role "${role.name}" has BYPASSRLS: RLS never applies to it.`, fix: `ALTER ROLE "${role.name}" NOBYPASSRLS; use bypassRole for admin work instead` });
+  }
+  const owned = await db.query<{ schema: string; table: string }>(
+    `select n.nspname as schema, c.relname as table from pg_class c join pg_namespace n on n.oid = c.relnamespace
+     where c.relrowsecurity and not c.relforcerowsecurity and pg_has_role(current_user, c.relowner, 'USAGE')
+       and (n.nspname, c.relname) in (select * from unnest($1::text[], $2::text[]))`,
+    [live.map((t) => t.table.schema), live.map((t) => t.table.name)],
+  );
+  for (const t of owned) {
+    const table = { schema: t.schema, name: t.table };
+    findings.push({
+      code: 'role-owns-table-without-force',
+      table: tableLabel(table),
+      message: `The application role "${role.name}" owns ${tableLabel(table)}, which has RLS without FORCE: the owner bypasses its policies.`,
+      fix: `ALTER TABLE ${qualifiedTable(table)} FORCE ROW LEVEL SECURITY; (or let another role own the table)`,
+    });
+  }
+  return findings;
+}
+
+function tableFindings(live: readonly LiveTableState[], declared: ReturnType<typeof rlsSettingsOf>['tables']): AuditFinding[] {
+  const findings: AuditFinding[] = [];
+  for (const spec of declared) {
+    const state = live.find((t) => t.table.schema === spec.table.schema && t.table.name === spec.table.name);
+    const label = tableLabel(spec.table);
+    if (!state) {
+      findings.push({ code: 'table-missing', table: label, message: `${label} declares policies but does not exist.`, fix: 'npx mikro-orm migration:up' });
+      continue;
+    }
+    if (!state.enabled) {
+      findings.push({ code: 'table-rls-disabled', table: label, message: `${label} declares policies but row level security is not enabled: its policies do nothing.`, fix: `ALTER TABLE ${qualifiedTable(spec.table)} ENABLE ROW LEVEL SECURITY;` });
+    }
+    if (spec.force && !state.forced) {
+      findings.push({ code: 'table-not-forced', table: label, message: `${label} is not FORCE ROW LEVEL SECURITY: its owner bypasses the policies.`, fix: `ALTER TABLE ${qualifiedTable(spec.table)} FORCE ROW LEVEL SECURITY;` });
+    }
+  }
+  for (const state of live) {
+    const label = tableLabel(state.table);
+    const commands = new Set(state.policies.map((p) => p.command));
+    const writes = ['insert', 'update', 'delete'].filter((c) => commands.has(c as never));
+    if (state.enabled && writes.length > 0 && !commands.has('select') && !commands.has('all')) {
+      findings.push({ code: 'write-without-select', table: label, message: `${label} has policies for ${writes.join('/')} but none for SELECT: MikroORM's RETURNING makes those writes fail.`, fix: 'Add a select (or all) policy for the same rows.' });
+    }
+    for (const policy of state.policies) {
+      if ([policy.using, policy.withCheck].some((e) => e !== null && readsSettingPerRow(e))) {
+        findings.push({ code: 'setting-read-per-row', table: label, message: `Policy "${policy.name}" on ${label} calls current_setting() outside a (select ...): it is evaluated for every row.`, fix: "Wrap it: (select current_setting('...', true))" });
+      }
+    }
+  }
+  return findings;
+}
+
+async function driftFindings(db: Queryable, orm: MikroORM, live: readonly LiveTableState[]): Promise<AuditFinding[]> {
+  const declared = rlsSettingsOf(orm.config).tables.filter((s) => live.some((t) => t.table.schema === s.table.schema && t.table.name === s.table.name));
+  // Temporary copies: the audit runs as the application role, which may not create policies on the tables.
+  let canonical;
+  try {
+    await db.query('savepoint mikro_orm_rls_audit_drift');
+    canonical = await canonicalizeSpecs(db, declared, { onTemporaryCopies: true });
+    await db.query('release savepoint mikro_orm_rls_audit_drift');
+  } catch (error) {
+    await db.query('rollback to savepoint mikro_orm_rls_audit_drift');
+    return [{ code: 'drift-unchecked', message: `Policy drift could not be checked as this role: ${(error as Error).message}`, fix: 'Grant the role SELECT on the tables, or run the audit as the owner as well.' }];
+  }
+  return diffRls(canonical, live)
+    .filter((op) => op.description.includes('policy'))
+    .map((op) => ({
+      code: 'policy-drift',
+      table: tableLabel(op.table),
+      message: `${tableLabel(op.table)}: the live policies differ from the declared ones (${op.description} needed).`,
+      fix: 'npx mikro-orm migration:create && npx mikro-orm migration:up',
+    }));
+}
+
+async function viewFindings(db: Queryable): Promise<AuditFinding[]> {
+  const views = await db.query<{ schema: string; view: string; kind: string; tables: string }>(
+    `select vn.nspname as schema, v.relname as view, v.relkind::text as kind, string_agg(distinct tn.nspname || '.' || t.relname, ', ') as tables
+     from pg_class v
+     join pg_namespace vn on vn.oid = v.relnamespace
+     join pg_rewrite r on r.ev_class = v.oid
+     join pg_depend d on d.objid = r.oid and d.classid = 'pg_rewrite'::regclass and d.refclassid = 'pg_class'::regclass
+     join pg_class t on t.oid = d.refobjid and t.oid <> v.oid and t.relrowsecurity
+     join pg_namespace tn on tn.oid = t.relnamespace
+     where v.relkind in ('v', 'm')
+       and (v.relkind = 'm' or not exists (select 1 from pg_options_to_table(v.reloptions) o where o.option_name = 'security_invoker' and o.option_value in ('true', 'on', '1')))
+     group by 1, 2, 3 order by 1, 2`,
+  );
+  return views.map((v) => {
+    const view = tableLabel({ schema: v.schema, name: v.view });
+    return v.kind === 'm'
+      ? { code: 'materialized-view-over-rls', table: view, message: `Materialized view ${view} stores rows of ${v.tables} without their policies.`, fix: 'Do not expose it to the application role, or drop it.' }
+      : { code: 'view-without-security-invoker', table: view, message: `View ${view} reads ${v.tables} with its owner's rights: RLS does not apply to its readers.`, fix: `ALTER VIEW ${qualifiedTable({ schema: v.schema, name: v.view })} SET (security_invoker = true);` };
+  });
+}
+
+/**
+ * Checks, with the application's own connection, for setups that silently defeat RLS: a privileged
+ * application role, tables without ENABLE/FORCE, policies that differ from the declaration, writes
+ * without SELECT, settings read per row, and views that bypass RLS. Read-only: changes nothing.
+ *
+ * @example
+ * const findings = await auditRls(orm);
+ * for (const f of findings) console.log(`${f.code}: ${f.message} Fix: ${f.fix}`);
+ */
+export async function auditRls(orm: MikroORM): Promise<AuditFinding[]> {
+  const settings = rlsSettingsOf(orm.config);
+  const driver = baseDriver(orm.em.getDriver() as unknown as AbstractSqlDriver);
+  return driver.getConnection('write').transactional(async (trx) => {
+    const db = knexQueryable(trx);
+    const live = await readLiveState(db, settings.entityTables);
+    return [
+      ...(await roleFindings(db, live)),
+      ...tableFindings(live, settings.tables),
+      ...(await driftFindings(db, orm, live)),
+      ...(await viewFindings(db)),
+    ];
+  });
+}

@@ -1,0 +1,3 @@
+export { auditRls } from './audit-rls';
+export type { AuditFinding } from './audit-finding';
+export { readsSettingPerRow } from './unwrapped-settings';
