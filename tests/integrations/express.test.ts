@@ -3,6 +3,7 @@ import type { Server } from 'node:http';
 import express from 'express';
 import { rlsMiddleware } from '../../src/integrations/express';
 import { boot, type Booted } from '../fixtures/boot';
+import { expectInterleavedReadsIsolated, expectInterleavedWritesIsolated, expectRefusedWithoutQuery, get } from '../fixtures/http-tenant-scenarios';
 import { Project, RESET_SQL, tenantEntities } from '../fixtures/tenant-model';
 
 // Real HTTP against an Express app whose request EntityManager is scoped by the middleware.
@@ -37,7 +38,6 @@ async function start(status?: number): Promise<string> {
   return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 }
 
-const get = (url: string, token?: string) => fetch(url, { headers: token ? { authorization: `Bearer ${token}` } : {} });
 
 let base: string;
 beforeAll(async () => {
@@ -51,33 +51,18 @@ afterAll(async () => {
 });
 
 it('concurrent, interleaved requests of two tenants each see only their own rows', async () => {
-  const tokens = Array.from({ length: 40 }, (_, i) => (i % 2 === 0 ? 'tenant-1' : 'tenant-2'));
-  const bodies = await Promise.all(tokens.map(async (token) => ({ token, ids: await (await get(`${base}/projects`, token)).json() })));
-  for (const { token, ids } of bodies) expect(ids).toEqual(token === 'tenant-1' ? [1, 2] : [3, 4]);
+  await expectInterleavedReadsIsolated(base);
 });
 
 it('each tenant changes only its own rows, even when requests interleave', async () => {
-  const patch = (token: string, title: string) =>
-    fetch(`${base}/projects`, { method: 'PATCH', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ title }) });
-  const results = await Promise.all([patch('tenant-1', 'one'), patch('tenant-2', 'two'), patch('tenant-1', 'one'), patch('tenant-2', 'two')]);
-  for (const res of results) expect(await res.json()).toEqual({ changed: 2 });
-  expect(await t.db.query(`select id, title from projects order by id`)).toEqual([
-    { id: 1, title: 'one' },
-    { id: 2, title: 'one' },
-    { id: 3, title: 'two' },
-    { id: 4, title: 'two' },
-  ]);
+  await expectInterleavedWritesIsolated(base, t);
 });
 
 it.each([
   ['no authorization header', undefined],
   ['a token that yields an invalid context', 'tenant-abc'],
 ])('a request with %s gets 401 and sends no query', async (_label, token) => {
-  t.queries.length = 0;
-  const res = await get(`${base}/projects`, token);
-  expect(res.status).toBe(401);
-  expect(await res.json()).toMatchObject({ error: 'rls_context_required' });
-  expect(t.queries).toEqual([]);
+  await expectRefusedWithoutQuery(t, () => get(`${base}/projects`, token), 401);
 });
 
 it('the refusal status is configurable', async () => {

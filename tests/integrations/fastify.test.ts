@@ -1,6 +1,7 @@
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import { rlsPlugin } from '../../src/integrations/fastify';
 import { boot, type Booted } from '../fixtures/boot';
+import { expectInterleavedReadsIsolated, expectInterleavedWritesIsolated, expectRefusedWithoutQuery, get, patch } from '../fixtures/http-tenant-scenarios';
 import { Project, RESET_SQL, tenantEntities } from '../fixtures/tenant-model';
 
 // Real HTTP against a Fastify app whose request EntityManager (`t.app.em`, resolved through MikroORM's
@@ -37,9 +38,6 @@ async function start(status?: number): Promise<string> {
   return app.listen({ port: 0, host: '127.0.0.1' });
 }
 
-const get = (url: string, token?: string) => fetch(url, { headers: token ? { authorization: `Bearer ${token}` } : {} });
-const patch = (url: string, token: string, title: string) =>
-  fetch(url, { method: 'PATCH', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ title }) });
 
 let base: string;
 beforeAll(async () => {
@@ -53,36 +51,18 @@ afterAll(async () => {
 });
 
 it('forty concurrent requests, interleaved between two tenants, each see only their own projects', async () => {
-  const tokens = Array.from({ length: 40 }, (_, i) => (i % 2 === 0 ? 'tenant-1' : 'tenant-2'));
-  const bodies = await Promise.all(tokens.map(async (token) => ({ token, ids: await (await get(`${base}/projects`, token)).json() })));
-  for (const { token, ids } of bodies) expect(ids).toEqual(token === 'tenant-1' ? [1, 2] : [3, 4]);
+  await expectInterleavedReadsIsolated(base);
 });
 
 it('a tenant that renames all projects changes only its own rows, even while the other tenant does the same', async () => {
-  const results = await Promise.all([
-    patch(`${base}/projects`, 'tenant-1', 'one'),
-    patch(`${base}/projects`, 'tenant-2', 'two'),
-    patch(`${base}/projects`, 'tenant-1', 'one'),
-    patch(`${base}/projects`, 'tenant-2', 'two'),
-  ]);
-  for (const res of results) expect(await res.json()).toEqual({ changed: 2 });
-  expect(await t.db.query('select id, title from projects order by id')).toEqual([
-    { id: 1, title: 'one' },
-    { id: 2, title: 'one' },
-    { id: 3, title: 'two' },
-    { id: 4, title: 'two' },
-  ]);
+  await expectInterleavedWritesIsolated(base, t);
 });
 
 it.each([
   ['no authorization header', undefined],
   ['a token that yields an invalid context', 'tenant-abc'],
 ])('a request with %s gets 401 and sends no query', async (_label, token) => {
-  t.queries.length = 0;
-  const res = await get(`${base}/projects`, token);
-  expect(res.status).toBe(401);
-  expect(await res.json()).toMatchObject({ error: 'rls_context_required' });
-  expect(t.queries).toEqual([]);
+  await expectRefusedWithoutQuery(t, () => get(`${base}/projects`, token), 401);
 });
 
 it('with status 403 configured, a request without a valid context gets 403 and sends no query', async () => {
