@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { escapeIdentifier as id } from 'pg';
+import { throughPgBouncer } from './pgbouncer';
 import { runSql } from './sql-client';
 import { superuserUrl } from './superuser-url';
 import { passwordOf, TEST_ROLES, type TestRoles } from './test-roles';
@@ -11,7 +12,10 @@ export interface TestDatabase {
   superUrl: string;
   /** URL to this database as the owner role (runs DDL). */
   ownerUrl: string;
-  /** URL to this database as the unprivileged application role. */
+  /**
+   * URL to this database as the unprivileged application role: through PgBouncer when the global setup
+   * started one (RLS_TEST_PGBOUNCER=1), since isolation is what it proves; the other URLs stay direct.
+   */
   appUrl: string;
   roles: TestRoles;
   /** Runs SQL as superuser in this database (superusers bypass RLS: use it to seed and to check). */
@@ -55,7 +59,7 @@ export async function createTestDatabase(prefix = 'rls_t'): Promise<TestDatabase
     name,
     superUrl,
     ownerUrl: urlFor(root, name, owner),
-    appUrl: urlFor(root, name, app),
+    appUrl: throughPgBouncer(urlFor(root, name, app)),
     roles: { ...TEST_ROLES },
     query: (sql, params) => runSql(superUrl, sql, params),
     assertAppRoleIsUnprivileged: () => assertAppRoleIsUnprivileged(superUrl),
