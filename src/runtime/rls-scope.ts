@@ -1,6 +1,4 @@
-import type { Knex } from 'knex';
-
-/** What a fork's transactions are opened with: a validated context, or a switch to the bypass role. */
+/** What a fork's statements run with: a validated context, or a switch to the bypass role. */
 export type RlsScope =
   | {
       readonly kind: 'context';
@@ -11,14 +9,39 @@ export type RlsScope =
     }
   | { readonly kind: 'bypass'; readonly role: string };
 
+/** A statement in MikroORM's placeholder form (`?`), with its values. */
+export interface ScopeStatement {
+  readonly sql: string;
+  readonly params: readonly string[];
+}
+
 // The role name is bound, not spliced; `is_local = true` ends the switch with the transaction.
 const SWITCH_ROLE = "select set_config('role', ?, true)";
 
-/** Runs the scope's one statement inside a freshly begun transaction. */
-export async function applyScope(trx: Knex.Transaction, scope: RlsScope): Promise<void> {
-  if (scope.kind === 'bypass') {
-    await trx.raw(SWITCH_ROLE, [scope.role]);
-  } else if (scope.statement) {
-    await trx.raw(scope.statement, scope.values as string[]);
-  }
+/** The one statement that applies the scope, or nothing when there is nothing to set. */
+export function scopeStatement(scope: RlsScope): ScopeStatement | undefined {
+  if (scope.kind === 'bypass') return { sql: SWITCH_ROLE, params: [scope.role] };
+  return scope.statement ? { sql: scope.statement, params: scope.values } : undefined;
+}
+
+/**
+ * The results of a message that carried the scope statement in front of the caller's SQL, as the caller
+ * would have seen them without it: PostgreSQL answers a multi-statement message with one result per
+ * statement, so the first is ours; a single remaining result is unwrapped, as the driver does.
+ */
+export function withoutScopeResult<R>(results: R | R[], empty: R): R | R[] {
+  if (!Array.isArray(results)) return empty; // the caller's SQL held no statement (only comments)
+  const callers = results.slice(1);
+  return callers.length === 1 ? callers[0] : callers;
+}
+
+/**
+ * knex starts a failed statement's error message with the SQL it sent. Where the scope statement
+ * travelled in front of the caller's SQL, it is cut from the message, so the error reads as the
+ * caller's statement (and its first word is still the command) and the context's values stay out of it.
+ */
+export function hideScopeStatement(error: unknown, literalStatement: string): never {
+  const prefix = `${literalStatement};\n`;
+  if (error instanceof Error && error.message.startsWith(prefix)) error.message = error.message.slice(prefix.length);
+  throw error;
 }

@@ -1,6 +1,7 @@
 import { EventType, Utils } from '@mikro-orm/core';
 import type { AbstractSqlConnection, AbstractSqlPlatform, Knex } from '@mikro-orm/knex';
-import { applyScope, type RlsScope } from './rls-scope';
+import { applyDeferredScope, deferScope } from './deferred-scope';
+import { hideScopeStatement, scopeStatement, withoutScopeResult, type RlsScope } from './rls-scope';
 
 type BeginOptions = NonNullable<Parameters<AbstractSqlConnection['begin']>[0]>;
 type TransactionalOptions = NonNullable<Parameters<AbstractSqlConnection['transactional']>[1]>;
@@ -10,18 +11,28 @@ const BASE = Symbol('mikro-orm-rls base connection');
 /** Members that create or destroy shared state: always run on the shared connection, never on a view. */
 const SHARED_STATE = ['connect', 'close', 'ensureConnection', 'getKnex', 'checkConnection', 'isConnected', 'setMetadata', 'setPlatform', 'loadFile'] as const;
 
+type ExecuteMethod = 'all' | 'get' | 'run';
+
 function isTransactionBoundQuery(query: unknown): boolean {
   return Utils.isObject<{ client?: { transacting?: boolean } }>(query) && !!query.client?.transacting;
 }
 
+// What MikroORM's connection returns for SQL without statements, per method.
+function emptyResult(method: ExecuteMethod): unknown {
+  if (method === 'all') return [];
+  return method === 'get' ? undefined : { affectedRows: 0, insertId: 0, row: undefined, rows: [] };
+}
+
 /**
- * A view of the ORM's connection whose every query runs in a transaction opened with the scope's one
- * statement. It shares the pool and all state with the real connection (it is an `Object.create` of it);
- * only these methods differ:
- * - `begin` applies the scope right after BEGIN (and before `afterTransactionStart` subscribers run);
+ * A view of the ORM's connection whose every statement runs with the scope's one statement before it,
+ * in the same transaction and in the same message (no round trip of its own). It shares the pool and
+ * all state with the real connection (it is an `Object.create` of it); only these methods differ:
+ * - `begin` opens the transaction and defers the scope statement to the transaction's first statement,
+ *   whoever sends it (before `afterTransactionStart` subscribers run);
  * - `transactional` goes through that `begin`;
- * - `execute` outside a transaction wraps the single statement in its own scoped transaction, which is
- *   what autocommit would have done anyway, so results and errors are unchanged.
+ * - `execute` outside a transaction sends the scope statement and the caller's SQL as one message,
+ *   which PostgreSQL runs as one implicit transaction: `set_config(..., true)` holds for the caller's
+ *   statements and ends with them, exactly as a transaction of their own would.
  */
 export function scopeConnection<C extends AbstractSqlConnection>(connection: C, scope: RlsScope): C {
   const base = baseConnection(connection);
@@ -31,19 +42,24 @@ export function scopeConnection<C extends AbstractSqlConnection>(connection: C, 
     const member = (base as unknown as Record<string, unknown>)[name];
     if (typeof member === 'function') shared[name] = { value: member.bind(base) };
   }
+  const platform = base.getPlatform() as AbstractSqlPlatform;
+  const statement = scopeStatement(scope);
+  // Written with literals once per fork, by the same quoting MikroORM uses for every value it sends.
+  const literalStatement = statement && platform.formatQuery(statement.sql, [...statement.params]);
   const begin = async (options: BeginOptions = {}): Promise<Knex.Transaction> => {
-    if (options.ctx) return base.begin(options); // a savepoint: the outer transaction carries the scope
+    if (options.ctx) {
+      // A savepoint: the outer transaction carries the scope, and must have set it before the savepoint.
+      await applyDeferredScope(options.ctx);
+      return base.begin(options);
+    }
     await options.eventBroadcaster?.dispatchEvent(EventType.beforeTransactionStart);
     const trx = await base.getKnex().transaction(null, { isolationLevel: options.isolationLevel, readOnly: options.readOnly });
     const log = (base as unknown as { logQuery(q: string, c?: unknown): void }).logQuery.bind(base);
-    for (const query of (base.getPlatform() as AbstractSqlPlatform).getBeginTransactionSQL(options)) log(query, options.loggerContext);
-    try {
-      await applyScope(trx, scope);
-    } catch (error) {
-      await base.rollback(trx, undefined, options.loggerContext);
-      throw error;
+    for (const query of platform.getBeginTransactionSQL(options)) log(query, options.loggerContext);
+    if (statement && literalStatement) {
+      deferScope(trx, literalStatement);
+      log(statement.sql, options.loggerContext);
     }
-    log(scope.kind === 'bypass' ? "select set_config('role', ?, true)" : scope.statement, options.loggerContext);
     await options.eventBroadcaster?.dispatchEvent(EventType.afterTransactionStart, trx);
     return trx;
   };
@@ -58,10 +74,24 @@ export function scopeConnection<C extends AbstractSqlConnection>(connection: C, 
       throw error;
     }
   };
-  const execute: C['execute'] = (query, params, method, ctx, loggerContext) => {
-    if (ctx || isTransactionBoundQuery(query)) return base.execute(query, params, method, ctx, loggerContext);
-    return transactional((trx) => base.execute(query, params, method, trx, loggerContext));
-  };
+  const execute = (async (query: string | Knex.QueryBuilder | Knex.Raw, params: unknown[] = [], method: ExecuteMethod = 'all', ctx?: Knex.Transaction, loggerContext?: unknown) => {
+    if (ctx || isTransactionBoundQuery(query) || !statement || !literalStatement) return base.execute(query, params, method, ctx, loggerContext as never);
+    let sql: string;
+    if (typeof query === 'string') {
+      sql = query;
+    } else {
+      const compiled = query.toSQL();
+      sql = compiled.sql;
+      params = [...(compiled.bindings ?? [])];
+    }
+    if (!sql.trim()) return base.execute(sql, params, method, undefined, loggerContext as never);
+    // Without params MikroORM sends the SQL as written; escaping its `?` keeps it so once ours are added.
+    const callerSql = params.length ? sql : sql.replaceAll('?', '\\?');
+    const results = await base
+      .execute(`${statement.sql};\n${callerSql}`, [...statement.params, ...params], method, undefined, loggerContext as never)
+      .catch((error: unknown) => hideScopeStatement(error, literalStatement));
+    return withoutScopeResult(results as unknown, emptyResult(method));
+  }) as unknown as C['execute'];
   Object.defineProperties(view, {
     ...shared,
     [BASE]: { value: base },

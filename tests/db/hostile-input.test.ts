@@ -67,6 +67,8 @@ it('created the policy on the oddly named table with its name intact', async () 
 it.each(VALUES.map((value, i) => [i + 1, value]))('value #%i travels as data and matches exactly its own row', async (id, value) => {
   const em = t.app.em.forkWithRls({ tenant: value, level: 5 });
   expect((await em.find(Weird, {})).map((d) => d.id)).toEqual([id]);
+  // Inside a transaction the scope statement travels with the first statement, values as literals.
+  expect(await em.transactional(async (tx) => (await tx.find(Weird, {})).map((d) => d.id))).toEqual([id]);
 });
 
 it('a value differing only by case or trailing space matches nothing', async () => {
