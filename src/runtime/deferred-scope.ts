@@ -1,7 +1,7 @@
 import type { Knex } from '@mikro-orm/knex';
 import { hideScopeStatement, withoutScopeResult } from './rls-scope';
 
-/** What knex hands its client for one statement (a string for its own BEGIN/COMMIT/SAVEPOINT). */
+/** What knex hands its client for one statement (a plain string for its own COMMIT/ROLLBACK/SAVEPOINT). */
 interface KnexQuery {
   sql: string;
   bindings?: readonly unknown[];
@@ -11,45 +11,98 @@ interface KnexQuery {
 /** The per-transaction knex client: every statement of one transaction passes through its `query`. */
 interface TransactionClient {
   query(connection: unknown, query: string | KnexQuery): Promise<KnexQuery | undefined>;
+  stream(connection: unknown, query: KnexQuery, stream: unknown, options: unknown): Promise<unknown>;
   acquireConnection(): Promise<unknown>;
 }
 
+/** The parts of knex's (internal) Transaction this module relies on. */
+interface KnexTransaction {
+  trxClient: TransactionClient;
+  isolationLevel?: string;
+  readOnly?: boolean;
+  begin(connection: unknown): Promise<unknown>;
+  catch(onRejected: (error: unknown) => void): unknown;
+}
+
+type KnexClientWithTransactions = { transaction(container: (trx: Knex.Transaction) => void, config: object): KnexTransaction };
+
+const PENDING = Symbol('mikro-orm-rls pending transaction start');
+
+interface Pending {
+  readonly send: TransactionClient['query'];
+  readonly stream: TransactionClient['stream'];
+  /** `BEGIN` and the scope statement, sent in front of the transaction's first statement. */
+  readonly sql: string;
+}
+
+type Armed = TransactionClient & { [PENDING]?: Pending };
+
 // What node-postgres reports for a message without statements.
 const EMPTY_RESULT = { command: null, rowCount: null, rows: [], fields: [] };
-
-const PENDING = Symbol('mikro-orm-rls pending scope');
-
-type Pending = { readonly send: TransactionClient['query']; readonly sql: string };
-type Armed = Knex.Transaction & { [PENDING]?: Pending };
-
-// Nothing after these needs the scope, and a failing scope statement in front of COMMIT would leave
-// the transaction open in an aborted state instead of ending it.
-const ENDS_TRANSACTION = /^\s*(commit|rollback|end|abort)\b/i;
+// The transaction start is two statements, BEGIN and the scope's select: two results to drop.
+const START_STATEMENTS = 2;
+// knex's own end of a top-level transaction. If the transaction never ran a statement, nothing was
+// sent, and there is nothing to end.
+const KNEX_END = /^(COMMIT;|ROLLBACK)$/;
 
 /**
- * Makes the transaction's first statement carry `sql` (the scope statement, values written in as
- * literals) in front of it, in the same message: the scope costs no round trip of its own, and
- * still precedes everything that runs in the transaction, whoever sends it (MikroORM, a subscriber,
- * raw knex on the transaction). The wrapper lives on the transaction's own knex client, which dies
- * with the transaction, so it can never reach another transaction on the same pooled connection.
+ * Opens a knex transaction whose start is not a round trip of its own: `BEGIN` and the scope statement
+ * (values written in as literals) travel in the same message as the transaction's first statement,
+ * whoever sends it (MikroORM, a subscriber, raw knex on the transaction). So the scope still precedes
+ * everything in the transaction, and a scoped transaction costs one round trip less than MikroORM's
+ * own. The hook lives on the transaction's own knex client, which dies with the transaction, so it can
+ * never reach another transaction on the same pooled connection.
  */
-export function deferScope(trx: Knex.Transaction, sql: string): void {
-  const client = trx.client as unknown as TransactionClient;
-  const send = client.query;
-  (trx as Armed)[PENDING] = { send, sql };
+export function beginScopedTransaction(knex: Knex, options: { isolationLevel?: string; readOnly?: boolean }, scopeSql: string): Promise<Knex.Transaction> {
+  return new Promise((resolve, reject) => {
+    // What `knex.transaction(null, config)` does, keeping hold of the Transaction before it begins
+    // (it begins asynchronously, once it has a connection).
+    const config = { isolationLevel: options.isolationLevel, readOnly: options.readOnly, userParams: {}, doNotRejectOnRollback: true };
+    const transaction = (knex.client as unknown as KnexClientWithTransactions).transaction(resolve, config);
+    transaction.begin = function deferStart(this: KnexTransaction) {
+      arm(this.trxClient, `${beginStatement(this)};\n${scopeSql}`);
+      return Promise.resolve();
+    };
+    transaction.catch(reject);
+  });
+}
+
+/**
+ * Sends a still-pending transaction start on its own. Needed before a savepoint, which knex sends
+ * through the savepoint's own client and which needs the transaction (and the scope) to exist first.
+ */
+export async function startPendingTransaction(trx: Knex.Transaction): Promise<void> {
+  const client = trx.client as unknown as Armed;
+  const pending = disarm(client);
+  if (pending) await pending.send.call(client, await client.acquireConnection(), pending.sql);
+}
+
+function beginStatement(transaction: KnexTransaction): string {
+  const mode = [transaction.isolationLevel && `ISOLATION LEVEL ${transaction.isolationLevel}`, transaction.readOnly && 'READ ONLY'].filter(Boolean).join(' ');
+  return mode ? `BEGIN TRANSACTION ${mode}` : 'BEGIN';
+}
+
+function arm(client: Armed, sql: string): void {
+  const { query: send, stream } = client;
+  client[PENDING] = { send, stream, sql };
+  client.stream = function streamFirstStatement(connection, query, target, options) {
+    // A stream cannot share a message: start the transaction on its own, then stream.
+    disarm(client);
+    return send.call(client, connection, sql).then(() => stream.call(client, connection, query, target, options));
+  };
   client.query = function sendFirstStatement(connection, query) {
-    disarm(trx);
+    disarm(client);
+    if (typeof query === 'string' && KNEX_END.test(query)) return Promise.resolve({ sql: query, response: EMPTY_RESULT });
     const statement: KnexQuery = typeof query === 'string' ? { sql: query } : query;
-    if (ENDS_TRANSACTION.test(statement.sql)) return send.call(client, connection, query);
     if (statement.bindings?.length) {
       // A statement with bound parameters goes through the extended protocol, one statement per
-      // message; the scope then needs a message of its own.
+      // message; the start then needs a message of its own.
       return send.call(client, connection, sql).then(() => send.call(client, connection, query));
     }
     const combined: KnexQuery = { ...statement, sql: `${sql};\n${statement.sql}` };
     return send.call(client, connection, combined).then(
       (result) => {
-        if (result) result.response = withoutScopeResult(result.response, EMPTY_RESULT);
+        if (result) result.response = withoutScopeResult(result.response, START_STATEMENTS, EMPTY_RESULT);
         return result;
       },
       (error: unknown) => hideScopeStatement(error, sql),
@@ -57,22 +110,12 @@ export function deferScope(trx: Knex.Transaction, sql: string): void {
   };
 }
 
-/**
- * Sends a still-deferred scope statement on its own. Needed before a savepoint: a scope set inside
- * one would be undone by `ROLLBACK TO SAVEPOINT`.
- */
-export async function applyDeferredScope(trx: Knex.Transaction): Promise<void> {
-  const pending = disarm(trx);
-  if (!pending) return;
-  const client = trx.client as unknown as TransactionClient;
-  await pending.send.call(client, await client.acquireConnection(), pending.sql);
-}
-
-function disarm(trx: Knex.Transaction): Pending | undefined {
-  const pending = (trx as Armed)[PENDING];
+function disarm(client: Armed): Pending | undefined {
+  const pending = client[PENDING];
   if (pending) {
-    (trx.client as unknown as TransactionClient).query = pending.send;
-    delete (trx as Armed)[PENDING];
+    client.query = pending.send;
+    client.stream = pending.stream;
+    delete client[PENDING];
   }
   return pending;
 }

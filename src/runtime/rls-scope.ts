@@ -25,13 +25,13 @@ export function scopeStatement(scope: RlsScope): ScopeStatement | undefined {
 }
 
 /**
- * The results of a message that carried the scope statement in front of the caller's SQL, as the caller
- * would have seen them without it: PostgreSQL answers a multi-statement message with one result per
- * statement, so the first is ours; a single remaining result is unwrapped, as the driver does.
+ * The results of a message that carried `count` statements of ours in front of the caller's SQL, as
+ * the caller would have seen them without them: PostgreSQL answers a multi-statement message with one
+ * result per statement, ours first; a single remaining result is unwrapped, as the driver does.
  */
-export function withoutScopeResult<R>(results: R | R[], empty: R): R | R[] {
-  if (!Array.isArray(results)) return empty; // the caller's SQL held no statement (only comments)
-  const callers = results.slice(1);
+export function withoutScopeResult<R>(results: R | R[], count: number, empty: R): R | R[] {
+  if (!Array.isArray(results) || results.length <= count) return empty; // the caller's SQL held no statement
+  const callers = results.slice(count);
   return callers.length === 1 ? callers[0] : callers;
 }
 

@@ -1,6 +1,6 @@
 import { EventType, Utils } from '@mikro-orm/core';
 import type { AbstractSqlConnection, AbstractSqlPlatform, Knex } from '@mikro-orm/knex';
-import { applyDeferredScope, deferScope } from './deferred-scope';
+import { beginScopedTransaction, startPendingTransaction } from './deferred-scope';
 import { hideScopeStatement, scopeStatement, withoutScopeResult, type RlsScope } from './rls-scope';
 
 type BeginOptions = NonNullable<Parameters<AbstractSqlConnection['begin']>[0]>;
@@ -48,18 +48,16 @@ export function scopeConnection<C extends AbstractSqlConnection>(connection: C, 
   const literalStatement = statement && platform.formatQuery(statement.sql, [...statement.params]);
   const begin = async (options: BeginOptions = {}): Promise<Knex.Transaction> => {
     if (options.ctx) {
-      // A savepoint: the outer transaction carries the scope, and must have set it before the savepoint.
-      await applyDeferredScope(options.ctx);
+      // A savepoint: the outer transaction carries the scope, and must have started before it.
+      await startPendingTransaction(options.ctx);
       return base.begin(options);
     }
     await options.eventBroadcaster?.dispatchEvent(EventType.beforeTransactionStart);
-    const trx = await base.getKnex().transaction(null, { isolationLevel: options.isolationLevel, readOnly: options.readOnly });
+    const knexOptions = { isolationLevel: options.isolationLevel, readOnly: options.readOnly };
+    const trx = literalStatement ? await beginScopedTransaction(base.getKnex(), knexOptions, literalStatement) : await base.getKnex().transaction(null, knexOptions);
     const log = (base as unknown as { logQuery(q: string, c?: unknown): void }).logQuery.bind(base);
     for (const query of platform.getBeginTransactionSQL(options)) log(query, options.loggerContext);
-    if (statement && literalStatement) {
-      deferScope(trx, literalStatement);
-      log(statement.sql, options.loggerContext);
-    }
+    if (statement) log(statement.sql, options.loggerContext);
     await options.eventBroadcaster?.dispatchEvent(EventType.afterTransactionStart, trx);
     return trx;
   };
@@ -90,7 +88,7 @@ export function scopeConnection<C extends AbstractSqlConnection>(connection: C, 
     const results = await base
       .execute(`${statement.sql};\n${callerSql}`, [...statement.params, ...params], method, undefined, loggerContext as never)
       .catch((error: unknown) => hideScopeStatement(error, literalStatement));
-    return withoutScopeResult(results as unknown, emptyResult(method));
+    return withoutScopeResult(results as unknown, 1, emptyResult(method));
   }) as unknown as C['execute'];
   Object.defineProperties(view, {
     ...shared,
