@@ -36,12 +36,7 @@ function emptyResult(method: ExecuteMethod): unknown {
  */
 export function scopeConnection<C extends AbstractSqlConnection>(connection: C, scope: RlsScope): C {
   const base = baseConnection(connection);
-  const view = Object.create(base) as C;
-  const shared: PropertyDescriptorMap = {};
-  for (const name of SHARED_STATE) {
-    const member = (base as unknown as Record<string, unknown>)[name];
-    if (typeof member === 'function') shared[name] = { value: member.bind(base) };
-  }
+  const view = Object.create(sharedLayer(base)) as C;
   const platform = base.getPlatform() as AbstractSqlPlatform;
   const statement = scopeStatement(scope);
   // Written with literals once per fork, by the same quoting MikroORM uses for every value it sends.
@@ -91,13 +86,29 @@ export function scopeConnection<C extends AbstractSqlConnection>(connection: C, 
     return withoutScopeResult(results as unknown, 1, emptyResult(method));
   }) as unknown as C['execute'];
   Object.defineProperties(view, {
-    ...shared,
-    [BASE]: { value: base },
     begin: { value: begin },
     transactional: { value: transactional },
     execute: { value: execute },
   });
   return view;
+}
+
+// One layer per shared connection, between it and its views: shared-state members bound to the real
+// connection, built once rather than for every fork (a fork per request is the common case).
+const SHARED_LAYERS = new WeakMap<AbstractSqlConnection, object>();
+
+function sharedLayer(base: AbstractSqlConnection): object {
+  let layer = SHARED_LAYERS.get(base);
+  if (!layer) {
+    const members: PropertyDescriptorMap = { [BASE]: { value: base } };
+    for (const name of SHARED_STATE) {
+      const member = (base as unknown as Record<string, unknown>)[name];
+      if (typeof member === 'function') members[name] = { value: member.bind(base) };
+    }
+    layer = Object.create(base, members) as object;
+    SHARED_LAYERS.set(base, layer);
+  }
+  return layer;
 }
 
 /** The shared connection behind a view (or the connection itself). */
