@@ -27,7 +27,8 @@ export interface TestDatabase {
 }
 
 /** The same server and options as `base`, another database and, optionally, another role. */
-function urlFor(base: string, database: string, role?: string): string {
+/** `base` (a superuser URL) pointed at `database`, as `role` (with its password) when given. */
+export function urlFor(base: string, database: string, role?: string): string {
   const url = new URL(base);
   url.pathname = `/${database}`;
   if (role) {

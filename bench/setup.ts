@@ -1,0 +1,90 @@
+import { MikroORM } from '@mikro-orm/postgresql';
+import { Client } from 'pg';
+import { createPolicies, withRls, type RlsEntityManager } from '../src';
+import { startEmbeddedPostgres } from '../tests/support/embedded-postgres';
+import { createBenchDatabase, DATASET, itemIdsByTenant, seedBenchDatabase, type BenchDatabase } from './dataset';
+import { Item, PlainItem } from './entities';
+import { seededPicker } from './measure';
+import type { Orms, Variant } from './variants';
+import type { Workload } from './workloads';
+
+/** Same for every variant. */
+export const POOL_SIZE = 10;
+export const CONCURRENCY = 10;
+
+export interface Bench {
+  db: BenchDatabase;
+  orms: Orms;
+  ids: Map<number, number[]>;
+  postgresVersion: string;
+  close(): Promise<void>;
+}
+
+async function superuserUrl(): Promise<{ url: string; stop(): Promise<void> }> {
+  if (process.env.DATABASE_URL) return { url: process.env.DATABASE_URL, stop: async () => undefined };
+  console.log('DATABASE_URL is not set: starting an embedded PostgreSQL (embedded-postgres)');
+  const { server, url } = await startEmbeddedPostgres();
+  return { url, stop: () => server.stop() };
+}
+
+async function createSchemaAndPolicies(db: BenchDatabase): Promise<void> {
+  const owner = await MikroORM.init(withRls({ entities: [Item, PlainItem], clientUrl: db.ownerUrl }));
+  try {
+    await owner.schema.createSchema();
+    await createPolicies(owner);
+  } finally {
+    await owner.close(true);
+  }
+}
+
+async function serverVersion(url: string): Promise<string> {
+  const client = new Client({ connectionString: url });
+  await client.connect();
+  try {
+    return (await client.query<{ v: string }>("select current_setting('server_version') as v")).rows[0].v;
+  } finally {
+    await client.end();
+  }
+}
+
+/**
+ * The server (DATABASE_URL, or an embedded one), a freshly built data set, and the two ORMs of a run
+ * (plain MikroORM, and MikroORM with `withRls`), both connected as the application role with the same
+ * pool. `afterCreate` sees every pooled connection (the round-trip counter hooks in there).
+ */
+export async function openBench(afterCreate?: (connection: never, done: (error: Error | null, connection: never) => void) => void): Promise<Bench> {
+  const server = await superuserUrl();
+  let orms: Partial<Orms> = {};
+  try {
+    const db = await createBenchDatabase(server.url);
+    console.log(`data set: ${DATASET.items} items, ${DATASET.ordinaryTenants + 1} tenants (building...)`);
+    await createSchemaAndPolicies(db);
+    await seedBenchDatabase(db);
+    const options = { entities: [Item, PlainItem], clientUrl: db.appUrl, pool: { min: POOL_SIZE, max: POOL_SIZE, ...(afterCreate && { afterCreate }) } };
+    orms.plain = await MikroORM.init(options);
+    orms.rls = (await MikroORM.init(withRls(options))) as MikroORM & { em: RlsEntityManager };
+    const close = async () => {
+      await orms.plain?.close(true);
+      await orms.rls?.close(true);
+      await server.stop();
+    };
+    return { db, orms: orms as Orms, ids: await itemIdsByTenant(db), postgresVersion: await serverVersion(db.superUrl), close };
+  } catch (error) {
+    await orms.plain?.close(true);
+    await orms.rls?.close(true);
+    await server.stop();
+    throw error;
+  }
+}
+
+/**
+ * One request of `workload` under `variant`, for worker `worker`. The seeds depend on the workload,
+ * round and worker only, so every variant draws the same tenants and rows in the same order.
+ */
+export function requestsOf(bench: Bench, variant: Variant, workload: Workload, round: number): (worker: number) => Promise<unknown> {
+  const pickers = Array.from({ length: CONCURRENCY }, (_, w) => seededPicker(workload.id * 10_000 + round * 100 + w));
+  return (worker) => {
+    const pick = pickers[worker];
+    return variant.run(bench.orms, workload.tenant(pick), (em, target) => workload.body(em, target, pick, bench.ids));
+  };
+}
