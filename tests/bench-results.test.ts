@@ -1,0 +1,31 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { BenchReport } from '../bench/report';
+
+// The README shows the committed benchmark results; they must be the ones in bench/results, complete
+// and with the machine they were measured on. (Nothing is timed here: the numbers come from `npm run bench`.)
+
+const root = join(__dirname, '..');
+const read = (path: string) => readFileSync(join(root, path), 'utf8');
+const report = JSON.parse(read('bench/results/latest.json')) as BenchReport;
+
+it('the README shows exactly the table of bench/results/latest.md, and embeds the chart', () => {
+  const readme = read('README.md');
+  const block = /<!-- bench:start -->\n([\s\S]*?)<!-- bench:end -->/.exec(readme)?.[1];
+  expect(block).toBe(read('bench/results/latest.md'));
+  expect(readme).toContain('](bench/results/chart.svg)');
+  expect(read('bench/results/chart.svg')).toMatch(/^<svg [\s\S]*<\/svg>\n$/);
+});
+
+it('the committed results cover every workload and variant, with counted round trips and the machine', () => {
+  expect(report.rows.map((r) => `${r.workload}${r.variant}`).sort()).toEqual(
+    [1, 2, 3, 4, 5].flatMap((w) => ['a', 'a+tx', 'b', 'c', 'd'].map((v) => `${w}${v}`)).sort(),
+  );
+  for (const row of report.rows) {
+    expect(row.operations).toBeGreaterThan(100);
+    expect(Number.isFinite(row.vsBaseline) && Number.isFinite(row.p99Ms)).toBe(true);
+    expect(Number.isInteger(row.roundTripsPerOperation)).toBe(true);
+  }
+  expect(report.machine).toMatchObject({ cores: expect.any(Number), cpu: expect.any(String), postgres: expect.any(String) });
+  expect(report.settings.dataset).toMatchObject({ items: 100_000 });
+});
