@@ -1,5 +1,7 @@
 import type { Knex } from '@mikro-orm/knex';
-import { hideScopeStatement, withoutScopeResult } from './rls-scope';
+import { redactScopeStatement, withoutScopeResult, type ScopeSql } from './rls-scope';
+import { settledTransactionStatus, type PooledConnection } from './connection-state';
+import { emptyPgResult } from './scope-in-one-message';
 
 /** What knex hands its client for one statement (a plain string for its own COMMIT/ROLLBACK/SAVEPOINT). */
 interface KnexQuery {
@@ -31,14 +33,15 @@ const PENDING = Symbol('mikro-orm-rls pending transaction start');
 interface Pending {
   readonly send: TransactionClient['query'];
   readonly stream: TransactionClient['stream'];
+  /** The transaction's connection (a node-postgres client). */
+  readonly connection: PooledConnection;
   /** `BEGIN` and the scope statement, sent in front of the transaction's first statement. */
-  readonly sql: string;
+  readonly start: ScopeSql;
 }
+
 
 type Armed = TransactionClient & { [PENDING]?: Pending };
 
-// What node-postgres reports for a message without statements.
-const EMPTY_RESULT = { command: null, rowCount: null, rows: [], fields: [] };
 // The transaction start is two statements, BEGIN and the scope's select: two results to drop.
 const START_STATEMENTS = 2;
 // knex's own end of a top-level transaction. If the transaction never ran a statement, nothing was
@@ -53,14 +56,15 @@ const KNEX_END = /^(COMMIT;|ROLLBACK)$/;
  * own. The hook lives on the transaction's own knex client, which dies with the transaction, so it can
  * never reach another transaction on the same pooled connection.
  */
-export function beginScopedTransaction(knex: Knex, options: { isolationLevel?: string; readOnly?: boolean }, scopeSql: string): Promise<Knex.Transaction> {
+export function beginScopedTransaction(knex: Knex, options: { isolationLevel?: string; readOnly?: boolean }, scope: ScopeSql): Promise<Knex.Transaction> {
   return new Promise((resolve, reject) => {
     // What `knex.transaction(null, config)` does, keeping hold of the Transaction before it begins
     // (it begins asynchronously, once it has a connection).
     const config = { isolationLevel: options.isolationLevel, readOnly: options.readOnly, userParams: {}, doNotRejectOnRollback: true };
     const transaction = (knex.client as unknown as KnexClientWithTransactions).transaction(resolve, config);
-    transaction.begin = function deferStart(this: KnexTransaction) {
-      arm(this.trxClient, `${beginStatement(this)};\n${scopeSql}`);
+    transaction.begin = function deferStart(this: KnexTransaction, connection: PooledConnection) {
+      const begin = beginStatement(this);
+      arm(this.trxClient, connection, { literal: `${begin};\n${scope.literal}`, redacted: `${begin};\n${scope.redacted}` });
       return Promise.resolve();
     };
     transaction.catch(reject);
@@ -73,8 +77,10 @@ export function beginScopedTransaction(knex: Knex, options: { isolationLevel?: s
  */
 export async function startPendingTransaction(trx: Knex.Transaction): Promise<void> {
   const client = trx.client as unknown as Armed;
+  // Disarmed and sent in one synchronous step: a statement sent on the transaction meanwhile would
+  // otherwise go out first, without BEGIN.
   const pending = disarm(client);
-  if (pending) await pending.send.call(client, await client.acquireConnection(), pending.sql);
+  if (pending) await pending.send.call(client, pending.connection, pending.start.literal);
 }
 
 function beginStatement(transaction: KnexTransaction): string {
@@ -82,30 +88,39 @@ function beginStatement(transaction: KnexTransaction): string {
   return mode ? `BEGIN TRANSACTION ${mode}` : 'BEGIN';
 }
 
-function arm(client: Armed, sql: string): void {
+function arm(client: Armed, connection: PooledConnection, start: ScopeSql): void {
   const { query: send, stream } = client;
-  client[PENDING] = { send, stream, sql };
-  client.stream = function streamFirstStatement(connection, query, target, options) {
+  client[PENDING] = { send, stream, connection, start };
+  client.stream = function streamFirstStatement(conn, query, target, options) {
     // A stream cannot share a message: start the transaction on its own, then stream.
     disarm(client);
-    return send.call(client, connection, sql).then(() => stream.call(client, connection, query, target, options));
+    return send.call(client, conn, start.literal).then(() => stream.call(client, conn, query, target, options));
   };
-  client.query = function sendFirstStatement(connection, query) {
+  client.query = function sendFirstStatement(conn, query) {
     disarm(client);
-    if (typeof query === 'string' && KNEX_END.test(query)) return Promise.resolve({ sql: query, response: EMPTY_RESULT });
+    if (typeof query === 'string' && KNEX_END.test(query)) return Promise.resolve({ sql: query, response: emptyPgResult() });
     const statement: KnexQuery = typeof query === 'string' ? { sql: query } : query;
     if (statement.bindings?.length) {
       // A statement with bound parameters goes through the extended protocol, one statement per
       // message; the start then needs a message of its own.
-      return send.call(client, connection, sql).then(() => send.call(client, connection, query));
+      return send.call(client, conn, start.literal).then(() => send.call(client, conn, query));
     }
-    const combined: KnexQuery = { ...statement, sql: `${sql};\n${statement.sql}` };
-    return send.call(client, connection, combined).then(
+    const combined: KnexQuery = { ...statement, sql: `${start.literal};\n${statement.sql}` };
+    return send.call(client, conn, combined).then(
       (result) => {
-        if (result) result.response = withoutScopeResult(result.response, START_STATEMENTS, EMPTY_RESULT);
+        if (result) result.response = withoutScopeResult(result.response, START_STATEMENTS, emptyPgResult());
         return result;
       },
-      (error: unknown) => hideScopeStatement(error, sql),
+      async (error: unknown) => {
+        // PostgreSQL parses a whole message before it runs any of it: a syntax error in the caller's
+        // statement means BEGIN never ran, and the transaction must still start with the next
+        // statement. Re-armed at once (a statement sent meanwhile must not go out without BEGIN), and
+        // disarmed again if the server reports that BEGIN did run.
+        arm(client, connection, start);
+        const status = await settledTransactionStatus(connection);
+        if (status !== 'I' && client[PENDING]?.start === start) disarm(client);
+        return redactScopeStatement(error, start);
+      },
     );
   };
 }

@@ -3,6 +3,7 @@ export { RlsEntityManager, type RlsForkOptions } from './rls-entity-manager';
 export { RlsSettings, rlsSettingsOf, type RlsOptions } from './rls-settings';
 export { RlsConfigurationError } from './rls-configuration-error';
 export { RlsViolationError } from './rls-violation-error';
+export { RlsScopeEscapeError } from './rls-scope-escape-error';
 export { createPolicies, dropPolicies } from './apply-policies';
 export { knexQueryable } from './knex-queryable';
 export { RlsSessioner, RlsMissingContextError, type ContextGetter } from './rls-sessioner';

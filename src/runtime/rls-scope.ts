@@ -35,13 +35,35 @@ export function withoutScopeResult<R>(results: R | R[], count: number, empty: R)
   return callers.length === 1 ? callers[0] : callers;
 }
 
+/** Statements sent in front of the caller's: as sent (values written in) and as shown in errors. */
+export interface ScopeSql {
+  readonly literal: string;
+  /** The same statements with `?` in place of the values. */
+  readonly redacted: string;
+}
+
 /**
  * knex starts a failed statement's error message with the SQL it sent. Where the scope statement
- * travelled in front of the caller's SQL, it is cut from the message, so the error reads as the
- * caller's statement (and its first word is still the command) and the context's values stay out of it.
+ * travelled in front of the caller's SQL, its values are replaced by `?` in the message, so the
+ * context's values stay out of logs and error trackers, while the message still shows what ran.
  */
-export function hideScopeStatement(error: unknown, literalStatement: string): never {
-  const prefix = `${literalStatement};\n`;
-  if (error instanceof Error && error.message.startsWith(prefix)) error.message = error.message.slice(prefix.length);
+export function redactScopeStatement(error: unknown, sent: ScopeSql): never {
+  if (error instanceof Error) {
+    // knex rewrites `\?` to `?` when it writes the SQL into the message.
+    for (const form of [sent.literal, sent.literal.replace(/\\\?/g, '?')]) {
+      if (error.message.startsWith(form)) {
+        error.message = sent.redacted + error.message.slice(form.length);
+        break;
+      }
+    }
+  }
   throw error;
+}
+
+// The statements this package sends in front of a caller's, as they start an error message.
+const SCOPE_PREFIX = /^\s*(?:BEGIN(?: TRANSACTION [^;]*)?;\s*)?select set_config\([^;]*;\s*/i;
+
+/** An error message without the scope statements in front, starting with the caller's statement. */
+export function withoutScopePrefix(message: string): string {
+  return message.replace(SCOPE_PREFIX, '');
 }

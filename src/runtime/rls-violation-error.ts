@@ -1,4 +1,5 @@
 import { DriverException, type Platform } from '@mikro-orm/core';
+import { withoutScopePrefix } from './rls-scope';
 
 /**
  * PostgreSQL refused a write because of a row-level security policy (SQLSTATE 42501): the row is not the
@@ -31,11 +32,14 @@ export function convertRlsViolations(platform: Platform): void {
   if (converter[CONVERTER_WRAPPED]) return;
   const convert = converter.convertException.bind(converter);
   converter.convertException = (exception) => {
+    // Already a MikroORM exception of this package's (see RlsScopeEscapeError): keep it as it is.
+    if (exception instanceof DriverException) return exception;
     const error = exception as Error & { code?: string };
     const match = error.code === '42501' ? VIOLATION.exec(error.message) : null;
     if (!match) return convert(exception);
-    // Drivers prefix the message with the statement; its first word is the command.
-    const command = /^\s*(?:with\b[\s\S]*?\)\s*)?(\w+)/i.exec(error.message)?.[1]?.toLowerCase() ?? 'unknown';
+    // Drivers prefix the message with the statement (behind the scope's, if it travelled with it); its
+    // first word is the command.
+    const command = /^\s*(?:with\b[\s\S]*?\)\s*)?(\w+)/i.exec(withoutScopePrefix(error.message))?.[1]?.toLowerCase() ?? 'unknown';
     return new RlsViolationError(error, match[1].replace(/""/g, '"'), command);
   };
   converter[CONVERTER_WRAPPED] = true;

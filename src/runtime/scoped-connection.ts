@@ -1,7 +1,9 @@
 import { EventType, Utils } from '@mikro-orm/core';
 import type { AbstractSqlConnection, AbstractSqlPlatform, Knex } from '@mikro-orm/knex';
 import { beginScopedTransaction, startPendingTransaction } from './deferred-scope';
-import { hideScopeStatement, scopeStatement, withoutScopeResult, type RlsScope } from './rls-scope';
+import { RlsConfigurationError } from './rls-configuration-error';
+import { scopeStatement, type RlsScope, type ScopeSql } from './rls-scope';
+import { runBehindScope } from './scope-in-one-message';
 
 type BeginOptions = NonNullable<Parameters<AbstractSqlConnection['begin']>[0]>;
 type TransactionalOptions = NonNullable<Parameters<AbstractSqlConnection['transactional']>[1]>;
@@ -17,10 +19,30 @@ function isTransactionBoundQuery(query: unknown): boolean {
   return Utils.isObject<{ client?: { transacting?: boolean } }>(query) && !!query.client?.transacting;
 }
 
-// What MikroORM's connection returns for SQL without statements, per method.
-function emptyResult(method: ExecuteMethod): unknown {
-  if (method === 'all') return [];
-  return method === 'get' ? undefined : { affectedRows: 0, insertId: 0, row: undefined, rows: [] };
+// Which scope opened each transaction of a view: a transaction runs with the scope of whoever opened
+// it, so a view must not run its statements in another's (passed as `ctx`).
+const TRANSACTION_SCOPES = new WeakMap<Knex.Transaction, string>();
+
+function rememberScope(trx: Knex.Transaction, scope: ScopeSql | undefined): Knex.Transaction {
+  TRANSACTION_SCOPES.set(trx, scope?.literal ?? '');
+  return trx;
+}
+
+function refuseForeignTransaction(trx: Knex.Transaction, scope: ScopeSql | undefined): void {
+  if (TRANSACTION_SCOPES.get(trx) !== (scope?.literal ?? '')) {
+    throw new RlsConfigurationError(
+      'A scoped fork was given a transaction it did not open (another fork\'s, or an unscoped one): its statements would run with ' +
+        "that transaction's context, not its own. Run them in the fork's own em.transactional() or em.begin().",
+    );
+  }
+}
+
+/** The protected members of MikroORM's connection that its `execute` is made of. */
+interface ConnectionInternals {
+  config: { get(key: 'onQuery'): (sql: string, params: readonly unknown[]) => string };
+  getSql(query: string, formatted: string, context?: object): string;
+  executeQuery<T>(query: string, cb: () => Promise<T>, context?: object): Promise<T>;
+  transformRawResult<T>(res: unknown, method: ExecuteMethod): T;
 }
 
 /**
@@ -40,21 +62,22 @@ export function scopeConnection<C extends AbstractSqlConnection>(connection: C, 
   const platform = base.getPlatform() as AbstractSqlPlatform;
   const statement = scopeStatement(scope);
   // Written with literals once per fork, by the same quoting MikroORM uses for every value it sends.
-  const literalStatement = statement && platform.formatQuery(statement.sql, [...statement.params]);
+  const scopeSql: ScopeSql | undefined = statement && { literal: platform.formatQuery(statement.sql, [...statement.params]), redacted: statement.sql };
   const begin = async (options: BeginOptions = {}): Promise<Knex.Transaction> => {
     if (options.ctx) {
       // A savepoint: the outer transaction carries the scope, and must have started before it.
+      refuseForeignTransaction(options.ctx, scopeSql);
       await startPendingTransaction(options.ctx);
-      return base.begin(options);
+      return rememberScope(await base.begin(options), scopeSql);
     }
     await options.eventBroadcaster?.dispatchEvent(EventType.beforeTransactionStart);
     const knexOptions = { isolationLevel: options.isolationLevel, readOnly: options.readOnly };
-    const trx = literalStatement ? await beginScopedTransaction(base.getKnex(), knexOptions, literalStatement) : await base.getKnex().transaction(null, knexOptions);
+    const trx = scopeSql ? await beginScopedTransaction(base.getKnex(), knexOptions, scopeSql) : await base.getKnex().transaction(null, knexOptions);
     const log = (base as unknown as { logQuery(q: string, c?: unknown): void }).logQuery.bind(base);
     for (const query of platform.getBeginTransactionSQL(options)) log(query, options.loggerContext);
     if (statement) log(statement.sql, options.loggerContext);
     await options.eventBroadcaster?.dispatchEvent(EventType.afterTransactionStart, trx);
-    return trx;
+    return rememberScope(trx, scopeSql);
   };
   const transactional = async <T>(cb: (trx: Knex.Transaction) => Promise<T>, options: TransactionalOptions = {}): Promise<T> => {
     const trx = await begin(options);
@@ -67,8 +90,13 @@ export function scopeConnection<C extends AbstractSqlConnection>(connection: C, 
       throw error;
     }
   };
-  const execute = (async (query: string | Knex.QueryBuilder | Knex.Raw, params: unknown[] = [], method: ExecuteMethod = 'all', ctx?: Knex.Transaction, loggerContext?: unknown) => {
-    if (ctx || isTransactionBoundQuery(query) || !statement || !literalStatement) return base.execute(query, params, method, ctx, loggerContext as never);
+  // MikroORM's own `execute`, with the caller's SQL run behind the scope statement (see runBehindScope);
+  // logging, `onQuery`, errors and results are the caller's, as without the scope.
+  const internals = base as unknown as ConnectionInternals;
+  const execute = (async (query: string | Knex.QueryBuilder | Knex.Raw, params: unknown[] = [], method: ExecuteMethod = 'all', ctx?: Knex.Transaction, loggerContext?: object) => {
+    if (ctx) refuseForeignTransaction(ctx, scopeSql);
+    if (ctx || isTransactionBoundQuery(query) || !scopeSql) return base.execute(query, params, method, ctx, loggerContext as never);
+    await base.ensureConnection();
     let sql: string;
     if (typeof query === 'string') {
       sql = query;
@@ -77,13 +105,14 @@ export function scopeConnection<C extends AbstractSqlConnection>(connection: C, 
       sql = compiled.sql;
       params = [...(compiled.bindings ?? [])];
     }
-    if (!sql.trim()) return base.execute(sql, params, method, undefined, loggerContext as never);
-    // Without params MikroORM sends the SQL as written; escaping its `?` keeps it so once ours are added.
-    const callerSql = params.length ? sql : sql.replaceAll('?', '\\?');
-    const results = await base
-      .execute(`${statement.sql};\n${callerSql}`, [...statement.params, ...params], method, undefined, loggerContext as never)
-      .catch((error: unknown) => hideScopeStatement(error, literalStatement));
-    return withoutScopeResult(results as unknown, 1, emptyResult(method));
+    sql = internals.config.get('onQuery')(sql, params);
+    const formatted = platform.formatQuery(sql, params);
+    if (!formatted.trim()) return base.execute(formatted, [], method, undefined, loggerContext as never);
+    return internals.executeQuery(
+      internals.getSql(sql, formatted, loggerContext),
+      async () => internals.transformRawResult(await runBehindScope(base.getKnex(), scopeSql, formatted), method),
+      { query: sql, params, ...loggerContext },
+    );
   }) as unknown as C['execute'];
   Object.defineProperties(view, {
     begin: { value: begin },

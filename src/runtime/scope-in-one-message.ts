@@ -1,0 +1,47 @@
+import type { Knex } from '@mikro-orm/knex';
+import { settledTransactionStatus, type PooledConnection } from './connection-state';
+import { RlsScopeEscapeError } from './rls-scope-escape-error';
+import { redactScopeStatement, withoutScopeResult, type ScopeSql } from './rls-scope';
+
+
+/** knex's client API for running one statement on a connection the caller holds. */
+interface KnexClient {
+  acquireConnection(): Promise<PooledConnection>;
+  releaseConnection(connection: PooledConnection): Promise<unknown>;
+  query(connection: PooledConnection, query: { sql: string; bindings: unknown[] }): Promise<{ response?: unknown }>;
+}
+
+/** What node-postgres reports for a message without statements; a fresh object each time (callers may mutate it). */
+export const emptyPgResult = () => ({ command: null, rowCount: null, rows: [], fields: [] });
+
+/**
+ * Runs the caller's SQL (values already written in) behind the scope statement, in one message: one
+ * round trip, and PostgreSQL runs a multi-statement message as one implicit transaction, so the
+ * `set_config(..., true)` holds for the caller's statements and ends with them.
+ *
+ * The connection is held across the message so that, before it goes back to the pool, its state can be
+ * checked: SQL that opens a transaction (`BEGIN`) would pull the scope into it and keep it after the
+ * message. Such a connection is rolled back and the call refused.
+ */
+export async function runBehindScope(knex: Knex, scope: ScopeSql, callerSql: string): Promise<unknown> {
+  const client = knex.client as unknown as KnexClient;
+  const connection = await client.acquireConnection();
+  try {
+    let response: unknown;
+    let failure: unknown;
+    try {
+      ({ response } = await client.query(connection, { sql: `${scope.literal};\n${callerSql}`, bindings: [] }));
+    } catch (error) {
+      failure = error;
+    }
+    const status = failure ? await settledTransactionStatus(connection) : connection.getTransactionStatus();
+    if (status === 'T' || status === 'E') {
+      await client.query(connection, { sql: 'ROLLBACK', bindings: [] });
+      if (!failure) throw new RlsScopeEscapeError(callerSql);
+    }
+    if (failure) redactScopeStatement(failure, scope);
+    return withoutScopeResult(response, 1, emptyPgResult());
+  } finally {
+    await client.releaseConnection(connection);
+  }
+}
