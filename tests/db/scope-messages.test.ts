@@ -22,7 +22,7 @@ beforeEach(() => t.db.query(RESET_SQL + AUDIT));
 afterAll(() => t?.close());
 
 async function connectionIsClean() {
-  const sessions = await t.db.query<{ state: string }>(`select state from pg_stat_activity where usename = 'rls_test_app' and state like 'idle in transaction%'`);
+  const sessions = await t.db.query<{ state: string }>(`select state from pg_stat_activity where datname = current_database() and usename = 'rls_test_app' and state like 'idle in transaction%'`);
   expect(sessions).toEqual([]);
   expect(ids(await t.app.em.fork().find(Project, {}))).toEqual([]);
   const [state] = await t.app.em.fork().execute(`select current_user as "user", current_setting('rls.account_id', true) as account`);
