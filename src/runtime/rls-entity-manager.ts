@@ -3,6 +3,7 @@ import { EntityManager as SqlEntityManager, type PostgreSqlDriver, type QueryBui
 import { RlsConfigurationError } from './rls-configuration-error';
 import { rlsSettingsOf } from './rls-settings';
 import type { RlsScope } from './rls-scope';
+import { scopeIdentity } from './scope-identity';
 import { scopeDriver, scopeOf } from './scoped-driver';
 
 /** Fork options that make sense for a scoped fork (it never joins the parent's transaction). */
@@ -105,10 +106,43 @@ export class RlsEntityManager<Context extends object = Record<string, unknown>> 
     return em === this ? super.upsertMany(entityNameOrEntity, data, options) : em.upsertMany(entityNameOrEntity, data, options);
   }
 
+  // MikroORM's result cache is shared by every fork and keys entries by the query alone (or by the
+  // key the caller names). Every cached read and write goes through `tryCache` (`storeCache` reuses
+  // the key it returns), so keying by scope here keeps each scope to its own entries.
+
+  /** @internal */
+  override tryCache<T extends object, R>(
+    entityName: string,
+    config: boolean | number | [string, number] | undefined,
+    key: unknown,
+    refresh?: boolean,
+    merge?: boolean,
+  ): Promise<{ data?: R | null; key: string } | undefined> {
+    const scope = scopeIdentity(scopeOf(this.getContext(false).driver));
+    if (!scope) return super.tryCache(entityName, config, key, refresh, merge);
+    config ??= this.config.get('resultCache').global;
+    return Array.isArray(config)
+      ? super.tryCache(entityName, [scopedCacheKey(scope, config[0]), config[1]], key, refresh, merge)
+      : super.tryCache(entityName, config, { rlsScope: scope, key }, refresh, merge);
+  }
+
+  /**
+   * Clears the result cache entry stored under `cacheKey` by this manager's scope: entries are kept
+   * apart per scope, so clear them from a fork with the same context (or the same bypass).
+   */
+  override clearCache(cacheKey: string): Promise<void> {
+    const scope = scopeIdentity(scopeOf(this.getContext(false).driver));
+    return super.clearCache(scope ? scopedCacheKey(scope, cacheKey) : cacheKey);
+  }
+
   private forkScoped(scope: RlsScope, options: RlsForkOptions = {}): this {
     const parent = this.getContext(false);
     // fork() builds the new manager from `em.driver`; give it a parent whose driver is the scoped view.
     const host = Object.create(parent, { driver: { value: scopeDriver(parent.driver, scope) } }) as this;
     return SqlEntityManager.prototype.fork.call(host, { ...options, disableContextResolution: true }) as this;
   }
+}
+
+function scopedCacheKey(scope: string, key: string): string {
+  return `rls:${scope}:${key}`;
 }
