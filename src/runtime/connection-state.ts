@@ -1,20 +1,79 @@
-/** The parts of a node-postgres client (as knex pools them) needed to read its transaction state. */
+/**
+ * The parts of a node-postgres client (as knex pools them) needed to know its transaction state.
+ * Only members present in the `pg` that `@mikro-orm/postgresql` 6.6.16 pins (8.20.0) are used: that
+ * version has no `Client#getTransactionStatus` (added in 8.21), so the status is read from the
+ * ReadyForQuery messages themselves, which carry it.
+ */
 export interface PooledConnection {
-  /** 'I' idle, 'T' in a transaction, 'E' in a failed transaction, as of the last ReadyForQuery. */
-  getTransactionStatus(): string | null;
+  /** pg's own flag: false while a message is in flight (set again on ReadyForQuery). */
   readyForQuery: boolean;
-  connection: { once(event: 'readyForQuery', listener: () => void): void; removeListener(event: string, listener: () => void): void };
+  /** The wire connection: emits every ReadyForQuery message, with its transaction status. */
+  connection: {
+    on(event: 'readyForQuery', listener: (message: { status?: string }) => void): void;
+    once(event: 'readyForQuery', listener: () => void): void;
+    removeListener(event: string, listener: (...args: never[]) => void): void;
+  };
   once(event: 'end' | 'error', listener: () => void): void;
   removeListener(event: string, listener: () => void): void;
+}
+
+/** 'I' idle, 'T' in a transaction, 'E' in a failed transaction, as of the last ReadyForQuery. */
+export type TransactionStatus = 'I' | 'T' | 'E';
+
+interface Tracked {
+  status: TransactionStatus;
+  ended: boolean;
+}
+
+const TRACKED = new WeakMap<PooledConnection, Tracked>();
+
+/**
+ * Starts following a connection's transaction status. Called when a connection is first used for scoped
+ * work; the connection is then idle (a pooled connection is handed out between messages), so that is
+ * the status it starts from.
+ */
+function tracked(connection: PooledConnection): Tracked {
+  let state = TRACKED.get(connection);
+  if (!state) {
+    const created: Tracked = { status: 'I', ended: false };
+    state = created;
+    connection.connection.on('readyForQuery', (message) => {
+      created.status = (message?.status as TransactionStatus | undefined) ?? created.status;
+    });
+    const gone = () => {
+      created.ended = true;
+    };
+    connection.once('end', gone);
+    connection.once('error', gone);
+    TRACKED.set(connection, created);
+  }
+  return state;
+}
+
+/**
+ * Begins following `connection` (idempotent). Must be called before the first message of ours is sent
+ * on it, so that the ReadyForQuery answering that message is seen.
+ */
+export function trackConnection(connection: PooledConnection): void {
+  tracked(connection);
+}
+
+/** The status as of the last ReadyForQuery; `undefined` if the connection has ended. */
+export function transactionStatus(connection: PooledConnection): TransactionStatus | undefined {
+  const state = tracked(connection);
+  return state.ended ? undefined : state.status;
 }
 
 /**
  * The connection's transaction status once the server has finished with the last message. A failed
  * statement is reported (ErrorResponse) before the server says where the message left the transaction
  * (ReadyForQuery), so after an error the status must be awaited, not read. `undefined` if the
- * connection ended meanwhile.
+ * connection ended, before or while waiting: a client that has already ended never emits again, so
+ * that is checked first (waiting on it would never settle).
  */
-export async function settledTransactionStatus(connection: PooledConnection): Promise<string | null | undefined> {
+export async function settledTransactionStatus(connection: PooledConnection): Promise<TransactionStatus | undefined> {
+  const state = tracked(connection);
+  if (state.ended) return undefined;
   if (!connection.readyForQuery) {
     const ended = await new Promise<boolean>((resolve) => {
       const ready = () => finish(false);
@@ -29,7 +88,7 @@ export async function settledTransactionStatus(connection: PooledConnection): Pr
       connection.once('end', gone);
       connection.once('error', gone);
     });
-    if (ended) return undefined;
+    if (ended || state.ended) return undefined;
   }
-  return connection.getTransactionStatus();
+  return state.status;
 }

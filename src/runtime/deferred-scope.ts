@@ -1,6 +1,6 @@
 import type { Knex } from '@mikro-orm/knex';
 import { redactScopeStatement, withoutScopeResult, type ScopeSql } from './rls-scope';
-import { settledTransactionStatus, type PooledConnection } from './connection-state';
+import { settledTransactionStatus, trackConnection, type PooledConnection } from './connection-state';
 import { emptyPgResult } from './scope-in-one-message';
 
 /** What knex hands its client for one statement (a plain string for its own COMMIT/ROLLBACK/SAVEPOINT). */
@@ -63,6 +63,7 @@ export function beginScopedTransaction(knex: Knex, options: { isolationLevel?: s
     const config = { isolationLevel: options.isolationLevel, readOnly: options.readOnly, userParams: {}, doNotRejectOnRollback: true };
     const transaction = (knex.client as unknown as KnexClientWithTransactions).transaction(resolve, config);
     transaction.begin = function deferStart(this: KnexTransaction, connection: PooledConnection) {
+      trackConnection(connection);
       const begin = beginStatement(this);
       arm(this.trxClient, connection, { literal: `${begin};\n${scope.literal}`, redacted: `${begin};\n${scope.redacted}` });
       return Promise.resolve();

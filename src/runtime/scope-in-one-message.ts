@@ -1,5 +1,5 @@
 import type { Knex } from '@mikro-orm/knex';
-import { settledTransactionStatus, type PooledConnection } from './connection-state';
+import { settledTransactionStatus, trackConnection, transactionStatus, type PooledConnection } from './connection-state';
 import { RlsScopeEscapeError } from './rls-scope-escape-error';
 import { redactScopeStatement, withoutScopeResult, type ScopeSql } from './rls-scope';
 
@@ -26,6 +26,7 @@ export const emptyPgResult = () => ({ command: null, rowCount: null, rows: [], f
 export async function runBehindScope(knex: Knex, scope: ScopeSql, callerSql: string): Promise<unknown> {
   const client = knex.client as unknown as KnexClient;
   const connection = await client.acquireConnection();
+  trackConnection(connection);
   try {
     let response: unknown;
     let failure: unknown;
@@ -34,7 +35,7 @@ export async function runBehindScope(knex: Knex, scope: ScopeSql, callerSql: str
     } catch (error) {
       failure = error;
     }
-    const status = failure ? await settledTransactionStatus(connection) : connection.getTransactionStatus();
+    const status = failure ? await settledTransactionStatus(connection) : transactionStatus(connection);
     if (status === 'T' || status === 'E') {
       await client.query(connection, { sql: 'ROLLBACK', bindings: [] });
       if (!failure) throw new RlsScopeEscapeError(callerSql);
