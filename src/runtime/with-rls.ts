@@ -5,6 +5,7 @@ import type { ContextSchema } from '../context/context-schema';
 import { RlsSchemaGenerator } from '../migrations/rls-schema-generator';
 import { RlsConfigurationError } from './rls-configuration-error';
 import { RlsEntityManager } from './rls-entity-manager';
+import { guardedPool } from './pool-guard';
 import { RlsSettings, type RlsOptions } from './rls-settings';
 import { convertRlsViolations } from './rls-violation-error';
 
@@ -65,6 +66,7 @@ export function withRls<Schema extends ContextSchema | undefined = undefined>(
     ...options,
     entityManager: (entityManager ?? RlsEntityManager) as never,
     rls: settings,
+    pool: guardedPool(options.pool),
     // Registered after the user's own extensions and MikroORM's defaults, under the same names, so the
     // CLI and `orm.schema` / `orm.migrator` use the policy-aware versions.
     extensions: [...(options.extensions ?? []), RlsSchemaGenerator, ...[rlsMigrator()].filter((m) => m !== undefined)],

@@ -1,0 +1,27 @@
+import type { Options } from '@mikro-orm/core';
+import type { PostgreSqlDriver } from '@mikro-orm/postgresql';
+import { transactionStatus, type PooledConnection } from './connection-state';
+
+type PoolOptions = NonNullable<Options<PostgreSqlDriver>['pool']>;
+type Validate = (connection: unknown) => boolean | Promise<boolean>;
+
+/**
+ * Whether a pooled connection may be handed out: idle, with no message in flight. knex hands a
+ * connection back to the pool whatever state its transaction is in (a client-side `query_timeout`
+ * abandons a statement the server still runs, and the ROLLBACK queued behind it), so the next user
+ * would run inside that transaction, with its scope. A connection that fails this is destroyed by the
+ * pool (closing it makes the server roll its transaction back), and another one is made.
+ */
+export function isReusable(connection: PooledConnection): boolean {
+  return connection.readyForQuery === true && transactionStatus(connection) === 'I';
+}
+
+/**
+ * The pool options with knex's public `validate` hook (run on every acquire, for the primary and every
+ * read replica) refusing connections that are not reusable; a user's own `validate` still runs after it.
+ */
+export function guardedPool(pool: PoolOptions | undefined): PoolOptions {
+  const userValidate = (pool as { validate?: Validate } | undefined)?.validate;
+  const validate: Validate = (connection) => isReusable(connection as PooledConnection) && (userValidate ? userValidate(connection) : true);
+  return { ...pool, validate } as PoolOptions;
+}
