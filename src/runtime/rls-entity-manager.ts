@@ -1,13 +1,17 @@
-import type { ConnectionType, EntityData, EntityName, ForkOptions, LoggingOptions, UpsertManyOptions, UpsertOptions } from '@mikro-orm/core';
+import { TransactionContext, ValidationError, type ConnectionType, type EntityData, type EntityName, type ForkOptions, type LoggingOptions, type UpsertManyOptions, type UpsertOptions } from '@mikro-orm/core';
 import { EntityManager as SqlEntityManager, type PostgreSqlDriver, type QueryBuilder } from '@mikro-orm/postgresql';
+import { rememberForkedUnder, resolveContext } from './context-resolution';
 import { RlsConfigurationError } from './rls-configuration-error';
 import { rlsSettingsOf } from './rls-settings';
 import type { RlsScope } from './rls-scope';
 import { scopeIdentity } from './scope-identity';
 import { scopeDriver, scopeOf } from './scoped-driver';
 
-/** Fork options that make sense for a scoped fork (it never joins the parent's transaction). */
-export type RlsForkOptions = Omit<ForkOptions, 'disableContextResolution' | 'keepTransactionContext'>;
+/**
+ * Fork options that make sense for a scoped fork: it never joins the parent's transaction, and always
+ * starts with an empty identity map (`clear: false` would hand it entities loaded under another scope).
+ */
+export type RlsForkOptions = Omit<ForkOptions, 'disableContextResolution' | 'keepTransactionContext' | 'clear'>;
 
 /**
  * The EntityManager installed by `withRls()`. `forkWithRls(ctx)` returns a fork whose every query runs
@@ -18,7 +22,10 @@ export type RlsForkOptions = Omit<ForkOptions, 'disableContextResolution' | 'kee
 export class RlsEntityManager<Context extends object = Record<string, unknown>> extends SqlEntityManager<PostgreSqlDriver> {
   /**
    * A fork scoped to `context`, validated first: invalid input throws {@link RlsContextError} and sends
-   * no SQL. The fork starts with an empty identity map and never joins a transaction of this manager.
+   * no SQL. The fork starts with an empty identity map and never joins a transaction of this manager:
+   * `clear: false` is refused with {@link RlsConfigurationError}, since it would copy entities loaded
+   * under this manager's scope into the fork, readable without a query. With `useContext: true`, the
+   * fork resolves to the request context or transaction it runs in only when they have its context.
    *
    * @example
    * const em = orm.em.forkWithRls({ account_id: 42 });
@@ -66,6 +73,28 @@ export class RlsEntityManager<Context extends object = Record<string, unknown>> 
   // The global EntityManager resolves a request's fork through `getContext()` in most methods, but a few
   // use its own driver directly. Delegate those so `orm.em` inside `RequestContext.create(scopedFork, ...)`
   // is scoped on every path.
+
+  /**
+   * The manager a contextual call runs with (see {@link resolveContext}): MikroORM's choice, except that
+   * code in a request context made from a scoped fork runs with that fork's scope even inside a
+   * transaction of another scope, and a scoped fork never resolves to a manager of another scope.
+   * @internal
+   */
+  override getContext(validate = true): this {
+    if (!this.useContext) return this;
+    const em = resolveContext({
+      self: this,
+      transaction: TransactionContext.getEntityManager(this.name) as this | undefined,
+      request: this.config.get('context')(this.name) as this | undefined,
+      scopeOf: (candidate) => scopeOf(candidate.driver),
+    });
+    if (validate && !this.config.get('allowGlobalContext') && em.global) throw ValidationError.cannotUseGlobalContext();
+    return em;
+  }
+
+  override fork(options?: ForkOptions): this {
+    return rememberForkedUnder(super.fork(options), this.config.get('context')(this.name));
+  }
 
   override getDriver(): PostgreSqlDriver {
     const em = this.getContext(false);
@@ -136,10 +165,17 @@ export class RlsEntityManager<Context extends object = Record<string, unknown>> 
   }
 
   private forkScoped(scope: RlsScope, options: RlsForkOptions = {}): this {
+    if ((options as ForkOptions).clear === false) {
+      throw new RlsConfigurationError(
+        'forkWithRls() and bypassRls() refuse clear: false: the fork would start with the entities this manager loaded under ' +
+          'its own scope, readable without a query. Load them again in the fork (or pass their ids).',
+      );
+    }
     const parent = this.getContext(false);
     // fork() builds the new manager from `em.driver`; give it a parent whose driver is the scoped view.
     const host = Object.create(parent, { driver: { value: scopeDriver(parent.driver, scope) } }) as this;
-    return SqlEntityManager.prototype.fork.call(host, { ...options, disableContextResolution: true }) as this;
+    const fork = SqlEntityManager.prototype.fork.call(host, { ...options, disableContextResolution: true }) as this;
+    return rememberForkedUnder(fork, this.config.get('context')(this.name));
   }
 }
 

@@ -1,7 +1,8 @@
 import { RequestContext, Transactional } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { RlsConfigurationError } from '../../src';
 import { boot, type Booted } from '../fixtures/boot';
-import { Project, RESET_SQL, Task, tenantEntities } from '../fixtures/tenant-model';
+import { Project, RESET_SQL, Tag, Task, tenantEntities } from '../fixtures/tenant-model';
 
 // A scoped fork hands its context to everything MikroORM derives from it.
 
@@ -70,4 +71,74 @@ it('Promise.all on one scoped fork runs each statement in its own scoped transac
   const em = t.app.em.forkWithRls({ account_id: 1 });
   const counts = await Promise.all([em.count(Project), em.count(Task), em.count(Project), em.count(Task)]);
   expect(counts).toEqual([2, 2, 2, 2]);
+});
+
+describe('a request context made from a scoped fork inside a transaction of another scope', () => {
+  const inRequest = <T>(em: Parameters<typeof RequestContext.create>[0], next: () => Promise<T>) => RequestContext.create(em, next);
+
+  it('runs the global EntityManager with its own context inside a bypass transaction', async () => {
+    const seen = await t.app.em.bypassRls(() =>
+      inRequest(t.app.em.forkWithRls({ account_id: 2 }), async () => ({
+        projects: ids(await t.app.em.find(Project, {})),
+        count: await t.app.em.count(Task),
+        raw: await t.app.em.execute('select count(*)::int as n from projects'),
+        context: t.app.em.rlsContext,
+        bypassed: t.app.em.isRlsBypassed,
+      })),
+    );
+    expect(seen).toEqual({ projects: [3, 4], count: 1, raw: [{ n: 2 }], context: { account_id: 2 }, bypassed: false });
+  });
+
+  it('runs the global EntityManager with its own context inside another tenant transaction', async () => {
+    const seen = await t.app.em.forkWithRls({ account_id: 1 }).transactional(async (tenant1) => {
+      const inside = await inRequest(t.app.em.forkWithRls({ account_id: 2 }), async () => ids(await t.app.em.find(Project, {})));
+      return { inside, after: ids(await tenant1.find(Project, {})) };
+    });
+    expect(seen).toEqual({ inside: [3, 4], after: [1, 2] });
+  });
+
+  it('made from a fork without context, sees no row inside a bypass transaction', async () => {
+    const unscoped = t.app.em.fork();
+    const seen = await t.app.em.bypassRls(() => inRequest(unscoped, async () => ids(await t.app.em.find(Project, {}))));
+    expect(seen).toEqual([]);
+  });
+
+  it('a scoped fork with useContext runs with its own context inside a bypass transaction', async () => {
+    const seen = await t.app.em.bypassRls(async () => {
+      const fork = t.app.em.forkWithRls({ account_id: 2 }, { useContext: true });
+      return { projects: ids(await fork.find(Project, {})), tags: await fork.count(Tag), context: fork.rlsContext };
+    });
+    expect(seen).toEqual({ projects: [3, 4], tags: 1, context: { account_id: 2 } });
+  });
+
+  it('a transaction started inside the request context is still used by the global EntityManager', async () => {
+    await inRequest(t.app.em.forkWithRls({ account_id: 2 }), async () => {
+      const inside = t.app.em.transactional(async () => {
+        await t.app.em.execute(`insert into projects (title, account_id) values ('uncommitted', 2)`);
+        expect(t.app.em.isInTransaction()).toBe(true);
+        expect((await t.app.em.find(Project, {})).map((p) => p.title).sort()).toEqual(['p3', 'p4', 'uncommitted']);
+        throw new Error('roll it back');
+      });
+      await expect(inside).rejects.toThrow('roll it back');
+      expect(ids(await t.app.em.fork().forkWithRls({ account_id: 2 }).find(Project, {}))).toEqual([3, 4]);
+    });
+  });
+
+  it('a request context with the same context as the enclosing transaction runs in that transaction', async () => {
+    const seen = await t.app.em.forkWithRls({ account_id: 1 }).transactional(async (tenant1) => {
+      await tenant1.execute(`insert into projects (title, account_id) values ('uncommitted', 1)`);
+      const inside = await inRequest(t.app.em.forkWithRls({ account_id: 1 }), async () => (await t.app.em.find(Project, {})).map((p) => p.title).sort());
+      await tenant1.execute(`delete from projects where title = 'uncommitted'`);
+      return inside;
+    });
+    expect(seen).toEqual(['p1', 'p2', 'uncommitted']);
+  });
+});
+
+it('forkWithRls refuses clear: false, so a fork never starts with entities loaded under another context', async () => {
+  const tenant1 = t.app.em.forkWithRls({ account_id: 1 });
+  await tenant1.findOneOrFail(Project, 1);
+  expect(() => tenant1.forkWithRls({ account_id: 2 }, { clear: false } as never)).toThrow(RlsConfigurationError);
+  expect(() => tenant1.forkWithRls({ account_id: 2 }, { clear: false } as never)).toThrow(/clear: false/);
+  expect(await tenant1.forkWithRls({ account_id: 2 }).findOne(Project, 1)).toBeNull();
 });
