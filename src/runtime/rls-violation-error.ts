@@ -1,4 +1,5 @@
 import { DriverException, type Platform } from '@mikro-orm/core';
+import { RlsConfigurationError } from './rls-configuration-error';
 import { withoutScopePrefix } from './rls-scope';
 
 /**
@@ -34,6 +35,8 @@ export function convertRlsViolations(platform: Platform): void {
   converter.convertException = (exception) => {
     // Already a MikroORM exception of this package's (see RlsScopeEscapeError): keep it as it is.
     if (exception instanceof DriverException) return exception;
+    // A refusal of this package's before any SQL was sent (a foreign transaction): not a driver error.
+    if (exception instanceof RlsConfigurationError) return exception as never;
     const error = exception as Error & { code?: string };
     const match = error.code === '42501' ? VIOLATION.exec(error.message) : null;
     if (!match) return convert(exception);

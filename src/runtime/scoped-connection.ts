@@ -15,24 +15,29 @@ const SHARED_STATE = ['connect', 'close', 'ensureConnection', 'getKnex', 'checkC
 
 type ExecuteMethod = 'all' | 'get' | 'run';
 
-function isTransactionBoundQuery(query: unknown): boolean {
-  return Utils.isObject<{ client?: { transacting?: boolean } }>(query) && !!query.client?.transacting;
+/** The knex client of the transaction a query was built on (`trx.raw(...)`, `trx('t')`), if any. */
+function boundTransactionClient(query: unknown): object | undefined {
+  const client = Utils.isObject<{ client?: { transacting?: boolean } }>(query) ? query.client : undefined;
+  return client?.transacting ? client : undefined;
 }
 
 // Which scope opened each transaction of a view: a transaction runs with the scope of whoever opened
-// it, so a view must not run its statements in another's (passed as `ctx`).
-const TRANSACTION_SCOPES = new WeakMap<Knex.Transaction, string>();
+// it, so a view must not run its statements in another's (passed as `ctx`, or as a query built on it).
+// Keyed by the transaction's own knex client, which both the transaction and every query built on it
+// hold, and which dies with the transaction.
+const TRANSACTION_SCOPES = new WeakMap<object, string>();
 
 function rememberScope(trx: Knex.Transaction, scope: ScopeSql | undefined): Knex.Transaction {
-  TRANSACTION_SCOPES.set(trx, scope?.literal ?? '');
+  TRANSACTION_SCOPES.set(trx.client as object, scope?.literal ?? '');
   return trx;
 }
 
-function refuseForeignTransaction(trx: Knex.Transaction, scope: ScopeSql | undefined): void {
-  if (TRANSACTION_SCOPES.get(trx) !== (scope?.literal ?? '')) {
+function refuseForeignTransaction(transactionClient: object, scope: ScopeSql | undefined): void {
+  if (TRANSACTION_SCOPES.get(transactionClient) !== (scope?.literal ?? '')) {
     throw new RlsConfigurationError(
-      'A scoped fork was given a transaction it did not open (another fork\'s, or an unscoped one): its statements would run with ' +
-        "that transaction's context, not its own. Run them in the fork's own em.transactional() or em.begin().",
+      'A scoped fork was given a transaction it did not open (another fork\'s, or an unscoped one), as ctx or as a knex query built on ' +
+        "it (trx.raw(), trx('table')): its statements would run with that transaction's context, not its own. Run them in the fork's " +
+        'own em.transactional() or em.begin(), or build the query with em.getKnex().',
     );
   }
 }
@@ -66,7 +71,7 @@ export function scopeConnection<C extends AbstractSqlConnection>(connection: C, 
   const begin = async (options: BeginOptions = {}): Promise<Knex.Transaction> => {
     if (options.ctx) {
       // A savepoint: the outer transaction carries the scope, and must have started before it.
-      refuseForeignTransaction(options.ctx, scopeSql);
+      refuseForeignTransaction(options.ctx.client as object, scopeSql);
       await startPendingTransaction(options.ctx);
       return rememberScope(await base.begin(options), scopeSql);
     }
@@ -94,8 +99,10 @@ export function scopeConnection<C extends AbstractSqlConnection>(connection: C, 
   // logging, `onQuery`, errors and results are the caller's, as without the scope.
   const internals = base as unknown as ConnectionInternals;
   const execute = (async (query: string | Knex.QueryBuilder | Knex.Raw, params: unknown[] = [], method: ExecuteMethod = 'all', ctx?: Knex.Transaction, loggerContext?: object) => {
-    if (ctx) refuseForeignTransaction(ctx, scopeSql);
-    if (ctx || isTransactionBoundQuery(query) || !scopeSql) return base.execute(query, params, method, ctx, loggerContext as never);
+    if (ctx) refuseForeignTransaction(ctx.client as object, scopeSql);
+    const bound = boundTransactionClient(query);
+    if (bound) refuseForeignTransaction(bound, scopeSql);
+    if (ctx || bound || !scopeSql) return base.execute(query, params, method, ctx, loggerContext as never);
     await base.ensureConnection();
     let sql: string;
     if (typeof query === 'string') {

@@ -108,6 +108,18 @@ describe("another fork's transaction", () => {
     });
   });
 
+  it('is refused when a knex query bound to it is passed to a scoped fork', async () => {
+    await tenant1().transactional(async (em) => {
+      const trx = em.getTransactionContext()!;
+      const raw = trx.raw(`select current_setting('rls.account_id') as account`);
+      await expect(tenant2().execute(raw)).rejects.toThrow(RlsConfigurationError);
+      await expect(tenant2().getConnection().execute(trx('projects').select('id'))).rejects.toThrow(RlsConfigurationError);
+      await expect(t.app.em.bypassRls().execute(trx.raw('select count(*) from projects'))).rejects.toThrow(/did not open/);
+      // Its own transaction's bound queries still run, with its own context.
+      expect(await em.execute(raw)).toEqual([{ account: '1' }]);
+    });
+  });
+
   it('is refused when it is unscoped', async () => {
     const unscoped = await MikroORM.init({ entities: tenantEntities, clientUrl: t.db.appUrl, pool: { min: 0, max: 1 } });
     try {
