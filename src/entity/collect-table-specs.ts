@@ -4,6 +4,10 @@ import type { TableRlsSpec } from '../ddl/policy-spec';
 import type { TableRef } from '../ddl/quote';
 import type { ValueKind } from '../policy/pg-type';
 import type { Policy } from '../policy/policy';
+import { MAX_IDENTIFIER_BYTES } from '../ddl/policy-name';
+import { tableLabel } from '../ddl/quote';
+import { RlsConfigurationError } from '../runtime/rls-configuration-error';
+import { linkEnds, pivotPolicy, relationsOfPivot, type PivotRelation } from './pivot-policies';
 import { declaredOnClass } from './rls-decorator';
 import type { RlsEntityOptions } from './rls-entity-options';
 
@@ -24,6 +28,46 @@ export type MetadataLookup = (className: string) => EntityMetadata | undefined;
 interface Declaration {
   readonly policies: readonly Policy[];
   readonly force?: boolean;
+  readonly pivotTables?: Readonly<Record<string, boolean>>;
+}
+
+/** What a chain of declarations (base entities first) amounts to for one table. */
+interface TableDeclaration {
+  readonly policies: readonly Policy[];
+  readonly force: boolean;
+  readonly pivotTables: Readonly<Record<string, boolean>>;
+}
+
+function merge(meta: EntityMetadata, declarations: readonly Declaration[]): TableDeclaration {
+  const pivotTables: Record<string, boolean> = Object.assign({}, ...declarations.map((d) => d.pivotTables ?? {}));
+  for (const [name, value] of Object.entries(pivotTables)) {
+    const prop = meta.properties[name as never] as { kind?: string } | undefined;
+    if (prop?.kind !== 'm:n' || typeof value !== 'boolean') {
+      const relations = Object.values(meta.properties).filter((p) => p.kind === 'm:n' && !p.name.endsWith('__inverse')).map((p) => p.name);
+      throw new RlsConfigurationError(
+        `Entity ${meta.className} sets rls.pivotTables.${name} = ${JSON.stringify(value)}, but pivotTables takes the entity's ` +
+          `m:n property names with true or false; its m:n properties are: ${relations.join(', ') || '(none)'}.`,
+      );
+    }
+  }
+  return {
+    policies: declarations.flatMap((d) => d.policies),
+    force: declarations.reduce<boolean | undefined>((acc, d) => d.force ?? acc, undefined) ?? true,
+    pivotTables,
+  };
+}
+
+/** PostgreSQL would silently truncate a longer name, and the policies would then name another table. */
+function refuseLongName(meta: EntityMetadata, table: TableRef): void {
+  for (const [what, name] of [['schema', table.schema], ['table', table.name]] as const) {
+    if (Buffer.byteLength(name) > MAX_IDENTIFIER_BYTES) {
+      throw new RlsConfigurationError(
+        `Entity ${meta.className}: ${what} name "${name}" (of ${tableLabel(table)}) is ${Buffer.byteLength(name)} bytes long; ` +
+          `PostgreSQL keeps only ${MAX_IDENTIFIER_BYTES} bytes of a name and truncates the rest, so its RLS policies could not be ` +
+          `managed reliably. Give it a name of at most ${MAX_IDENTIFIER_BYTES} bytes (tableName / schema, or pivotTable on an m:n relation).`,
+      );
+    }
+  }
 }
 
 /** Own declarations of one entity: `rls` on its schema/metadata, or `@Rls` on its class. */
@@ -56,6 +100,15 @@ function defaultSchema(meta: EntityMetadata, fallback: string): string {
   return meta.schema && meta.schema !== '*' ? meta.schema : fallback;
 }
 
+/** `pivotTables: { <relation>: false }` on either side of the relation. */
+function optedOut(relation: PivotRelation, declared: ReadonlyMap<string, TableDeclaration>): boolean {
+  const inverse = relation.prop.inversedBy;
+  return (
+    declared.get(relation.owner.className)?.pivotTables[relation.prop.name] === false ||
+    (inverse !== undefined && declared.get(relation.target.className)?.pivotTables[inverse] === false)
+  );
+}
+
 /**
  * Entity metadata -> the RLS state of each table. Runs once, right after discovery, so every policy is
  * rendered to SQL text before MikroORM's metadata cache could drop its functions.
@@ -69,7 +122,11 @@ export function collectTableSpecs(
   const entityTables: TableRef[] = [];
   const variables = new Map<string, ValueKind>();
   const variableTypes = new Map<string, string>();
-  for (const meta of Object.values(storage.getAll())) {
+  const metas = Object.values(storage.getAll());
+  const tableOf = (meta: EntityMetadata): TableRef => ({ schema: defaultSchema(meta, options.defaultSchema), name: meta.tableName });
+  const declared = new Map<string, TableDeclaration>();
+  const pivots: EntityMetadata[] = [];
+  for (const meta of metas) {
     if (meta.embeddable || meta.virtual || meta.abstract || !meta.tableName) continue;
     const isStiChild = meta.root && meta.root !== meta && meta.root.className !== meta.className;
     if (isStiChild) {
@@ -87,13 +144,31 @@ export function collectTableSpecs(
       }
       continue;
     }
-    const table = { schema: defaultSchema(meta, options.defaultSchema), name: meta.tableName };
-    entityTables.push(table);
+    entityTables.push(tableOf(meta));
     const declarations = inheritedDeclarations(meta, lookup);
-    if (declarations.length === 0) continue;
-    const policies = declarations.flatMap((d) => d.policies);
-    const force = declarations.reduce<boolean | undefined>((acc, d) => d.force ?? acc, undefined) ?? true;
-    for (const policy of policies) {
+    if (declarations.length > 0) declared.set(meta.className, merge(meta, declarations));
+    else if (meta.pivotTable) pivots.push(meta);
+  }
+  // Pivot tables without a declaration of their own: generated from the relations that write them.
+  const generated = new Map<string, TableDeclaration>();
+  for (const pivot of pivots) {
+    const relations = relationsOfPivot(pivot, metas).filter((r) => !optedOut(r, declared));
+    const ends = relations.flatMap((relation) => {
+      const { owner, target } = linkEnds(relation, tableOf);
+      return [declared.has(relation.owner.className) ? owner : undefined, declared.has(relation.target.className) ? target : undefined];
+    });
+    const rlsEnds = ends.filter((e) => e !== undefined);
+    if (rlsEnds.length === 0) continue;
+    // Forced unless every RLS end opted out of FORCE (then the owner bypasses those tables anyway).
+    const force = relations.some((r) => [r.owner, r.target].some((m) => declared.get(m.className)?.force === true));
+    generated.set(pivot.className, { policies: [pivotPolicy(rlsEnds)], force, pivotTables: {} });
+  }
+  for (const meta of metas) {
+    const declaration = declared.get(meta.className) ?? generated.get(meta.className);
+    if (!declaration) continue;
+    const table = tableOf(meta);
+    refuseLongName(meta, table);
+    for (const policy of declaration.policies) {
       for (const arg of policy.conditionArgs) {
         const seen = variableTypes.get(arg.comparatorName);
         if (seen !== undefined && seen !== arg.type.sqlName) {
@@ -107,7 +182,7 @@ export function collectTableSpecs(
       }
     }
     const columns = meta.props.flatMap((p) => p.fieldNames ?? []);
-    tables.push(compileTablePolicies(table, policies, { prefix: options.prefix, force, columns }));
+    tables.push(compileTablePolicies(table, declaration.policies, { prefix: options.prefix, force: declaration.force, columns }));
   }
   return { tables, entityTables, variables };
 }
