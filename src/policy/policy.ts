@@ -63,6 +63,22 @@ function normalizeRoles(to: string | readonly string[] | undefined, where: strin
   return roles.map((r) => (r.toLowerCase() === 'public' ? 'public' : r));
 }
 
+/**
+ * An arg the expressions never read would make the policy the same for every context value, which is
+ * never what declaring it meant (typically a customExpr that forgot a parameter).
+ */
+function refuseUnusedArgs(args: readonly ConditionArg[], expressions: readonly (SqlExpression | undefined)[], where: string): void {
+  const used = new Set(expressions.flatMap((e) => e?.parts ?? []).flatMap((p) => (p.kind === 'condition' ? [p.arg.comparatorName] : [])));
+  for (const arg of args) {
+    if (!used.has(arg.comparatorName)) {
+      throw new TypeError(
+        `${where}: condition arg "${arg.comparatorName}" is declared but its expressions never use it, so the policy would ` +
+          'be the same whatever its value. Use the reference customExpr receives for it, or remove it from conditionArgs.',
+      );
+    }
+  }
+}
+
 function definePolicy<Args extends readonly ConditionArg[]>(kind: PolicyKind, options: PolicyOptions<Args>): Policy {
   const where = options?.customPolicyName ? `${kind} policy "${options.customPolicyName}"` : `${kind} policy`;
   const conditionArgs = [...(options.conditionArgs ?? [])];
@@ -83,6 +99,7 @@ function definePolicy<Args extends readonly ConditionArg[]>(kind: PolicyKind, op
   const withCheck = options.withCheck
     ? callExpression(options.withCheck as never, conditionArgs, `${where}: withCheck`)
     : undefined;
+  refuseUnusedArgs(conditionArgs, [using, withCheck], where);
   return Object.freeze({
     kind,
     conditionArgs: Object.freeze(conditionArgs),
