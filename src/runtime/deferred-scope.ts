@@ -65,7 +65,8 @@ export function beginScopedTransaction(knex: Knex, options: { isolationLevel?: s
     transaction.begin = function deferStart(this: KnexTransaction, connection: PooledConnection) {
       trackConnection(connection);
       const begin = beginStatement(this);
-      arm(this.trxClient, connection, { literal: `${begin};\n${scope.literal}`, redacted: `${begin};\n${scope.redacted}` });
+      resetSessionAfterCommit(this.trxClient, scope.reset);
+      arm(this.trxClient, connection, { literal: `${begin};\n${scope.literal}`, redacted: `${begin};\n${scope.redacted}`, reset: scope.reset });
       return Promise.resolve();
     };
     transaction.catch(reject);
@@ -82,6 +83,24 @@ export async function startPendingTransaction(trx: Knex.Transaction): Promise<vo
   // otherwise go out first, without BEGIN.
   const pending = disarm(client);
   if (pending) await pending.send.call(client, pending.connection, pending.start.literal);
+}
+
+/**
+ * The transaction's COMMIT carries the session reset in the same message: what the transaction's raw
+ * SQL changed at session level (`SET ROLE`, `set_config(..., false)`) would otherwise outlive it on the
+ * pooled connection. After COMMIT the reset runs in an implicit transaction of its own; a COMMIT that
+ * fails rolls everything back (session-level changes included) and the reset is skipped. A ROLLBACK
+ * needs nothing: it undoes session-level changes made inside the transaction.
+ */
+function resetSessionAfterCommit(client: TransactionClient, reset: ScopeSql['reset']): void {
+  const send = client.query;
+  client.query = function commitAndReset(conn, query) {
+    if (query !== 'COMMIT;') return send.call(client, conn, query);
+    return send.call(client, conn, { sql: `COMMIT;\n${reset.sql}` }).then((result) => {
+      if (result && Array.isArray(result.response)) result.response = result.response[0];
+      return result;
+    });
+  };
 }
 
 function beginStatement(transaction: KnexTransaction): string {

@@ -35,11 +35,18 @@ export function withoutScopeResult<R>(results: R | R[], count: number, empty: R)
   return callers.length === 1 ? callers[0] : callers;
 }
 
+/** The results of a message without the last `count` (statements of ours sent after the caller's). */
+export function withoutTrailingResults<R>(results: R | R[], count: number): R | R[] {
+  return Array.isArray(results) ? results.slice(0, Math.max(0, results.length - count)) : results;
+}
+
 /** Statements sent in front of the caller's: as sent (values written in) and as shown in errors. */
 export interface ScopeSql {
   readonly literal: string;
   /** The same statements with `?` in place of the values. */
   readonly redacted: string;
+  /** Sent after the scope's work (see session-reset.ts), with the number of results it adds. */
+  readonly reset: { readonly sql: string; readonly results: number };
 }
 
 /**
@@ -50,6 +57,8 @@ export interface ScopeSql {
 export function redactScopeStatement(error: unknown, sent: ScopeSql): never {
   if (error instanceof Error) {
     // knex rewrites `\?` to `?` when it writes the SQL into the message.
+    // The reset sent behind the caller's SQL is ours too: the message shows the caller's SQL alone.
+    error.message = error.message.replace(`\n;\n${sent.reset.sql}`, '');
     for (const form of [sent.literal, sent.literal.replace(/\\\?/g, '?')]) {
       if (error.message.startsWith(form)) {
         error.message = sent.redacted + error.message.slice(form.length);

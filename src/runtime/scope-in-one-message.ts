@@ -1,7 +1,7 @@
 import type { Knex } from '@mikro-orm/knex';
 import { settledTransactionStatus, trackConnection, transactionStatus, type PooledConnection } from './connection-state';
 import { RlsScopeEscapeError } from './rls-scope-escape-error';
-import { redactScopeStatement, withoutScopeResult, type ScopeSql } from './rls-scope';
+import { redactScopeStatement, withoutScopeResult, withoutTrailingResults, type ScopeSql } from './rls-scope';
 
 
 /** knex's client API for running one statement on a connection the caller holds. */
@@ -31,7 +31,7 @@ export async function runBehindScope(knex: Knex, scope: ScopeSql, callerSql: str
     let response: unknown;
     let failure: unknown;
     try {
-      ({ response } = await client.query(connection, { sql: `${scope.literal};\n${callerSql}`, bindings: [] }));
+      ({ response } = await client.query(connection, { sql: `${scope.literal};\n${callerSql}\n;\n${scope.reset.sql}`, bindings: [] }));
     } catch (error) {
       failure = error;
     }
@@ -41,7 +41,7 @@ export async function runBehindScope(knex: Knex, scope: ScopeSql, callerSql: str
       if (!failure) throw new RlsScopeEscapeError(callerSql);
     }
     if (failure) redactScopeStatement(failure, scope);
-    return withoutScopeResult(response, 1, emptyPgResult());
+    return withoutScopeResult(withoutTrailingResults(response, scope.reset.results), 1, emptyPgResult());
   } finally {
     await client.releaseConnection(connection);
   }

@@ -1,5 +1,8 @@
 import { EventType, Utils } from '@mikro-orm/core';
 import type { AbstractSqlConnection, AbstractSqlPlatform, Knex } from '@mikro-orm/knex';
+import type { Configuration } from '@mikro-orm/core';
+import { RlsSettings } from './rls-settings';
+import { sessionReset } from './session-reset';
 import { beginScopedTransaction, startPendingTransaction } from './deferred-scope';
 import { RlsConfigurationError } from './rls-configuration-error';
 import { scopeStatement, type RlsScope, type ScopeSql } from './rls-scope';
@@ -67,7 +70,11 @@ export function scopeConnection<C extends AbstractSqlConnection>(connection: C, 
   const platform = base.getPlatform() as AbstractSqlPlatform;
   const statement = scopeStatement(scope);
   // Written with literals once per fork, by the same quoting MikroORM uses for every value it sends.
-  const scopeSql: ScopeSql | undefined = statement && { literal: platform.formatQuery(statement.sql, [...statement.params]), redacted: statement.sql };
+  const settings = (base as unknown as { config: Configuration }).config.get('rls');
+  // A connection of an ORM without withRls (tests hand such transactions in, to see them refused) has
+  // no variables of ours to reset.
+  const reset = sessionReset(settings instanceof RlsSettings ? settings.codec.fields.map((f) => `${settings.prefix}.${f}`) : []);
+  const scopeSql: ScopeSql | undefined = statement && { literal: platform.formatQuery(statement.sql, [...statement.params]), redacted: statement.sql, reset };
   const begin = async (options: BeginOptions = {}): Promise<Knex.Transaction> => {
     if (options.ctx) {
       // A savepoint: the outer transaction carries the scope, and must have started before it.
