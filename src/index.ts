@@ -6,7 +6,7 @@ export { Rls, type RlsEntityOptions } from './entity';
 // Runtime: wiring, scoping, bypass, applying policies without migrations.
 export { withRls, RlsEntityManager, RlsConfigurationError, RlsViolationError, RlsScopeEscapeError, createPolicies, dropPolicies } from './runtime';
 export { RlsSessioner, RlsMissingContextError, type ContextGetter } from './runtime';
-export type { RlsOptions, RlsForkOptions } from './runtime';
+export type { RlsOptions, RlsBypassOptions, RlsForkOptions } from './runtime';
 export { RlsContextError, type ContextSchema } from './context';
 
 export { auditRls, type AuditFinding } from './audit';

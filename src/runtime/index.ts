@@ -1,5 +1,5 @@
 export { withRls } from './with-rls';
-export { RlsEntityManager, type RlsForkOptions } from './rls-entity-manager';
+export { RlsEntityManager, type RlsBypassOptions, type RlsForkOptions } from './rls-entity-manager';
 export { RlsSettings, rlsSettingsOf, type RlsOptions } from './rls-settings';
 export { RlsConfigurationError } from './rls-configuration-error';
 export { RlsViolationError } from './rls-violation-error';

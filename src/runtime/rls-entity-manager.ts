@@ -1,5 +1,6 @@
-import { TransactionContext, ValidationError, type ConnectionType, type EntityData, type EntityName, type ForkOptions, type LoggingOptions, type UpsertManyOptions, type UpsertOptions } from '@mikro-orm/core';
+import { TransactionContext, TransactionPropagation, ValidationError, type ConnectionType, type EntityData, type EntityName, type ForkOptions, type LoggingOptions, type UpsertManyOptions, type UpsertOptions } from '@mikro-orm/core';
 import { EntityManager as SqlEntityManager, type PostgreSqlDriver, type QueryBuilder } from '@mikro-orm/postgresql';
+import { bypassInTransaction } from './bypass-in-transaction';
 import { rememberForkedUnder, resolveContext } from './context-resolution';
 import { RlsConfigurationError } from './rls-configuration-error';
 import { rlsSettingsOf } from './rls-settings';
@@ -12,6 +13,15 @@ import { scopeDriver, scopeOf } from './scoped-driver';
  * starts with an empty identity map (`clear: false` would hand it entities loaded under another scope).
  */
 export type RlsForkOptions = Omit<ForkOptions, 'disableContextResolution' | 'keepTransactionContext' | 'clear'>;
+
+/** Options of `bypassRls(callback, options)`. */
+export interface RlsBypassOptions {
+  /**
+   * `'requires_new'` (default): the callback runs in a transaction of its own. `'nested'`: in a savepoint
+   * of the caller's transaction, switched to the bypass role for the callback only (see `bypassRls`).
+   */
+  readonly propagation?: TransactionPropagation.REQUIRES_NEW | TransactionPropagation.NESTED | 'requires_new' | 'nested';
+}
 
 /**
  * The EntityManager installed by `withRls()`. `forkWithRls(ctx)` returns a fork whose every query runs
@@ -39,14 +49,33 @@ export class RlsEntityManager<Context extends object = Record<string, unknown>> 
   /**
    * A fork whose transactions run as the configured bypass role (BYPASSRLS), for admin work. With a
    * callback, runs it in one transaction of such a fork and returns its result. Never affects this
-   * manager, its other forks, or the pooled connection afterwards.
+   * manager, its other forks, or the pooled connection afterwards. The fork starts with an empty
+   * identity map; what it loads is never merged into this manager.
+   *
+   * By default (`propagation: 'requires_new'`) the callback runs in a transaction of its own, on another
+   * pooled connection, even when called inside a transaction: it does not see the caller's uncommitted
+   * writes, and waits, possibly forever, for rows the caller's transaction has locked. For an admin step
+   * that must be atomic with the caller's transaction, pass `propagation: 'nested'` (MikroORM's
+   * meaning: a savepoint in the current transaction): the callback runs in a savepoint of the caller's
+   * transaction switched to the bypass role, sees its uncommitted writes, and its own writes commit or
+   * roll back with it. The switch ends with the callback, whether it returns or throws (a throw also
+   * rolls back the callback's writes, as a failed nested `transactional()` does). While the callback
+   * runs, the caller's transaction refuses statements sent outside the callback's EntityManager. Outside
+   * any transaction, `'nested'` runs the callback in a transaction of its own, as MikroORM does.
    *
    * @example
    * const total = await orm.em.bypassRls((em) => em.count(Item));
+   *
+   * await em.transactional(async (tx) => {
+   *   const order = tx.create(Order, { ... });
+   *   await tx.flush();
+   *   // in the same transaction: SAVEPOINT trx2; select ..., set_config('role', 'app_bypass', true); ...
+   *   await tx.bypassRls((admin) => admin.nativeUpdate(Stock, { sku }, { reserved: sql`reserved + 1` }), { propagation: 'nested' });
+   * });
    */
   bypassRls(): this;
-  bypassRls<T>(callback: (em: this) => T | Promise<T>): Promise<T>;
-  bypassRls<T>(callback?: (em: this) => T | Promise<T>): this | Promise<T> {
+  bypassRls<T>(callback: (em: this) => T | Promise<T>, options?: RlsBypassOptions): Promise<T>;
+  bypassRls<T>(callback?: (em: this) => T | Promise<T>, options: RlsBypassOptions = {}): this | Promise<T> {
     const role = rlsSettingsOf(this.config).bypassRole;
     if (!role) {
       throw new RlsConfigurationError(
@@ -55,8 +84,18 @@ export class RlsEntityManager<Context extends object = Record<string, unknown>> 
           "withRls(options, { bypassRole: 'app_bypass' }).",
       );
     }
-    const fork = this.forkScoped({ kind: 'bypass', role });
-    return callback ? fork.transactional((em) => callback(em)) : fork;
+    const propagation = options.propagation ?? TransactionPropagation.REQUIRES_NEW;
+    if (propagation !== TransactionPropagation.REQUIRES_NEW && propagation !== TransactionPropagation.NESTED) {
+      throw new RlsConfigurationError(
+        `bypassRls(cb, { propagation: ${JSON.stringify(propagation)} }) is not supported: use 'requires_new' (the default: a transaction ` +
+          "of its own) or 'nested' (a savepoint in the caller's transaction, undone if the callback throws).",
+      );
+    }
+    const caller = this.getContext(false);
+    const fork = this.forkScoped({ kind: 'bypass', role }, { clear: (options as ForkOptions).clear } as RlsForkOptions);
+    if (!callback) return fork;
+    if (propagation === TransactionPropagation.NESTED && caller.isInTransaction()) return bypassInTransaction(caller, fork, role, callback);
+    return fork.transactional((em) => callback(em));
   }
 
   /** The validated context this manager's queries run with, if it is a `forkWithRls` fork. */

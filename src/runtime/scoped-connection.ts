@@ -12,6 +12,7 @@ type BeginOptions = NonNullable<Parameters<AbstractSqlConnection['begin']>[0]>;
 type TransactionalOptions = NonNullable<Parameters<AbstractSqlConnection['transactional']>[1]>;
 
 const BASE = Symbol('mikro-orm-rls base connection');
+const SCOPE_SQL = Symbol('mikro-orm-rls scope statement');
 
 /** Members that create or destroy shared state: always run on the shared connection, never on a view. */
 const SHARED_STATE = ['connect', 'close', 'ensureConnection', 'getKnex', 'checkConnection', 'isConnected', 'setMetadata', 'setPlatform', 'loadFile'] as const;
@@ -33,6 +34,14 @@ const TRANSACTION_SCOPES = new WeakMap<object, string>();
 function rememberScope(trx: Knex.Transaction, scope: ScopeSql | undefined): Knex.Transaction {
   TRANSACTION_SCOPES.set(trx.client as object, scope?.literal ?? '');
   return trx;
+}
+
+/**
+ * Makes `trx`, a savepoint another view opened, one that `view` runs its statements in: for
+ * `bypassRls(cb, { propagation: 'nested' })`, which switches the savepoint to the bypass role first.
+ */
+export function adoptTransaction(view: AbstractSqlConnection, trx: Knex.Transaction): void {
+  rememberScope(trx, (view as unknown as Record<symbol, ScopeSql | undefined>)[SCOPE_SQL]);
 }
 
 function refuseForeignTransaction(transactionClient: object, scope: ScopeSql | undefined): void {
@@ -129,6 +138,7 @@ export function scopeConnection<C extends AbstractSqlConnection>(connection: C, 
     );
   }) as unknown as C['execute'];
   Object.defineProperties(view, {
+    [SCOPE_SQL]: { value: scopeSql },
     begin: { value: begin },
     transactional: { value: transactional },
     execute: { value: execute },
