@@ -67,10 +67,12 @@ export class RlsEntityManager<Context extends object = Record<string, unknown>> 
    * const total = await orm.em.bypassRls((em) => em.count(Item));
    *
    * await em.transactional(async (tx) => {
-   *   const order = tx.create(Order, { ... });
+   *   const order = tx.create(Order, { sku, account: 42 });
    *   await tx.flush();
-   *   // in the same transaction: SAVEPOINT trx2; select ..., set_config('role', 'app_bypass', true); ...
-   *   await tx.bypassRls((admin) => admin.nativeUpdate(Stock, { sku }, { reserved: sql`reserved + 1` }), { propagation: 'nested' });
+   *   // Same transaction, sees the uncommitted order: SAVEPOINT trx2;
+   *   // select before.previous, set_config('role', 'app_bypass', true) ...; update "stock" ...;
+   *   // select set_config('role', <previous>, true); RELEASE SAVEPOINT trx2
+   *   await tx.bypassRls((admin) => admin.nativeUpdate(Stock, { sku }, { reservedBy: order.id }), { propagation: 'nested' });
    * });
    */
   bypassRls(): this;
