@@ -26,8 +26,11 @@ export interface RlsOptions<Schema extends ContextSchema | undefined = ContextSc
    */
   readonly manageAllPolicies?: boolean;
   /**
-   * Refuse to start (in `MikroORM.init`) when the role the ORM connects as is a superuser or has
-   * BYPASSRLS, since RLS would silently not apply to it. Default `false`.
+   * Check, before the first scoped query (`forkWithRls`, `bypassRls`) on each connection (primary and
+   * read replicas), that the role the ORM connects as is subject to RLS: not a superuser, not BYPASSRLS,
+   * and without the privileges of the owner of an RLS table that lacks FORCE ROW LEVEL SECURITY. Scoped
+   * queries are refused with {@link RlsConfigurationError} otherwise. One query, once per connection.
+   * Default `true`; `false` skips the check (for deliberate unisolated use, such as a test as superuser).
    */
   readonly strict?: boolean;
 }
@@ -55,7 +58,7 @@ export class RlsSettings {
     }
     this.bypassRole = options.bypassRole;
     this.manageAllPolicies = options.manageAllPolicies === true;
-    this.strict = options.strict === true;
+    this.strict = options.strict !== false;
   }
 
   /** Called by discovery for each entity, before the storage is built. */

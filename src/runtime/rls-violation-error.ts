@@ -35,7 +35,7 @@ export function convertRlsViolations(platform: Platform): void {
   converter.convertException = (exception) => {
     // Already a MikroORM exception of this package's (see RlsScopeEscapeError): keep it as it is.
     if (exception instanceof DriverException) return exception;
-    // A refusal of this package's before any SQL was sent (a foreign transaction): not a driver error.
+    // A refusal of this package's before any SQL was sent (a foreign transaction, the role check): not a driver error.
     if (exception instanceof RlsConfigurationError) return exception as never;
     const error = exception as Error & { code?: string };
     const match = error.code === '42501' ? VIOLATION.exec(error.message) : null;

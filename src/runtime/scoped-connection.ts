@@ -5,6 +5,7 @@ import { RlsSettings } from './rls-settings';
 import { sessionReset } from './session-reset';
 import { beginScopedTransaction, startPendingTransaction } from './deferred-scope';
 import { RlsConfigurationError } from './rls-configuration-error';
+import { roleChecked } from './role-check';
 import { scopeStatement, type RlsScope, type ScopeSql } from './rls-scope';
 import { runBehindScope } from './scope-in-one-message';
 
@@ -91,6 +92,7 @@ export function scopeConnection<C extends AbstractSqlConnection>(connection: C, 
       await startPendingTransaction(options.ctx);
       return rememberScope(await base.begin(options), scopeSql);
     }
+    await roleChecked(base);
     await options.eventBroadcaster?.dispatchEvent(EventType.beforeTransactionStart);
     const knexOptions = { isolationLevel: options.isolationLevel, readOnly: options.readOnly };
     const trx = scopeSql ? await beginScopedTransaction(base.getKnex(), knexOptions, scopeSql) : await base.getKnex().transaction(null, knexOptions);
@@ -116,6 +118,7 @@ export function scopeConnection<C extends AbstractSqlConnection>(connection: C, 
   const internals = base as unknown as ConnectionInternals;
   const execute = (async (query: string | Knex.QueryBuilder | Knex.Raw, params: unknown[] = [], method: ExecuteMethod = 'all', ctx?: Knex.Transaction, loggerContext?: object) => {
     if (ctx) refuseForeignTransaction(ctx.client as object, scopeSql);
+    else await roleChecked(base);
     const bound = boundTransactionClient(query);
     if (bound) refuseForeignTransaction(bound, scopeSql);
     if (ctx || bound || !scopeSql) return base.execute(query, params, method, ctx, loggerContext as never);

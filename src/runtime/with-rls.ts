@@ -1,5 +1,4 @@
-import type { Configuration, MikroORM, Options } from '@mikro-orm/core';
-import type { AbstractSqlDriver } from '@mikro-orm/knex';
+import type { MikroORM, Options } from '@mikro-orm/core';
 import type { PostgreSqlDriver } from '@mikro-orm/postgresql';
 import type { ContextSchema } from '../context/context-schema';
 import { RlsSchemaGenerator } from '../migrations/rls-schema-generator';
@@ -21,22 +20,6 @@ function rlsMigrator(): { register(orm: MikroORM): void } | undefined {
     const missing = (error as { code?: string }).code === 'MODULE_NOT_FOUND' && /@mikro-orm\/migrations/.test((error as Error).message);
     if (missing) return undefined;
     throw error;
-  }
-}
-
-/** `strict`: the role the ORM connects as must be subject to RLS, or the ORM does not start. */
-async function refuseBypassingRole(config: Configuration): Promise<void> {
-  const connection = (config.getDriver() as unknown as AbstractSqlDriver).getConnection('write');
-  // Raw knex: this runs during discovery, before MikroORM has set up its connection. The pool made for
-  // the check is closed right after; MikroORM connects afresh (or nobody would ever close this one).
-  const knex = connection.getKnex();
-  const { rows } = await knex.raw('select rolname as name, rolsuper as superuser, rolbypassrls as bypass from pg_roles where rolname = current_user').finally(() => connection.close(true));
-  const role = rows[0] as { name: string; superuser: boolean; bypass: boolean } | undefined;
-  if (role?.superuser || role?.bypass) {
-    throw new RlsConfigurationError(
-      `withRls strict mode: the ORM connects as "${role.name}", which ${role.superuser ? 'is a superuser' : 'has BYPASSRLS'}, so ` +
-        'row-level security would not apply to it. Connect as a NOSUPERUSER NOBYPASSRLS role (see the README\'s security model).',
-    );
   }
 }
 
@@ -80,7 +63,6 @@ export function withRls<Schema extends ContextSchema | undefined = undefined>(
         const config = platform.getConfig();
         settings.compile(storage, config.get('schema') ?? platform.getDefaultSchemaName() ?? 'public');
         convertRlsViolations(platform);
-        if (settings.strict) await refuseBypassingRole(config);
         return userHook?.(storage, platform);
       },
     },
