@@ -2,6 +2,7 @@ import { TransactionContext, TransactionPropagation, ValidationError, type Conne
 import { EntityManager as SqlEntityManager, type PostgreSqlDriver, type QueryBuilder } from '@mikro-orm/postgresql';
 import { bypassInTransaction } from './bypass-in-transaction';
 import { rememberForkedUnder, resolveContext } from './context-resolution';
+import { refuseInvisibleFlushWrites } from './invisible-flush-writes';
 import { RlsConfigurationError } from './rls-configuration-error';
 import { rlsSettingsOf } from './rls-settings';
 import type { RlsScope } from './rls-scope';
@@ -30,6 +31,12 @@ export interface RlsBypassOptions {
  * around them keep the scope, because it lives in the fork's driver, which MikroORM hands down.
  */
 export class RlsEntityManager<Context extends object = Record<string, unknown>> extends SqlEntityManager<PostgreSqlDriver> {
+  // Every manager, forks included, is built here, each with its own UnitOfWork.
+  constructor(...args: ConstructorParameters<typeof SqlEntityManager<PostgreSqlDriver>>) {
+    super(...args);
+    refuseInvisibleFlushWrites(this);
+  }
+
   /**
    * A fork scoped to `context`, validated first: invalid input throws {@link RlsContextError} and sends
    * no SQL. The fork starts with an empty identity map and never joins a transaction of this manager:

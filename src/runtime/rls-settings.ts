@@ -33,6 +33,16 @@ export interface RlsOptions<Schema extends ContextSchema | undefined = ContextSc
    * Default `true`; `false` skips the check (for deliberate unisolated use, such as a test as superuser).
    */
   readonly strict?: boolean;
+  /**
+   * Make a flush of a scoped fork throw {@link RlsInvisibleRowError} when an UPDATE or DELETE of an
+   * entity reaches fewer rows than it names: the row is not visible to the fork's scope (an entity of
+   * another tenant, merged or referenced into this fork), or it no longer exists. The flush's
+   * transaction is rolled back. Default `false`, as in MikroORM, where such a write changes nothing
+   * silently: a row deleted concurrently, a BEFORE trigger that skips the row, or a row the database
+   * already removed by `ON DELETE CASCADE` also reach no row, and would throw too. `em.nativeUpdate()`
+   * and `em.nativeDelete()` are never affected (matching nothing is normal there).
+   */
+  readonly refuseInvisibleWrites?: boolean;
 }
 
 /**
@@ -44,6 +54,7 @@ export class RlsSettings {
   readonly bypassRole?: string;
   readonly manageAllPolicies: boolean;
   readonly strict: boolean;
+  readonly refuseInvisibleWrites: boolean;
   /** Every entity discovery saw, abstract bases included (the final storage drops those). */
   private readonly discovered = new Map<string, EntityMetadata>();
   private compiled?: { tables: readonly TableRlsSpec[]; entityTables: readonly TableRef[]; codec: ContextCodec };
@@ -59,6 +70,7 @@ export class RlsSettings {
     this.bypassRole = options.bypassRole;
     this.manageAllPolicies = options.manageAllPolicies === true;
     this.strict = options.strict !== false;
+    this.refuseInvisibleWrites = options.refuseInvisibleWrites === true;
   }
 
   /** Called by discovery for each entity, before the storage is built. */

@@ -47,3 +47,21 @@ export function convertRlsViolations(platform: Platform): void {
   };
   converter[CONVERTER_WRAPPED] = true;
 }
+
+/**
+ * A write of this fork reached no row although the row it names exists or was expected to: it is not
+ * visible to the fork's scope (another tenant's row, or one the policies hide). PostgreSQL raises no
+ * error for this (an UPDATE or DELETE whose row the policies hide changes nothing; an
+ * `INSERT ... ON CONFLICT DO NOTHING` on a hidden row returns nothing), so this package reports it.
+ * An {@link RlsViolationError}, so code that answers those with 403/404 handles it too.
+ */
+export class RlsInvisibleRowError extends RlsViolationError {
+  /** The entity the write was for. */
+  readonly entity: string;
+
+  constructor(message: string, entity: string, table: string, command: string) {
+    super(new Error(message), table, command);
+    this.name = 'RlsInvisibleRowError';
+    this.entity = entity;
+  }
+}

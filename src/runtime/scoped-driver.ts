@@ -1,4 +1,5 @@
 import type { AbstractSqlConnection, AbstractSqlDriver } from '@mikro-orm/knex';
+import { hiddenConflictChecks } from './hidden-conflicts';
 import { scopeConnection } from './scoped-connection';
 import type { RlsScope } from './rls-scope';
 
@@ -21,6 +22,7 @@ export function scopeDriver<D extends AbstractSqlDriver>(driver: D, scope: RlsSc
     [SCOPE]: { value: scope },
     connection: { value: scopeConnection(base.getConnection('write'), scope) },
     replicas: { value: replicas },
+    ...hiddenConflictChecks(base),
   });
   return view;
 }
