@@ -18,6 +18,15 @@ const ADVICE =
  * passes, and MikroORM returns the existing row as it does without RLS.
  */
 export function hiddenConflictChecks(base: AbstractSqlDriver): PropertyDescriptorMap {
+  let members = MEMBERS.get(base);
+  if (!members) MEMBERS.set(base, (members = buildChecks(base)));
+  return members;
+}
+
+// Built once per shared driver, not for every fork.
+const MEMBERS = new WeakMap<AbstractSqlDriver, PropertyDescriptorMap>();
+
+function buildChecks(base: AbstractSqlDriver): PropertyDescriptorMap {
   async function refuseHidden(view: AbstractSqlDriver, entityName: string, wheres: readonly FilterQuery<object>[], options: UpdateOptions): Promise<void> {
     const distinct = new Map(wheres.map((w) => [JSON.stringify(w), w]));
     const where = distinct.size === 1 ? [...distinct.values()][0] : { $or: [...distinct.values()] };
