@@ -4,7 +4,7 @@ export type { ConditionArgOptions, Policy, PolicyKind, PolicyOptions, ConditionR
 export { Rls, type RlsEntityOptions } from './entity';
 
 // Runtime: wiring, scoping, bypass, applying policies without migrations.
-export { withRls, RlsEntityManager, RlsConfigurationError, RlsViolationError, RlsInvisibleRowError, RlsScopeEscapeError, createPolicies, dropPolicies } from './runtime';
+export { withRls, RlsEntityManager, RlsConfigurationError, RlsViolationError, RlsInvisibleRowError, RlsScopeEscapeError, RlsTransactionStartError, createPolicies, dropPolicies } from './runtime';
 export { RlsSessioner, RlsMissingContextError, type ContextGetter } from './runtime';
 export type { RlsOptions, RlsBypassOptions, RlsForkOptions } from './runtime';
 export { RlsContextError, type ContextSchema } from './context';

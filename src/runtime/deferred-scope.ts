@@ -1,21 +1,7 @@
 import type { Knex } from '@mikro-orm/knex';
-import { redactScopeStatement, withoutScopeResult, type ScopeSql } from './rls-scope';
-import { settledTransactionStatus, trackConnection, type PooledConnection } from './connection-state';
-import { emptyPgResult } from './scope-in-one-message';
-
-/** What knex hands its client for one statement (a plain string for its own COMMIT/ROLLBACK/SAVEPOINT). */
-interface KnexQuery {
-  sql: string;
-  bindings?: readonly unknown[];
-  response?: unknown;
-}
-
-/** The per-transaction knex client: every statement of one transaction passes through its `query`. */
-interface TransactionClient {
-  query(connection: unknown, query: string | KnexQuery): Promise<KnexQuery | undefined>;
-  stream(connection: unknown, query: KnexQuery, stream: unknown, options: unknown): Promise<unknown>;
-  acquireConnection(): Promise<unknown>;
-}
+import type { ScopeSql } from './rls-scope';
+import { trackConnection, type PooledConnection } from './connection-state';
+import { armTransactionStart, transactionStarted, type TransactionClient } from './transaction-start-gate';
 
 /** The parts of knex's (internal) Transaction this module relies on. */
 interface KnexTransaction {
@@ -27,26 +13,6 @@ interface KnexTransaction {
 }
 
 type KnexClientWithTransactions = { transaction(container: (trx: Knex.Transaction) => void, config: object): KnexTransaction };
-
-const PENDING = Symbol('mikro-orm-rls pending transaction start');
-
-interface Pending {
-  readonly send: TransactionClient['query'];
-  readonly stream: TransactionClient['stream'];
-  /** The transaction's connection (a node-postgres client). */
-  readonly connection: PooledConnection;
-  /** `BEGIN` and the scope statement, sent in front of the transaction's first statement. */
-  readonly start: ScopeSql;
-}
-
-
-type Armed = TransactionClient & { [PENDING]?: Pending };
-
-// The transaction start is two statements, BEGIN and the scope's select: two results to drop.
-const START_STATEMENTS = 2;
-// knex's own end of a top-level transaction. If the transaction never ran a statement, nothing was
-// sent, and there is nothing to end.
-const KNEX_END = /^(COMMIT;|ROLLBACK)$/;
 
 /**
  * Opens a knex transaction whose start is not a round trip of its own: `BEGIN` and the scope statement
@@ -66,7 +32,7 @@ export function beginScopedTransaction(knex: Knex, options: { isolationLevel?: s
       trackConnection(connection);
       const begin = beginStatement(this);
       resetSessionAfterCommit(this.trxClient, scope.reset);
-      arm(this.trxClient, connection, { literal: `${begin};\n${scope.literal}`, redacted: `${begin};\n${scope.redacted}`, reset: scope.reset });
+      armTransactionStart(this.trxClient, connection, { literal: `${begin};\n${scope.literal}`, redacted: `${begin};\n${scope.redacted}`, reset: scope.reset });
       return Promise.resolve();
     };
     transaction.catch(reject);
@@ -74,15 +40,12 @@ export function beginScopedTransaction(knex: Knex, options: { isolationLevel?: s
 }
 
 /**
- * Sends a still-pending transaction start on its own. Needed before a savepoint, which knex sends
- * through the savepoint's own client and which needs the transaction (and the scope) to exist first.
+ * Resolves once the transaction has started: sends a still-pending start on its own, or waits for the
+ * one in flight. Needed before a savepoint, which knex sends through the savepoint's own client and
+ * which needs the transaction (and the scope) to exist first.
  */
-export async function startPendingTransaction(trx: Knex.Transaction): Promise<void> {
-  const client = trx.client as unknown as Armed;
-  // Disarmed and sent in one synchronous step: a statement sent on the transaction meanwhile would
-  // otherwise go out first, without BEGIN.
-  const pending = disarm(client);
-  if (pending) await pending.send.call(client, pending.connection, pending.start.literal);
+export function startPendingTransaction(trx: Knex.Transaction): Promise<void> {
+  return transactionStarted(trx.client as unknown as TransactionClient);
 }
 
 /**
@@ -106,51 +69,4 @@ function resetSessionAfterCommit(client: TransactionClient, reset: ScopeSql['res
 function beginStatement(transaction: KnexTransaction): string {
   const mode = [transaction.isolationLevel && `ISOLATION LEVEL ${transaction.isolationLevel}`, transaction.readOnly && 'READ ONLY'].filter(Boolean).join(' ');
   return mode ? `BEGIN TRANSACTION ${mode}` : 'BEGIN';
-}
-
-function arm(client: Armed, connection: PooledConnection, start: ScopeSql): void {
-  const { query: send, stream } = client;
-  client[PENDING] = { send, stream, connection, start };
-  client.stream = function streamFirstStatement(conn, query, target, options) {
-    // A stream cannot share a message: start the transaction on its own, then stream.
-    disarm(client);
-    return send.call(client, conn, start.literal).then(() => stream.call(client, conn, query, target, options));
-  };
-  client.query = function sendFirstStatement(conn, query) {
-    disarm(client);
-    if (typeof query === 'string' && KNEX_END.test(query)) return Promise.resolve({ sql: query, response: emptyPgResult() });
-    const statement: KnexQuery = typeof query === 'string' ? { sql: query } : query;
-    if (statement.bindings?.length) {
-      // A statement with bound parameters goes through the extended protocol, one statement per
-      // message; the start then needs a message of its own.
-      return send.call(client, conn, start.literal).then(() => send.call(client, conn, query));
-    }
-    const combined: KnexQuery = { ...statement, sql: `${start.literal};\n${statement.sql}` };
-    return send.call(client, conn, combined).then(
-      (result) => {
-        if (result) result.response = withoutScopeResult(result.response, START_STATEMENTS, emptyPgResult());
-        return result;
-      },
-      async (error: unknown) => {
-        // PostgreSQL parses a whole message before it runs any of it: a syntax error in the caller's
-        // statement means BEGIN never ran, and the transaction must still start with the next
-        // statement. Re-armed at once (a statement sent meanwhile must not go out without BEGIN), and
-        // disarmed again if the server reports that BEGIN did run.
-        arm(client, connection, start);
-        const status = await settledTransactionStatus(connection);
-        if (status !== 'I' && client[PENDING]?.start === start) disarm(client);
-        return redactScopeStatement(error, start);
-      },
-    );
-  };
-}
-
-function disarm(client: Armed): Pending | undefined {
-  const pending = client[PENDING];
-  if (pending) {
-    client.query = pending.send;
-    client.stream = pending.stream;
-    delete client[PENDING];
-  }
-  return pending;
 }

@@ -4,6 +4,7 @@ export { RlsSettings, rlsSettingsOf, type RlsOptions } from './rls-settings';
 export { RlsConfigurationError } from './rls-configuration-error';
 export { RlsViolationError, RlsInvisibleRowError } from './rls-violation-error';
 export { RlsScopeEscapeError } from './rls-scope-escape-error';
+export { RlsTransactionStartError } from './rls-transaction-start-error';
 export { createPolicies, dropPolicies } from './apply-policies';
 export { knexQueryable } from './knex-queryable';
 export { RlsSessioner, RlsMissingContextError, type ContextGetter } from './rls-sessioner';

@@ -54,7 +54,7 @@ export interface ScopeSql {
  * travelled in front of the caller's SQL, its values are replaced by `?` in the message, so the
  * context's values stay out of logs and error trackers, while the message still shows what ran.
  */
-export function redactScopeStatement(error: unknown, sent: ScopeSql): never {
+export function redactScope(error: unknown, sent: ScopeSql): void {
   if (error instanceof Error) {
     // knex rewrites `\?` to `?` when it writes the SQL into the message.
     // The reset sent behind the caller's SQL is ours too: the message shows the caller's SQL alone.
@@ -66,6 +66,11 @@ export function redactScopeStatement(error: unknown, sent: ScopeSql): never {
       }
     }
   }
+}
+
+/** `redactScope`, then throws the error. */
+export function redactScopeStatement(error: unknown, sent: ScopeSql): never {
+  redactScope(error, sent);
   throw error;
 }
 
