@@ -15,6 +15,19 @@ export interface PooledConnection {
   };
   once(event: 'end' | 'error', listener: () => void): void;
   removeListener(event: string, listener: () => void): void;
+  /**
+   * pg's own (undocumented, underscored) flags, the only record of a client's end once its `end` and
+   * `error` events are over: `_ending` once `end()` was called, `_ended` once the socket closed,
+   * `_queryable` false after a connection error. Read where present; absent, the events alone count.
+   */
+  _ending?: boolean;
+  _ended?: boolean;
+  _queryable?: boolean;
+}
+
+/** Whether node-postgres itself knows the client will never answer again (see the flags above). */
+function clientEnded(connection: PooledConnection): boolean {
+  return connection._ending === true || connection._ended === true || connection._queryable === false;
 }
 
 /** 'I' idle, 'T' in a transaction, 'E' in a failed transaction, as of the last ReadyForQuery. */
@@ -35,7 +48,9 @@ const TRACKED = new WeakMap<PooledConnection, Tracked>();
 function tracked(connection: PooledConnection): Tracked {
   let state = TRACKED.get(connection);
   if (!state) {
-    const created: Tracked = { status: 'I', ended: false };
+    // A client can end before anything of ours follows it (killed in a statement of unscoped work, then
+    // handed over): its events are over by then, and only its own flags say so.
+    const created: Tracked = { status: 'I', ended: clientEnded(connection) };
     state = created;
     connection.connection.on('readyForQuery', (message) => {
       created.status = (message?.status as TransactionStatus | undefined) ?? created.status;
@@ -61,6 +76,7 @@ export function trackConnection(connection: PooledConnection): void {
 /** The status as of the last ReadyForQuery; `undefined` if the connection has ended. */
 export function transactionStatus(connection: PooledConnection): TransactionStatus | undefined {
   const state = tracked(connection);
+  if (clientEnded(connection)) state.ended = true;
   return state.ended ? undefined : state.status;
 }
 
@@ -69,11 +85,10 @@ export function transactionStatus(connection: PooledConnection): TransactionStat
  * statement is reported (ErrorResponse) before the server says where the message left the transaction
  * (ReadyForQuery), so after an error the status must be awaited, not read. `undefined` if the
  * connection ended, before or while waiting: a client that has already ended never emits again, so
- * that is checked first (waiting on it would never settle).
+ * that is checked first, by its events and by its own flags (waiting on it would never settle).
  */
 export async function settledTransactionStatus(connection: PooledConnection): Promise<TransactionStatus | undefined> {
-  const state = tracked(connection);
-  if (state.ended) return undefined;
+  if (transactionStatus(connection) === undefined) return undefined;
   if (!connection.readyForQuery) {
     const ended = await new Promise<boolean>((resolve) => {
       const ready = () => finish(false);
@@ -88,7 +103,7 @@ export async function settledTransactionStatus(connection: PooledConnection): Pr
       connection.once('end', gone);
       connection.once('error', gone);
     });
-    if (ended || state.ended) return undefined;
+    if (ended) return undefined;
   }
-  return state.status;
+  return transactionStatus(connection);
 }

@@ -54,3 +54,18 @@ it('settles when the backend is killed while a statement runs', async () => {
   expect(String(await sleeping)).toMatch(/terminat/i);
   expect(await settledTransactionStatus(connection)).toBeUndefined();
 });
+
+it('settles for a connection first followed after its backend died in the middle of a statement', async () => {
+  const client = new mikroOrmPg.Client({ connectionString: db.superUrl });
+  await client.connect();
+  client.on('error', () => undefined); // the kill is expected: the error is what the test provokes
+  const pid = (await client.query('select pg_backend_pid() as pid')).rows[0].pid as number;
+  const sleeping = client.query('select pg_sleep(30)').catch((e: unknown) => e);
+  await db.query('select pg_terminate_backend($1)', [pid]);
+  expect(String(await sleeping)).toMatch(/terminat/i);
+  // Its end and error events are over: only the client's own state can tell it will never answer.
+  const connection = client as unknown as PooledConnection;
+  trackConnection(connection);
+  expect(transactionStatus(connection)).toBeUndefined();
+  expect(await settledTransactionStatus(connection)).toBeUndefined();
+});
