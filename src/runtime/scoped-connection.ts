@@ -55,6 +55,25 @@ function refuseForeignTransaction(transactionClient: object, scope: ScopeSql | u
   }
 }
 
+/**
+ * Runs what completes a transaction's start (afterTransactionStart subscribers) and, if it fails, rolls
+ * the transaction back before rethrowing: the caller never gets the transaction, so nothing else would
+ * ever end it, and knex keeps a transaction's pooled connection until it ends. Left open, that
+ * connection never came back: every later request waited for it, and so did orm.close().
+ */
+async function endIfStartFails(trx: Knex.Transaction, start: () => unknown): Promise<void> {
+  try {
+    await start();
+  } catch (error) {
+    await trx.rollback().catch(() => {
+      // The subscriber's error is the one the caller needs. knex has ended the transaction and released
+      // its connection whether or not ROLLBACK went through; one that is not idle (a failed ROLLBACK on
+      // a live connection) is destroyed by the pool guard, a dead one by knex, before anyone gets it.
+    });
+    throw error;
+  }
+}
+
 /** The protected members of MikroORM's connection that its `execute` is made of. */
 interface ConnectionInternals {
   config: { get(key: 'onQuery'): (sql: string, params: readonly unknown[]) => string };
@@ -99,7 +118,7 @@ export function scopeConnection<C extends AbstractSqlConnection>(connection: C, 
     const log = (base as unknown as { logQuery(q: string, c?: unknown): void }).logQuery.bind(base);
     for (const query of platform.getBeginTransactionSQL(options)) log(query, options.loggerContext);
     if (statement) log(statement.sql, options.loggerContext);
-    await options.eventBroadcaster?.dispatchEvent(EventType.afterTransactionStart, trx);
+    await endIfStartFails(trx, () => options.eventBroadcaster?.dispatchEvent(EventType.afterTransactionStart, trx));
     return rememberScope(trx, scopeSql);
   };
   const transactional = async <T>(cb: (trx: Knex.Transaction) => Promise<T>, options: TransactionalOptions = {}): Promise<T> => {
