@@ -19,8 +19,11 @@ export interface TransactionClient {
 
 const GATE = Symbol('mikro-orm-rls transaction start gate');
 
-/** How a statement held behind the start learns the start's outcome. */
-type Waiter = (failure?: { error: unknown; begun: boolean }) => void;
+/** A statement held behind the start: sent once the transaction has started, or failed with the start. */
+interface Waiter {
+  send(): void;
+  fail(startError: unknown): void;
+}
 
 interface Gate {
   readonly send: TransactionClient['query'];
@@ -50,13 +53,20 @@ const isEnd = (query: unknown) => typeof query === 'string' && KNEX_END.test(que
  * that waited are not sent (they fail with an RlsTransactionStartError naming the first failure): had
  * they been queued on the connection behind it, a message refused whole (a syntax error; BEGIN never
  * ran) would have left them running outside the transaction, unscoped, each committing on its own.
+ * knex's COMMIT and ROLLBACK are the exception (see below): they end the transaction, whatever waits.
  */
 export function armTransactionStart(client: Gated, connection: PooledConnection, start: ScopeSql): void {
   const gate: Gate = { send: client.query, stream: client.stream, connection, start };
   client[GATE] = gate;
   client.query = function gatedQuery(conn, query) {
-    if (gate.waiting) return waitForStart(gate, query, () => gate.send.call(client, conn, query));
-    if (isEnd(query)) return Promise.resolve({ sql: query as string, response: emptyPgResult() });
+    if (isEnd(query)) {
+      // Nothing sent yet: nothing to end. Otherwise sent at once, behind the message in flight: knex
+      // takes the transaction as ended the moment it issues COMMIT or ROLLBACK and refuses whatever of
+      // it is handed on later, this statement included. Neither can run anything unscoped: if BEGIN did
+      // not run, PostgreSQL answers them with a warning.
+      return gate.waiting ? gate.send.call(client, conn, query) : Promise.resolve({ sql: query as string, response: emptyPgResult() });
+    }
+    if (gate.waiting) return waitForStart(gate, () => gate.send.call(client, conn, query));
     const statement: KnexQuery = typeof query === 'string' ? { sql: query } : query;
     if (statement.bindings?.length) {
       // A statement with bound parameters goes through the extended protocol, one statement per
@@ -71,7 +81,7 @@ export function armTransactionStart(client: Gated, connection: PooledConnection,
   };
   client.stream = function gatedStream(conn, query, target, options) {
     const streamIt = () => gate.stream.call(client, conn, query, target, options);
-    if (gate.waiting) return waitForStart(gate, query, streamIt);
+    if (gate.waiting) return waitForStart(gate, streamIt);
     // A stream cannot share a message: start the transaction on its own, then stream.
     return sendStart(client, gate, () => gate.send.call(client, conn, start.literal), streamIt);
   };
@@ -86,7 +96,7 @@ export function armTransactionStart(client: Gated, connection: PooledConnection,
 export function transactionStarted(client: Gated): Promise<void> {
   const gate = client[GATE];
   if (!gate) return Promise.resolve();
-  if (gate.waiting) return waitForStart(gate, 'SAVEPOINT', () => Promise.resolve()).then(() => undefined);
+  if (gate.waiting) return waitForStart(gate, () => Promise.resolve());
   const conn = gate.connection;
   return sendStart(client, gate, () => gate.send.call(client, conn, gate.start.literal)).then(() => undefined);
 }
@@ -114,7 +124,7 @@ function sendStart<R>(client: Gated, gate: Gate, message: () => Promise<R>, next
       const waiting = gate.waiting ?? [];
       gate.waiting = undefined;
       if (begun) disarm(client, gate);
-      for (const waiter of waiting) waiter({ error, begun });
+      for (const waiter of waiting) waiter.fail(error);
       throw error;
     },
   );
@@ -124,7 +134,7 @@ function sendStart<R>(client: Gated, gate: Gate, message: () => Promise<R>, next
 function release(client: Gated, gate: Gate): void {
   const waiting = gate.waiting ?? [];
   disarm(client, gate);
-  for (const waiter of waiting) waiter();
+  for (const waiter of waiting) waiter.send();
 }
 
 function disarm(client: Gated, gate: Gate): void {
@@ -135,15 +145,12 @@ function disarm(client: Gated, gate: Gate): void {
   gate.waiting = undefined;
 }
 
-function waitForStart<R>(gate: Gate, query: unknown, send: () => Promise<R>): Promise<R> {
+function waitForStart<R>(gate: Gate, send: () => Promise<R>): Promise<R> {
   return new Promise<R>((resolve, reject) => {
-    gate.waiting!.push((failure) => {
-      // Sent here, synchronously, so that what waited goes out in the order it was issued.
-      if (!failure) return resolve(send());
-      // knex's COMMIT or ROLLBACK: ends the transaction if BEGIN ran (and must, to end it); if BEGIN did
-      // not run there is nothing to end.
-      if (isEnd(query)) return resolve(failure.begun ? send() : ({ sql: query, response: emptyPgResult() } as R));
-      reject(new RlsTransactionStartError(failure.error));
+    gate.waiting!.push({
+      // Sent synchronously as the start succeeds, so that what waited goes out in the order it was issued.
+      send: () => resolve(send()),
+      fail: (startError) => reject(new RlsTransactionStartError(startError)),
     });
   });
 }

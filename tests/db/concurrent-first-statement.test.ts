@@ -133,6 +133,37 @@ describe('concurrent statements after a first statement that succeeds', () => {
   });
 });
 
+// knex ends a transaction as soon as its COMMIT or ROLLBACK is issued, and refuses any statement of it
+// sent later: so these are never held behind the start, they go out behind the message in flight.
+describe('a callback that ends while its first statement is still in flight', () => {
+  const pid = async () => (await t.app.em.fork().execute('select pg_backend_pid() as pid'))[0].pid as number;
+
+  it('throws: ROLLBACK still reaches the server, the callback error is what the caller gets, the connection is kept', async () => {
+    const before = await pid();
+    const error = await tenant1()
+      .transactional(async (em) => {
+        void em.execute(`insert into audit_log values ('rolled back'); select pg_sleep(0.2)`).catch(() => undefined);
+        throw new CallbackError('gave up');
+      })
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(CallbackError);
+    expect(await auditNotes()).toEqual([]);
+    // Ended by its ROLLBACK, not by destroying the connection.
+    expect(await pid()).toBe(before);
+    await connectionIsClean();
+  });
+
+  it('returns: COMMIT goes out behind the first statement and commits it, as without the scope', async () => {
+    const before = await pid();
+    await tenant1().transactional(async (em) => {
+      void em.execute(`select pg_sleep(0.2); insert into audit_log values ('committed ' || current_setting('rls.account_id'))`);
+    });
+    expect(await auditNotes()).toEqual(['committed 1']);
+    expect(await pid()).toBe(before);
+    await connectionIsClean();
+  });
+});
+
 describe('a savepoint or nested bypass started while the first statement is in flight', () => {
   const ticks = async (n: number) => {
     for (let i = 0; i < n; i += 1) await Promise.resolve();
