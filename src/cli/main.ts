@@ -9,6 +9,11 @@ MIKRO_ORM_CLI_CONFIG or package.json "mikro-orm".configPaths) and reports setups
 security, one line each with a suggested fix. Exits 1 when anything is found, 0 otherwise.`;
 
 async function main(args: string[]): Promise<number> {
+  // Asked for, the usage goes to stdout with exit 0; after a wrong command line, to stderr with exit 2.
+  if (args.includes('--help') || args.includes('-h')) {
+    console.log(USAGE);
+    return 0;
+  }
   const [command, ...flags] = args;
   if (command !== 'audit' || flags.some((f) => f !== '--json')) {
     console.error(USAGE);
