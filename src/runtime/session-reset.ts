@@ -8,10 +8,14 @@ import { quoteLiteral } from '../ddl/quote';
  * that work fails, PostgreSQL rolls the session-level changes back itself and these are skipped.
  * `RESET ROLE` returns to the role the session started with; a variable is set to '' (read as NULL).
  * Bypass forks reset the variables too: raw SQL there could set them for the next unscoped user.
+ * `DISCARD TEMP` drops the temporary tables the scope's SQL made; it is cheap when there are none.
  */
 export function sessionReset(variables: readonly string[]): { sql: string; results: number } {
   const clear = variables.map((name) => `set_config(${quoteLiteral(name)}, '', false)`);
-  return clear.length ? { sql: `reset role;\nselect ${clear.join(', ')}`, results: 2 } : { sql: 'reset role', results: 1 };
+  // Temporary tables too: pg_temp is searched first and MikroORM does not schema-qualify table names, so
+  // one named like an entity table would shadow it, without RLS, for the next user of the backend.
+  const statements = ['reset role', 'discard temp', ...(clear.length ? [`select ${clear.join(', ')}`] : [])];
+  return { sql: statements.join(';\n'), results: statements.length };
 }
 
 /** The node-postgres client members a pending reset needs. */
