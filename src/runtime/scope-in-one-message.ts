@@ -1,5 +1,6 @@
 import type { Knex } from '@mikro-orm/knex';
-import { settledTransactionStatus, trackConnection, transactionStatus, type PooledConnection } from './connection-state';
+import { statusAfterFailure } from './bounded-settle';
+import { trackConnection, transactionStatus, type PooledConnection } from './connection-state';
 import { RlsScopeEscapeError } from './rls-scope-escape-error';
 import { needsSessionReset } from './session-reset';
 import { redactScopeStatement, withoutScopeResult, withoutTrailingResults, type ScopeSql } from './rls-scope';
@@ -36,8 +37,12 @@ export async function runBehindScope(knex: Knex, scope: ScopeSql, callerSql: str
     } catch (error) {
       failure = error;
     }
-    const status = failure ? await settledTransactionStatus(connection) : transactionStatus(connection);
-    if (status === 'T' || status === 'E') {
+    const status = failure ? await statusAfterFailure(connection) : transactionStatus(connection);
+    if (status === 'busy') {
+      // The client gave up on the message (a timeout); the server still runs it. Nothing can be sent
+      // behind it now; the pool guard destroys the connection, or resets it should it become idle first.
+      needsSessionReset(connection, scope.reset);
+    } else if (status === 'T' || status === 'E') {
       // The reset behind the caller's SQL ran inside the transaction it opened, if at all; what a raw
       // COMMIT before it made permanent (`set role x; commit; begin`) survives the ROLLBACK.
       await client.query(connection, { sql: `ROLLBACK;\n${scope.reset.sql}`, bindings: [] });
