@@ -27,7 +27,7 @@ const DEADLINE = Symbol('still waiting after 3 s');
 async function settlesBeforeDeadline(work: Promise<unknown>): Promise<unknown> {
   const outcome = work.then(
     () => 'resolved',
-    (error: Error) => `rejected: ${error.message.slice(0, 80)}`,
+    (error: Error) => `rejected: ${error.message.replace(/\s+/g, " ")}`,
   );
   const deadline = new Promise((resolve) => setTimeout(() => resolve(DEADLINE), 3000));
   const first = await Promise.race([outcome, deadline]);
