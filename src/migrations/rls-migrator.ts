@@ -51,7 +51,7 @@ export class RlsMigrator extends Migrator {
   async rlsSchemaDiff(blank: boolean, initial: boolean, schemaDiff: SchemaDiff): Promise<SchemaDiff> {
     if (blank) return schemaDiff;
     const plan = await planWithOrm(this.internals.em, schemaDiff, { initial, snapshot: initial ? undefined : this.readRlsSnapshot() });
-    this.nextRlsSnapshot = snapshotOf(this.internals.em.config.get('rls')!.tables, plan.canonical);
+    this.nextRlsSnapshot = snapshotOf(this.internals.em.config.get('rls')!.tables, plan.canonical, plan.partitions);
     return { up: plan.up, down: plan.down };
   }
 
