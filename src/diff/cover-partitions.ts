@@ -21,7 +21,7 @@ function rootsOf(partitions: readonly Partition[], entityTables: readonly TableR
 }
 
 /**
- * The declared state, extended to the partitions: each partition of a table with policies gets that
+ * The declared state, extended to the partitions (as `readPartitions` lists them): each partition of a table with policies gets that
  * table's flags and policies (same names, same expressions), listed right after it; each partition of an
  * entity table also counts as an entity table, so its managed policies are dropped when the table stops
  * declaring any. Expressions are reused as they are: PostgreSQL stores the same text on a partition
@@ -31,11 +31,13 @@ export function coverPartitions(
   desired: readonly TableRlsSpec[],
   entityTables: readonly TableRef[],
   partitions: readonly Partition[],
-): { desired: TableRlsSpec[]; entityTables: TableRef[] } {
+): { desired: TableRlsSpec[]; entityTables: TableRef[]; partitions: Partition[] } {
   const roots = rootsOf(partitions, entityTables);
   const under = (table: TableRef) => [...roots].filter(([, root]) => sameTable(root, table)).map(([p]) => p.table);
   return {
     desired: desired.flatMap((spec) => [spec, ...under(spec.table).map((table) => ({ ...spec, table }))]),
     entityTables: entityTables.flatMap((table) => [table, ...under(table)]),
+    // Each partition once, under the entity table it follows.
+    partitions: [...roots].map(([p, root]) => ({ table: p.table, root })),
   };
 }

@@ -146,7 +146,7 @@ async function partitionsToCover(db: Queryable, input: PlanInput, dropped: reado
 export async function planRlsMigration(db: Queryable, input: PlanInput): Promise<RlsPlan> {
   const touched = tablesInSchemaSql(input.schema.up, input.defaultSchema);
   const partitions = await partitionsToCover(db, input, touched.dropped);
-  const partitionTables = coverPartitions([], input.entityTables, partitions).entityTables.filter((t) => !isIn(input.entityTables, t));
+  const partitionTables = coverPartitions([], input.entityTables, partitions).partitions.map((p) => p.table);
   const altered = [...touched.altered, ...partitions.filter((p) => isIn(touched.altered, p.root)).map((p) => p.table)];
   const current = await currentState(db, input, touched.dropped, partitionTables);
   const canonical = coverPartitions(await canonicalizeAfterSchema(db, input), input.entityTables, partitions).desired;
