@@ -9,36 +9,9 @@ import { knexQueryable } from '../runtime/knex-queryable';
 import { rlsSettingsOf } from '../runtime/rls-settings';
 import { baseDriver } from '../runtime/scoped-driver';
 import type { AuditFinding } from './audit-finding';
+import { readAuditTarget, type AuditTarget } from './audit-target';
+import { roleFindings } from './role-findings';
 import { readsSettingPerRow } from './unwrapped-settings';
-
-async function roleFindings(db: Queryable, live: readonly LiveTableState[]): Promise<AuditFinding[]> {
-  const [role] = await db.query<{ name: string; superuser: boolean; bypass: boolean }>(
-    `select rolname as name, rolsuper as superuser, rolbypassrls as bypass from pg_roles where rolname = current_user`,
-  );
-  const findings: AuditFinding[] = [];
-  if (role.superuser) {
-    findings.push({ code: 'role-superuser', message: `The application role "${role.name}" is a superuser: RLS never applies to it.`, fix: `ALTER ROLE "${role.name}" NOSUPERUSER; (or connect as a dedicated NOSUPERUSER role)` });
-  }
-  if (role.bypass) {
-    findings.push({ code: 'role-bypassrls', message: `The application role "${role.name}" has BYPASSRLS: RLS never applies to it.`, fix: `ALTER ROLE "${role.name}" NOBYPASSRLS; use bypassRole for admin work instead` });
-  }
-  const owned = await db.query<{ schema: string; table: string }>(
-    `select n.nspname as schema, c.relname as table from pg_class c join pg_namespace n on n.oid = c.relnamespace
-     where c.relrowsecurity and not c.relforcerowsecurity and pg_has_role(current_user, c.relowner, 'USAGE')
-       and (n.nspname, c.relname) in (select * from unnest($1::text[], $2::text[]))`,
-    [live.map((t) => t.table.schema), live.map((t) => t.table.name)],
-  );
-  for (const t of owned) {
-    const table = { schema: t.schema, name: t.table };
-    findings.push({
-      code: 'role-owns-table-without-force',
-      table: tableLabel(table),
-      message: `The application role "${role.name}" owns ${tableLabel(table)}, which has RLS without FORCE: the owner bypasses its policies.`,
-      fix: `ALTER TABLE ${qualifiedTable(table)} FORCE ROW LEVEL SECURITY; (or let another role own the table)`,
-    });
-  }
-  return findings;
-}
 
 function tableFindings(live: readonly LiveTableState[], declared: ReturnType<typeof rlsSettingsOf>['tables']): AuditFinding[] {
   const findings: AuditFinding[] = [];
@@ -115,6 +88,33 @@ async function viewFindings(db: Queryable): Promise<AuditFinding[]> {
   });
 }
 
+/** What an audit found, and the database and role it checked (which its role findings describe). */
+export interface AuditReport {
+  readonly target: AuditTarget;
+  readonly findings: AuditFinding[];
+}
+
+/**
+ * {@link auditRls}, with the database and role it ran as: `describeAuditTarget(report.target)` gives the
+ * lines `mikro-orm-rls audit` prints first, which say when that role is not a plain application role.
+ */
+export async function auditRlsReport(orm: MikroORM): Promise<AuditReport> {
+  const settings = rlsSettingsOf(orm.config);
+  const driver = baseDriver(orm.em.getDriver() as unknown as AbstractSqlDriver);
+  return driver.getConnection('write').transactional(async (trx) => {
+    const db = knexQueryable(trx);
+    const live = await readLiveState(db, settings.entityTables);
+    const target = await readAuditTarget(db, live.map((t) => t.table));
+    const findings = [
+      ...roleFindings(target, live),
+      ...tableFindings(live, settings.tables),
+      ...(await driftFindings(db, orm, live)),
+      ...(await viewFindings(db)),
+    ];
+    return { target, findings };
+  });
+}
+
 /**
  * Checks, with the application's own connection, for setups that silently defeat RLS: a privileged
  * application role, tables without ENABLE/FORCE, policies that differ from the declaration, writes
@@ -125,16 +125,5 @@ async function viewFindings(db: Queryable): Promise<AuditFinding[]> {
  * for (const f of findings) console.log(`${f.code}: ${f.message} Fix: ${f.fix}`);
  */
 export async function auditRls(orm: MikroORM): Promise<AuditFinding[]> {
-  const settings = rlsSettingsOf(orm.config);
-  const driver = baseDriver(orm.em.getDriver() as unknown as AbstractSqlDriver);
-  return driver.getConnection('write').transactional(async (trx) => {
-    const db = knexQueryable(trx);
-    const live = await readLiveState(db, settings.entityTables);
-    return [
-      ...(await roleFindings(db, live)),
-      ...tableFindings(live, settings.tables),
-      ...(await driftFindings(db, orm, live)),
-      ...(await viewFindings(db)),
-    ];
-  });
+  return (await auditRlsReport(orm)).findings;
 }
