@@ -3,15 +3,19 @@ import type { AbstractSqlDriver } from '@mikro-orm/knex';
 import { canonicalizeSpecs } from '../catalog/canonicalize';
 import { readLiveState, type LiveTableState } from '../catalog/live-state';
 import type { Queryable } from '../catalog/queryable';
-import { qualifiedTable, tableLabel } from '../ddl/quote';
+import { qualifiedTable, tableLabel, type TableRef } from '../ddl/quote';
 import { diffRls } from '../diff/diff-rls';
 import { knexQueryable } from '../runtime/knex-queryable';
-import { rlsSettingsOf } from '../runtime/rls-settings';
+import { rlsSettingsOf, type RlsSettings } from '../runtime/rls-settings';
 import { baseDriver } from '../runtime/scoped-driver';
 import type { AuditFinding } from './audit-finding';
 import { readAuditTarget, type AuditTarget } from './audit-target';
+import { contextFreePolicyFindings } from './context-free-policies';
 import { roleFindings } from './role-findings';
+import { undeclaredPolicyFindings } from './undeclared-policies';
 import { readsSettingPerRow } from './unwrapped-settings';
+
+const isIn = (list: readonly TableRef[], t: TableRef) => list.some((x) => x.schema === t.schema && x.name === t.name);
 
 function tableFindings(live: readonly LiveTableState[], declared: ReturnType<typeof rlsSettingsOf>['tables']): AuditFinding[] {
   const findings: AuditFinding[] = [];
@@ -45,8 +49,13 @@ function tableFindings(live: readonly LiveTableState[], declared: ReturnType<typ
   return findings;
 }
 
-async function driftFindings(db: Queryable, orm: MikroORM, live: readonly LiveTableState[]): Promise<AuditFinding[]> {
-  const declared = rlsSettingsOf(orm.config).tables.filter((s) => live.some((t) => t.table.schema === s.table.schema && t.table.name === s.table.name));
+/**
+ * Policies that differ from the declaration. Hand-written
+ * policies are left out: `policy-undeclared` reports them, and a diff would refuse one named like a
+ * declared policy.
+ */
+async function driftFindings(db: Queryable, settings: RlsSettings, live: readonly LiveTableState[]): Promise<AuditFinding[]> {
+  const declared = settings.tables.filter((s) => isIn(live.map((t) => t.table), s.table));
   // Temporary copies: the audit runs as the application role, which may not create policies on the tables.
   let canonical;
   try {
@@ -57,7 +66,8 @@ async function driftFindings(db: Queryable, orm: MikroORM, live: readonly LiveTa
     await db.query('rollback to savepoint mikro_orm_rls_audit_drift');
     return [{ code: 'drift-unchecked', message: `Policy drift could not be checked as this role: ${(error as Error).message}`, fix: 'Grant the role SELECT on the tables, or run the audit as the owner as well.' }];
   }
-  return diffRls(canonical, live)
+  const managedOnly = live.map((t) => ({ ...t, policies: t.policies.filter((p) => p.managed) }));
+  return diffRls(canonical, managedOnly)
     .filter((op) => op.description.includes('policy'))
     .map((op) => ({
       code: 'policy-drift',
@@ -105,10 +115,14 @@ export async function auditRlsReport(orm: MikroORM): Promise<AuditReport> {
     const db = knexQueryable(trx);
     const live = await readLiveState(db, settings.entityTables);
     const target = await readAuditTarget(db, live.map((t) => t.table));
+    // Managed: tables with declared policies.
+    const managed = live.filter((t) => isIn(settings.tables.map((s) => s.table), t.table));
     const findings = [
       ...roleFindings(target, live),
       ...tableFindings(live, settings.tables),
-      ...(await driftFindings(db, orm, live)),
+      ...undeclaredPolicyFindings(managed),
+      ...(await contextFreePolicyFindings(db, managed.map((t) => t.table), settings.prefix)),
+      ...(await driftFindings(db, settings, live)),
       ...(await viewFindings(db)),
     ];
     return { target, findings };
@@ -117,8 +131,9 @@ export async function auditRlsReport(orm: MikroORM): Promise<AuditReport> {
 
 /**
  * Checks, with the application's own connection, for setups that silently defeat RLS: a privileged
- * application role, tables without ENABLE/FORCE, policies that differ from the declaration, writes
- * without SELECT, settings read per row, and views that bypass RLS. Read-only: changes nothing.
+ * role, tables without ENABLE/FORCE, policies that differ from the declaration, policies no
+ * declaration owns, policies that read no context, writes without SELECT, settings read per row, and
+ * views that bypass RLS. Read-only: changes nothing.
  *
  * @example
  * const findings = await auditRls(orm);
