@@ -2,8 +2,10 @@ import type { MikroORM } from '@mikro-orm/core';
 import type { AbstractSqlDriver } from '@mikro-orm/knex';
 import { canonicalizeSpecs } from '../catalog/canonicalize';
 import { readLiveState, type LiveTableState } from '../catalog/live-state';
+import { readPartitions, type Partition } from '../catalog/partitions';
 import type { Queryable } from '../catalog/queryable';
 import { qualifiedTable, tableLabel, type TableRef } from '../ddl/quote';
+import { coverPartitions } from '../diff/cover-partitions';
 import { diffRls } from '../diff/diff-rls';
 import { knexQueryable } from '../runtime/knex-queryable';
 import { rlsSettingsOf, type RlsSettings } from '../runtime/rls-settings';
@@ -13,6 +15,8 @@ import { readAuditTarget, type AuditTarget } from './audit-target';
 import { contextFreePolicyFindings } from './context-free-policies';
 import { roleFindings } from './role-findings';
 import { undeclaredPolicyFindings } from './undeclared-policies';
+import { unprotectedPartitionFindings } from './unprotected-partitions';
+import { unprotectedReferenceFindings } from './unprotected-references';
 import { readsSettingPerRow } from './unwrapped-settings';
 
 const isIn = (list: readonly TableRef[], t: TableRef) => list.some((x) => x.schema === t.schema && x.name === t.name);
@@ -50,11 +54,11 @@ function tableFindings(live: readonly LiveTableState[], declared: ReturnType<typ
 }
 
 /**
- * Policies that differ from the declaration. Hand-written
+ * Policies that differ from the declaration, on the entity tables and on their partitions. Hand-written
  * policies are left out: `policy-undeclared` reports them, and a diff would refuse one named like a
  * declared policy.
  */
-async function driftFindings(db: Queryable, settings: RlsSettings, live: readonly LiveTableState[]): Promise<AuditFinding[]> {
+async function driftFindings(db: Queryable, settings: RlsSettings, live: readonly LiveTableState[], partitions: readonly Partition[]): Promise<AuditFinding[]> {
   const declared = settings.tables.filter((s) => isIn(live.map((t) => t.table), s.table));
   // Temporary copies: the audit runs as the application role, which may not create policies on the tables.
   let canonical;
@@ -66,8 +70,9 @@ async function driftFindings(db: Queryable, settings: RlsSettings, live: readonl
     await db.query('rollback to savepoint mikro_orm_rls_audit_drift');
     return [{ code: 'drift-unchecked', message: `Policy drift could not be checked as this role: ${(error as Error).message}`, fix: 'Grant the role SELECT on the tables, or run the audit as the owner as well.' }];
   }
+  const desired = coverPartitions(canonical, settings.entityTables, partitions).desired;
   const managedOnly = live.map((t) => ({ ...t, policies: t.policies.filter((p) => p.managed) }));
-  return diffRls(canonical, managedOnly)
+  return diffRls(desired, managedOnly)
     .filter((op) => op.description.includes('policy'))
     .map((op) => ({
       code: 'policy-drift',
@@ -113,16 +118,19 @@ export async function auditRlsReport(orm: MikroORM): Promise<AuditReport> {
   const driver = baseDriver(orm.em.getDriver() as unknown as AbstractSqlDriver);
   return driver.getConnection('write').transactional(async (trx) => {
     const db = knexQueryable(trx);
-    const live = await readLiveState(db, settings.entityTables);
+    const covered = coverPartitions(settings.tables, settings.entityTables, await readPartitions(db, settings.entityTables));
+    const live = await readLiveState(db, covered.entityTables);
     const target = await readAuditTarget(db, live.map((t) => t.table));
-    // Managed: tables with declared policies.
-    const managed = live.filter((t) => isIn(settings.tables.map((s) => s.table), t.table));
+    // Managed: tables with declared policies and their partitions.
+    const managed = live.filter((t) => isIn(covered.desired.map((s) => s.table), t.table));
     const findings = [
       ...roleFindings(target, live),
       ...tableFindings(live, settings.tables),
+      ...unprotectedPartitionFindings(covered.partitions, settings.tables, live),
       ...undeclaredPolicyFindings(managed),
       ...(await contextFreePolicyFindings(db, managed.map((t) => t.table), settings.prefix)),
-      ...(await driftFindings(db, settings, live)),
+      ...(await driftFindings(db, settings, live, covered.partitions)),
+      ...(await unprotectedReferenceFindings(db, { declared: settings.tables.map((s) => s.table), optedOutPivots: settings.optedOutPivotTables })),
       ...(await viewFindings(db)),
     ];
     return { target, findings };
@@ -131,9 +139,9 @@ export async function auditRlsReport(orm: MikroORM): Promise<AuditReport> {
 
 /**
  * Checks, with the application's own connection, for setups that silently defeat RLS: a privileged
- * role, tables without ENABLE/FORCE, policies that differ from the declaration, policies no
- * declaration owns, policies that read no context, writes without SELECT, settings read per row, and
- * views that bypass RLS. Read-only: changes nothing.
+ * role, tables or partitions without ENABLE/FORCE, policies that differ from the declaration, policies
+ * no declaration owns, policies that read no context, tables without RLS that reference RLS tables,
+ * writes without SELECT, settings read per row, and views that bypass RLS. Read-only: changes nothing.
  *
  * @example
  * const findings = await auditRls(orm);
