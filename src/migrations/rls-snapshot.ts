@@ -43,7 +43,8 @@ export function snapshotOf(rendered: readonly TableRlsSpec[], canonical: readonl
       policies: spec.policies.map((p) => ({ ...p, managed: true })),
     })),
     rendered: fingerprints,
-    partitions,
+    // Only when there are any, so the snapshots of projects without partitions stay as they were.
+    ...(partitions.length > 0 ? { partitions } : {}),
   };
 }
 
