@@ -2,6 +2,7 @@ import type { Knex } from '@mikro-orm/knex';
 import { redactScopeStatement, withoutScopeResult, type ScopeSql } from './rls-scope';
 import { settledTransactionStatus, trackConnection, type PooledConnection } from './connection-state';
 import { emptyPgResult } from './scope-in-one-message';
+import { needsSessionReset } from './session-reset';
 
 /** What knex hands its client for one statement (a plain string for its own COMMIT/ROLLBACK/SAVEPOINT). */
 interface KnexQuery {
@@ -65,7 +66,7 @@ export function beginScopedTransaction(knex: Knex, options: { isolationLevel?: s
     transaction.begin = function deferStart(this: KnexTransaction, connection: PooledConnection) {
       trackConnection(connection);
       const begin = beginStatement(this);
-      resetSessionAfterCommit(this.trxClient, scope.reset);
+      resetSessionAtEnd(this.trxClient, connection, scope.reset);
       arm(this.trxClient, connection, { literal: `${begin};\n${scope.literal}`, redacted: `${begin};\n${scope.redacted}`, reset: scope.reset });
       return Promise.resolve();
     };
@@ -86,20 +87,27 @@ export async function startPendingTransaction(trx: Knex.Transaction): Promise<vo
 }
 
 /**
- * The transaction's COMMIT carries the session reset in the same message: what the transaction's raw
- * SQL changed at session level (`SET ROLE`, `set_config(..., false)`) would otherwise outlive it on the
- * pooled connection. After COMMIT the reset runs in an implicit transaction of its own; a COMMIT that
- * fails rolls everything back (session-level changes included) and the reset is skipped. A ROLLBACK
- * needs nothing: it undoes session-level changes made inside the transaction.
+ * The transaction's end, COMMIT or ROLLBACK, carries the session reset in the same message: what the
+ * transaction's raw SQL changed at session level (`SET ROLE`, `set_config(..., false)`) would otherwise
+ * outlive it on the pooled connection. A ROLLBACK alone is not enough: raw SQL can COMMIT in the middle
+ * of the transaction (`set role x; commit; begin`), and what it committed stays. After either end the
+ * reset runs in an implicit transaction of its own; a COMMIT that fails rolls back its transaction, and
+ * the reset then never runs, so the connection is reset on its own before it goes back to the pool.
  */
-function resetSessionAfterCommit(client: TransactionClient, reset: ScopeSql['reset']): void {
+function resetSessionAtEnd(client: TransactionClient, connection: PooledConnection, reset: ScopeSql['reset']): void {
   const send = client.query;
-  client.query = function commitAndReset(conn, query) {
-    if (query !== 'COMMIT;') return send.call(client, conn, query);
-    return send.call(client, conn, { sql: `COMMIT;\n${reset.sql}` }).then((result) => {
-      if (result && Array.isArray(result.response)) result.response = result.response[0];
-      return result;
-    });
+  client.query = function endAndReset(conn, query) {
+    if (query !== 'COMMIT;' && query !== 'ROLLBACK') return send.call(client, conn, query);
+    return send.call(client, conn, { sql: `${query}${query.endsWith(';') ? '' : ';'}\n${reset.sql}` }).then(
+      (result) => {
+        if (result && Array.isArray(result.response)) result.response = result.response[0];
+        return result;
+      },
+      (error: unknown) => {
+        needsSessionReset(connection, reset);
+        throw error;
+      },
+    );
   };
 }
 
