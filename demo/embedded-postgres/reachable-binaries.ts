@@ -1,4 +1,4 @@
-import { cp } from 'node:fs/promises';
+import { cp, realpath } from 'node:fs/promises';
 import { join } from 'node:path';
 import { binariesUnder, type PostgresBinaries } from './binaries';
 import { canRun, type PostgresUser } from './postgres-user';
@@ -13,6 +13,8 @@ export async function reachableBinaries(binaries: PostgresBinaries, user: Postgr
   const home = join(scratch, 'postgres');
   // About 60 MB, a fraction of a second. The libraries' symlinks are relative: keep them as they are,
   // pointing inside the copy (by default they would be rewritten to point back into the closed folder).
-  await cp(binaries.home, home, { recursive: true, verbatimSymlinks: true });
+  // The source is the real folder: were the package itself a symlink (pnpm, npm link), the copy would
+  // be that symlink, still pointing into the closed folder.
+  await cp(await realpath(binaries.home), home, { recursive: true, verbatimSymlinks: true });
   return binariesUnder(home);
 }

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { chmod } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -28,7 +28,8 @@ const closedFolder = () => {
 afterAll(() => made.forEach((dir) => rmSync(dir, { recursive: true, force: true })));
 
 it('binaries inside a mode 0700 folder run from a copy the postgres user can reach as root, in place otherwise', async () => {
-  // A clone in a closed folder, without copying it: the path goes through the closed folder.
+  // A clone in a closed folder, without copying it: the path goes through the closed folder (and the
+  // package folder is a symlink, as with pnpm).
   const clone = closedFolder();
   symlinkSync(postgresBinaries().home, join(clone, 'native'));
   const closed = binariesUnder(join(clone, 'native'));
@@ -40,6 +41,7 @@ it('binaries inside a mode 0700 folder run from a copy the postgres user can rea
   if (user) {
     expect(canRun(user, closed.postgres)).toBe(false);
     expect(reachable).toEqual(binariesUnder(join(scratch, 'postgres')));
+    expect(lstatSync(reachable.home).isDirectory()).toBe(true);
   } else {
     expect(reachable).toEqual(closed);
   }
