@@ -50,8 +50,8 @@ async function initialise(binaries: PostgresBinaries, dataDir: string, scratch: 
  * data folder, and a spawn that fails there is an unhandled 'error' event that kills the process.
  *
  * As root, the server runs as the `postgres` user from a temporary folder it can enter (holding a copy
- * of the binaries when the installed ones are out of its reach); as anyone else, as that user, from the
- * installed binaries. Either way the temporary folder is deleted on stop.
+ * of the binaries when the installed ones are out of its reach); as anyone else, as the current user,
+ * from the installed binaries. Either way the temporary folder is deleted on stop.
  */
 export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions = {}): Promise<EmbeddedPostgres> {
   const user = postgresUserIfRoot();

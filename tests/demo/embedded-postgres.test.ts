@@ -7,7 +7,7 @@ import { binariesUnder, postgresBinaries } from '../../demo/embedded-postgres/bi
 import { canRun, postgresUserIfRoot } from '../../demo/embedded-postgres/postgres-user';
 import { OutputTail, runToCompletion, startUntilReady } from '../../demo/embedded-postgres/processes';
 import { reachableBinaries } from '../../demo/embedded-postgres/reachable-binaries';
-import { EmbeddedPostgresError, startEmbeddedPostgres } from '../../demo/embedded-postgres';
+import { EmbeddedPostgresError, startEmbeddedPostgres, type EmbeddedPostgres, type EmbeddedPostgresOptions } from '../../demo/embedded-postgres';
 import { runSql } from '../support/sql-client';
 
 // The embedded server that `npm run demo` and `npm test` start. As root (CI, a container) PostgreSQL
@@ -25,7 +25,18 @@ const closedFolder = () => {
   return dir;
 };
 
-afterAll(() => made.forEach((dir) => rmSync(dir, { recursive: true, force: true })));
+const servers: EmbeddedPostgres[] = [];
+/** Starts a server that afterAll stops, so that a failed assertion cannot leave one running (and Jest waiting). */
+const start = async (options?: EmbeddedPostgresOptions) => {
+  const server = await startEmbeddedPostgres(options);
+  servers.push(server);
+  return server;
+};
+
+afterAll(async () => {
+  for (const server of servers) await server.stop();
+  made.forEach((dir) => rmSync(dir, { recursive: true, force: true }));
+});
 
 it('binaries inside a mode 0700 folder run from a copy the postgres user can reach as root, in place otherwise', async () => {
   // A clone in a closed folder, without copying it: the path goes through the closed folder (and the
@@ -50,7 +61,7 @@ it('binaries inside a mode 0700 folder run from a copy the postgres user can rea
 });
 
 it('without a data folder, runs on a temporary one that stop deletes, with the binary copy if any', async () => {
-  const server = await startEmbeddedPostgres();
+  const server = await start();
   expect(await runSql(server.url, 'select current_user as name')).toEqual([{ name: 'postgres' }]);
   await server.stop();
   expect(existsSync(dirname(server.dataDir))).toBe(false);
@@ -58,23 +69,20 @@ it('without a data folder, runs on a temporary one that stop deletes, with the b
 
 it('keeps a given data folder across a stop and a start', async () => {
   const dataDir = closedFolder();
-  const first = await startEmbeddedPostgres({ dataDir });
+  const first = await start({ dataDir });
   await runSql(first.url, 'create table kept (v int); insert into kept values (42)');
   await first.stop();
 
-  const second = await startEmbeddedPostgres({ dataDir });
-  try {
-    expect(await runSql(second.url, 'select v from kept')).toEqual([{ v: 42 }]);
-  } finally {
-    await second.stop();
-  }
+  const second = await start({ dataDir });
+  expect(await runSql(second.url, 'select v from kept')).toEqual([{ v: 42 }]);
+  await second.stop();
   expect(existsSync(join(dataDir, 'PG_VERSION'))).toBe(true);
 });
 
 it('as root, a data folder inside a folder the postgres user cannot enter is a one-line error saying what to do, and creates nothing', async () => {
   const closed = closedFolder();
   const dataDir = join(closed, 'data');
-  const started = startEmbeddedPostgres({ dataDir });
+  const started = start({ dataDir });
 
   if (!user) {
     // Not root: the server runs as this user, who owns the folder, so it simply works.
@@ -82,13 +90,35 @@ it('as root, a data folder inside a folder the postgres user cannot enter is a o
     return;
   }
   const error = await started.then(
-    (server) => server.stop().then(() => undefined),
+    () => undefined,
     (thrown: Error) => thrown,
   );
   expect(error).toBeInstanceOf(EmbeddedPostgresError);
   expect(error!.message).not.toContain('\n');
   expect(error!.message).toMatch(/'postgres' user .* cannot enter the folder holding .*\/data: choose a data folder outside any mode 0700 folder .*, or run as a non-root user\.$/);
   expect(readdirSync(closed)).toEqual([]);
+});
+
+it('as root, a TMPDIR the postgres user cannot enter is a one-line error saying what to do, and leaves nothing there', () => {
+  const closed = closedFolder();
+  // In a process of its own: Jest gives a test file a copy of process.env, which os.tmpdir() never reads.
+  const script = `require('./demo/embedded-postgres').startEmbeddedPostgres().then(
+    (server) => server.stop().then(() => console.log('started and stopped')),
+    (error) => console.log(error.message))`;
+  const run = spawnSync(process.execPath, ['-r', 'ts-node/register/transpile-only', '-e', script], {
+    cwd: join(__dirname, '..', '..'),
+    env: { ...process.env, TMPDIR: closed },
+    encoding: 'utf8',
+  });
+
+  expect(run.stdout.trim()).toBe(
+    user
+      ? `PostgreSQL runs as the 'postgres' user when started by root, and that user cannot enter the temporary folder ${closed}: set TMPDIR to a folder it can enter (such as /tmp).`
+      : // Not root: the server runs as this user, who owns the folder, so it simply works.
+        'started and stopped',
+  );
+  // (The child's own compile cache lands there too.)
+  expect(readdirSync(closed).filter((name) => name.startsWith('mikro-orm-rls-pg-'))).toEqual([]);
 });
 
 it('a program that cannot be spawned is a rejected promise naming it, not an unhandled error event', async () => {
