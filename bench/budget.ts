@@ -1,9 +1,9 @@
-import type { BudgetCheck, Row } from './report';
+import type { BudgetCheck, ResetRow, Row } from './report';
 
 const find = (rows: readonly Row[], workload: number, variant: string) => rows.find((r) => r.workload === workload && r.variant === variant);
 
-/** The budget of issue #6, checked against one run's rows. */
-export function checkBudget(rows: readonly Row[]): BudgetCheck[] {
+/** The budget of issue #6 (and the session reset's of issue #10), checked against one run's rows. */
+export function checkBudget(rows: readonly Row[], reset: readonly ResetRow[]): BudgetCheck[] {
   const checks: BudgetCheck[] = [];
   const atLeast = (variant: string, workloads: number[], floor: number) => {
     const ratios = workloads.map((w) => find(rows, w, variant)?.vsBaseline ?? Number.NaN);
@@ -41,6 +41,18 @@ export function checkBudget(rows: readonly Row[]): BudgetCheck[] {
     rule: 'at most one extra round trip per scoped transaction ((b) vs (a), (c) vs (a+tx))',
     measured: `largest difference ${Math.max(...extra).toFixed(1)}`,
     met: extra.every((d) => d <= 1),
+  });
+  // The reset travels in messages that are sent anyway: it may cost bytes and statements, never a round trip.
+  const resetTrips = reset.map((r) => r.roundTripsWith - r.roundTripsWithout);
+  checks.push({
+    rule: 'the session reset adds no round trip ((b) and (c) with vs without it)',
+    measured: `largest difference ${Math.max(...resetTrips).toFixed(1)}`,
+    met: resetTrips.length > 0 && resetTrips.every((d) => d === 0),
+  });
+  checks.push({
+    rule: 'what the session reset leaves of the throughput (with / without it)',
+    measured: reset.map((r) => `${r.workload} (${r.variant}): ${r.withVsWithout.toFixed(3)}x`).join(', '),
+    met: null,
   });
   return checks;
 }

@@ -1,6 +1,6 @@
 import { sample } from './measure';
 import { CONCURRENCY, openBench, requestsOf } from './setup';
-import { VARIANTS } from './variants';
+import { VARIANTS, WITHOUT_RESET } from './variants';
 import { WORKLOADS } from './workloads';
 
 // Runs one cell of the benchmark for a while, to profile where the time goes:
@@ -9,10 +9,11 @@ import { WORKLOADS } from './workloads';
 
 async function main(): Promise<void> {
   const [variantId, workloadId, seconds = '6'] = process.argv.slice(2);
-  const variant = VARIANTS.find((v) => v.id === variantId);
+  const variants = [...VARIANTS, ...WITHOUT_RESET];
+  const variant = variants.find((v) => v.id === variantId);
   const workload = WORKLOADS.find((w) => String(w.id) === workloadId);
   if (!variant || !workload) {
-    throw new Error(`Usage: profile-cell.ts <variant: ${VARIANTS.map((v) => v.id).join('|')}> <workload: 1-${WORKLOADS.length}> [seconds]`);
+    throw new Error(`Usage: profile-cell.ts <variant: ${variants.map((v) => v.id).join('|')}> <workload: 1-${WORKLOADS.length}> [seconds]`);
   }
   const bench = await openBench();
   try {

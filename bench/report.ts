@@ -20,6 +20,27 @@ export interface Row extends CellResult {
   roundTripsPerOperation: number;
 }
 
+/**
+ * What the session reset (the statements that put back the role and the context variables after each
+ * scoped message and COMMIT) costs one scoped variant on one workload: the variant measured as shipped
+ * and with the reset taken off the wire, side by side in the same rounds as the baseline (a).
+ */
+export interface ResetRow {
+  workload: number;
+  workloadLabel: string;
+  /** The scoped variant: (b) or (c). */
+  variant: string;
+  /** Throughput relative to (a), with the reset (as shipped) and without it. */
+  withResetVsBaseline: number;
+  withoutResetVsBaseline: number;
+  /** Median over rounds of throughput with the reset / without it: 0.97 means the reset costs 3 %. */
+  withVsWithout: number;
+  p50MsWith: number;
+  p50MsWithout: number;
+  roundTripsWith: number;
+  roundTripsWithout: number;
+}
+
 export interface BudgetCheck {
   rule: string;
   measured: string;
@@ -35,34 +56,56 @@ export interface BenchReport {
   settings: { poolSize: number; concurrency: number; rounds: number; warmupSeconds: number; durationSeconds: number; dataset: Record<string, number> };
   variants: Record<string, string>;
   rows: Row[];
+  /** The session reset's cost, on the workloads where a fixed cost per message weighs most. */
+  sessionReset: ResetRow[];
   budget: BudgetCheck[];
 }
 
 const fixed = (n: number, digits: number) => (Number.isFinite(n) ? n.toFixed(digits) : '-');
 const row = (w: Row) => [`${w.workload}`, w.variant, fixed(w.throughput, 0), fixed(w.p50Ms, 2), fixed(w.p99Ms, 2), `${fixed(w.vsBaseline, 2)}x`, `${fixed(w.vsSameShape, 2)}x`, fixed(w.roundTripsPerOperation, 1)];
 const HEADER = ['workload', 'variant', 'ops/s', 'p50 ms', 'p99 ms', 'vs (a)', 'vs same shape', 'round trips/op'];
+const resetRow = (r: ResetRow) => [
+  `${r.workload}`,
+  r.variant,
+  `${fixed(r.withResetVsBaseline, 2)}x`,
+  `${fixed(r.withoutResetVsBaseline, 2)}x`,
+  `${fixed(r.withVsWithout, 3)}x`,
+  fixed(r.p50MsWith, 2),
+  fixed(r.p50MsWithout, 2),
+  `${fixed(r.roundTripsWith, 1)} / ${fixed(r.roundTripsWithout, 1)}`,
+];
+const RESET_HEADER = ['workload', 'variant', 'vs (a) with reset', 'vs (a) without', 'with / without', 'p50 ms with', 'p50 ms without', 'round trips/op with / without'];
+const RESET_INTRO =
+  'Session reset: (b) and (c) measured again with the reset (the statements that put back the role and the context variables ' +
+  'after each scoped message and COMMIT) taken off the wire, in the same rounds; "with / without" is what the reset leaves of the throughput.';
+
+function aligned(header: string[], rows: string[][]): string[] {
+  const cells = [header, ...rows];
+  const widths = header.map((_, i) => Math.max(...cells.map((c) => c[i].length)));
+  return cells.map((c) => c.map((v, i) => (i < 2 ? v.padEnd(widths[i]) : v.padStart(widths[i]))).join('  '));
+}
+
+const markdownRows = (header: string[], rows: string[][]) => [
+  `| ${header.join(' | ')} |`,
+  `|${header.map((_, i) => (i < 2 ? '---' : '--:')).join('|')}|`,
+  ...rows.map((r) => `| ${r.join(' | ')} |`),
+];
 
 /** The results as aligned text, for the terminal. */
 export function textTable(report: BenchReport): string {
-  const cells = [HEADER, ...report.rows.map(row)];
-  const widths = HEADER.map((_, i) => Math.max(...cells.map((c) => c[i].length)));
-  const lines = cells.map((c) => c.map((v, i) => (i < 2 ? v.padEnd(widths[i]) : v.padStart(widths[i]))).join('  '));
   const budget = report.budget.map((b) => `${verdict(b, 'MISSED').padEnd(6)}  ${b.rule}: ${b.measured}`);
-  return [...lines, '', 'budget:', ...budget].join('\n');
+  const reset = aligned(RESET_HEADER, report.sessionReset.map(resetRow));
+  return [...aligned(HEADER, report.rows.map(row)), '', RESET_INTRO, '', ...reset, '', 'budget:', ...budget].join('\n');
 }
 
 /** The results as the Markdown the README's Performance section shows. */
 export function markdownTable(report: BenchReport): string {
   const m = report.machine;
   const s = report.settings;
-  const lines = [
-    `| ${HEADER.join(' | ')} |`,
-    `|${HEADER.map((_, i) => (i < 2 ? '---' : '--:')).join('|')}|`,
-    ...report.rows.map((r) => `| ${row(r).join(' | ')} |`),
-  ];
   const budget = report.budget.map((b) => `- ${verdict(b, '**missed**')}: ${b.rule}: ${b.measured}`);
   const machine =
     `Measured ${report.date.slice(0, 10)} on ${m.cores} × ${m.cpu}, ${m.memoryGiB} GiB, ${m.os}, Node.js ${m.node}, ` +
     `PostgreSQL ${m.postgres}; pool of ${s.poolSize}, ${s.concurrency} concurrent workers; each cell measured for ${s.rounds} × ${s.durationSeconds} s (variants in rotating order, ${s.warmupSeconds} s warm-up each).`;
-  return [machine, '', ...lines, '', ...budget].join('\n');
+  const reset = markdownRows(RESET_HEADER, report.sessionReset.map(resetRow));
+  return [machine, '', ...markdownRows(HEADER, report.rows.map(row)), '', RESET_INTRO, '', ...reset, '', ...budget].join('\n');
 }

@@ -6,6 +6,7 @@ import { createBenchDatabase, DATASET, itemIdsByTenant, seedBenchDatabase, type 
 import { Item, PlainItem } from './entities';
 import { seededPicker } from './measure';
 import type { Orms, Variant } from './variants';
+import { WithoutSessionReset } from './without-session-reset';
 import type { Workload } from './workloads';
 
 /** Same for every variant. */
@@ -15,6 +16,8 @@ export const CONCURRENCY = 10;
 export interface Bench {
   db: BenchDatabase;
   orms: Orms;
+  /** Takes the session reset off the messages of `orms.rlsWithoutReset`, and counts what it took off. */
+  withoutReset: WithoutSessionReset;
   ids: Map<number, number[]>;
   postgresVersion: string;
   close(): Promise<void>;
@@ -47,12 +50,21 @@ async function serverVersion(url: string): Promise<string> {
   }
 }
 
+type AfterCreate = (connection: never, done: (error: Error | null, connection: never) => void) => void;
+
+/** `first`, then `then` (when given), on each new connection. */
+const chained =
+  (first: AfterCreate, then?: AfterCreate): AfterCreate =>
+  (connection, done) =>
+    first(connection, (error, created) => (error || !then ? done(error, created) : then(created, done)));
+
 /**
- * The server (DATABASE_URL, or an embedded one), a freshly built data set, and the two ORMs of a run
- * (plain MikroORM, and MikroORM with `withRls`), both connected as the application role with the same
- * pool. `afterCreate` sees every pooled connection (the round-trip counter hooks in there).
+ * The server (DATABASE_URL, or an embedded one), a freshly built data set, and the ORMs of a run (plain
+ * MikroORM, MikroORM with `withRls`, and the latter again without the session reset on the wire), all
+ * connected as the application role with the same pool. `afterCreate` sees every pooled connection (the
+ * round-trip counter hooks in there).
  */
-export async function openBench(afterCreate?: (connection: never, done: (error: Error | null, connection: never) => void) => void): Promise<Bench> {
+export async function openBench(afterCreate?: AfterCreate): Promise<Bench> {
   const server = await superuserUrl();
   let orms: Partial<Orms> = {};
   try {
@@ -63,18 +75,21 @@ export async function openBench(afterCreate?: (connection: never, done: (error: 
     const options = { entities: [Item, PlainItem], clientUrl: db.appUrl, pool: { min: POOL_SIZE, max: POOL_SIZE, ...(afterCreate && { afterCreate }) } };
     orms.plain = await MikroORM.init(options);
     orms.rls = (await MikroORM.init(withRls(options))) as MikroORM & { em: RlsEntityManager };
-    const close = async () => {
-      await orms.plain?.close(true);
-      await orms.rls?.close(true);
-      await server.stop();
-    };
-    return { db, orms: orms as Orms, ids: await itemIdsByTenant(db), postgresVersion: await serverVersion(db.superUrl), close };
+    // The variables withRls resets for the bench's one condition arg, under the default prefix.
+    const withoutReset = new WithoutSessionReset(['rls.tenant_id']);
+    const strippedPool = { ...options.pool, afterCreate: chained(withoutReset.afterCreate as unknown as AfterCreate, afterCreate) };
+    orms.rlsWithoutReset = (await MikroORM.init(withRls({ ...options, pool: strippedPool }))) as MikroORM & { em: RlsEntityManager };
+    const close = () => closeAll(orms, server);
+    return { db, orms: orms as Orms, withoutReset, ids: await itemIdsByTenant(db), postgresVersion: await serverVersion(db.superUrl), close };
   } catch (error) {
-    await orms.plain?.close(true);
-    await orms.rls?.close(true);
-    await server.stop();
+    await closeAll(orms, server);
     throw error;
   }
+}
+
+async function closeAll(orms: Partial<Orms>, server: { stop(): Promise<void> }): Promise<void> {
+  for (const orm of [orms.plain, orms.rls, orms.rlsWithoutReset]) await orm?.close(true);
+  await server.stop();
 }
 
 /**

@@ -18,10 +18,12 @@ export interface ItemRow {
   qty: number;
 }
 
-/** The two ORMs of a run: plain MikroORM, and MikroORM with `withRls`; same pool size, same role. */
+/** The ORMs of a run: plain MikroORM, and MikroORM with `withRls`; same pool size, same role. */
 export interface Orms {
   plain: MikroORM;
   rls: MikroORM & { em: RlsEntityManager };
+  /** `rls` again, its messages sent without the session reset (see without-session-reset.ts): measurement only. */
+  rlsWithoutReset: MikroORM & { em: RlsEntityManager };
 }
 
 export interface Variant {
@@ -63,5 +65,25 @@ export const VARIANTS: readonly Variant[] = [
     id: 'a+tx',
     label: 'reference: the baseline inside one em.transactional per request',
     run: (orms, tenantId, body) => orms.plain.em.fork().transactional((em) => body(em, plainTarget(tenantId))),
+  },
+];
+
+/**
+ * (b) and (c) once more, on an ORM whose messages go out without the session reset (the statements that
+ * put back the role and the context variables after each scoped message and COMMIT). Not a way to use
+ * the library: measured beside (b) and (c) only, so that what the reset costs is a number of its own.
+ */
+export const WITHOUT_RESET: readonly (Variant & { readonly of: string })[] = [
+  {
+    id: 'b-reset',
+    of: 'b',
+    label: '(b) with the session reset taken off the wire (measurement only)',
+    run: (orms, tenantId, body) => body(orms.rlsWithoutReset.em.forkWithRls({ tenant_id: tenantId }), policyTarget(tenantId)),
+  },
+  {
+    id: 'c-reset',
+    of: 'c',
+    label: '(c) with the session reset taken off the wire (measurement only)',
+    run: (orms, tenantId, body) => orms.rlsWithoutReset.em.forkWithRls({ tenant_id: tenantId }).transactional((em) => body(em, policyTarget(tenantId))),
   },
 ];

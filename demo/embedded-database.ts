@@ -1,49 +1,26 @@
-import { existsSync, mkdirSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { relative } from 'node:path';
+import { canUseDataDir, startEmbeddedPostgres } from './embedded-postgres';
 
-interface EmbeddedServer {
-  initialise(): Promise<void>;
-  start(): Promise<void>;
+export interface EmbeddedDatabase {
+  url: string;
+  /** Where the data lives, for the ready message. */
+  where: string;
   stop(): Promise<void>;
 }
 
-// embedded-postgres is ESM-only; keep a real dynamic import (the demo runs as CommonJS).
-const importEsm = new Function('url', 'return import(url)') as (url: string) => Promise<{ default: new (options: object) => EmbeddedServer }>;
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer().once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
-
 /**
- * A PostgreSQL for the demo, from the `embedded-postgres` package: its data persists in `dataDir`
- * between runs (initialised on first use), and it listens on a free loopback port.
+ * A PostgreSQL for the demo: its data persists in `dataDir` between runs (initialised on first use).
+ * As root the server runs as the `postgres` user, and a clone in a folder that user cannot enter
+ * (/root, a `mktemp -d` folder) cannot keep its data in demo/.data: the demo then runs on a temporary
+ * data folder and says so, rather than failing. A folder the user chose (DEMO_DATA_DIR) is never
+ * swapped for another: a folder out of reach is an error that says what to do.
  */
-export async function startEmbeddedDatabase(dataDir: string): Promise<{ url: string; stop: () => Promise<void> }> {
-  const { default: EmbeddedPostgres } = await importEsm(pathToFileURL(require.resolve('embedded-postgres')).href);
-  const port = await freePort();
-  const fresh = !existsSync(join(dataDir, 'PG_VERSION'));
-  mkdirSync(dataDir, { recursive: true });
-  const server = new EmbeddedPostgres({
-    databaseDir: dataDir,
-    port,
-    user: 'postgres',
-    password: 'postgres',
-    authMethod: 'scram-sha-256',
-    persistent: true,
-    // PostgreSQL will not run as root; the package then runs it as a `postgres` system user.
-    createPostgresUser: true,
-    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories='],
-    onLog: () => undefined,
-  });
-  if (fresh) await server.initialise();
-  await server.start();
-  return { url: `postgres://postgres:postgres@127.0.0.1:${port}/postgres`, stop: () => server.stop() };
+export async function startEmbeddedDatabase(dataDir: string, chosen: boolean): Promise<EmbeddedDatabase> {
+  const shown = relative(process.cwd(), dataDir) || '.';
+  if (chosen || canUseDataDir(dataDir)) {
+    const server = await startEmbeddedPostgres({ dataDir });
+    return { url: server.url, where: `data in ${shown}`, stop: server.stop };
+  }
+  const server = await startEmbeddedPostgres();
+  return { url: server.url, where: `data in ${server.dataDir}, deleted on exit: as root it runs as the postgres user, who cannot enter ${shown}`, stop: server.stop };
 }

@@ -1,10 +1,11 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { join, relative } from 'node:path';
+import { join } from 'node:path';
 import { MikroORM } from '@mikro-orm/postgresql';
 import { ADMIN_TOKEN, createApp } from './app';
 import { demoConfig } from './demo-config';
-import { startEmbeddedDatabase } from './embedded-database';
+import { startEmbeddedDatabase, type EmbeddedDatabase } from './embedded-database';
+import { EmbeddedPostgresError } from './embedded-postgres';
 import { prepareDatabase, seedDemo } from './prepare-database';
 
 // `npm run demo`: a PostgreSQL (DATABASE_URL, a superuser URL, or an embedded one), the roles of the
@@ -12,8 +13,17 @@ import { prepareDatabase, seedDemo } from './prepare-database';
 
 async function main() {
   const dataDir = process.env.DEMO_DATA_DIR ?? join(__dirname, '.data');
-  const embedded = process.env.DATABASE_URL ? undefined : await startEmbeddedDatabase(dataDir);
-  const superUrl = process.env.DATABASE_URL ?? embedded!.url;
+  const embedded = process.env.DATABASE_URL ? undefined : await startEmbeddedDatabase(dataDir, process.env.DEMO_DATA_DIR !== undefined);
+  try {
+    await serve(process.env.DATABASE_URL ?? embedded!.url, embedded);
+  } catch (error) {
+    // Stopped here, so that a failed start leaves no server behind (nor a temporary data folder).
+    await embedded?.stop();
+    throw error;
+  }
+}
+
+async function serve(superUrl: string, embedded: EmbeddedDatabase | undefined) {
   const urls = await prepareDatabase(superUrl);
 
   const owner = await MikroORM.init(demoConfig(urls.ownerUrl));
@@ -26,7 +36,7 @@ async function main() {
   await new Promise((resolve, reject) => server.once('listening', resolve).once('error', reject));
   const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 
-  const where = embedded ? `embedded, data in ${relative(process.cwd(), dataDir) || '.'}` : 'DATABASE_URL';
+  const where = embedded ? `embedded, ${embedded.where}` : 'DATABASE_URL';
   console.log(`mikro-orm-rls demo ready on ${base} (PostgreSQL: ${where}). Try:
   curl -s -H 'Authorization: Bearer alice' ${base}/items
   curl -s -H 'Authorization: Bearer bob' ${base}/items
@@ -53,6 +63,7 @@ query, and the admin route uses bypassRls(). Ctrl-C stops the server${embedded ?
 }
 
 main().catch((error) => {
-  console.error(error);
+  // A start-up problem with a known remedy is one line; anything else keeps its stack.
+  console.error(error instanceof EmbeddedPostgresError ? error.message : error);
   process.exit(1);
 });

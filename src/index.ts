@@ -9,7 +9,7 @@ export { RlsSessioner, RlsMissingContextError, type ContextGetter } from './runt
 export type { RlsOptions, RlsBypassOptions, RlsForkOptions } from './runtime';
 export { RlsContextError, type ContextSchema } from './context';
 
-export { auditRls, type AuditFinding } from './audit';
+export { auditRls, auditRlsReport, describeAuditTarget, type AuditFinding, type AuditReport, type AuditTarget } from './audit';
 
 // Building blocks for tooling (migrations, audits): rendered specs, live catalog state, diffs.
 export type { PolicySpec, TableRlsSpec, TableRef } from './ddl';

@@ -29,3 +29,11 @@ it('the committed results cover every workload and variant, with counted round t
   expect(report.machine).toMatchObject({ cores: expect.any(Number), cpu: expect.any(String), postgres: expect.any(String) });
   expect(report.settings.dataset).toMatchObject({ items: 100_000 });
 });
+
+it('the committed results measure the session reset on workloads 1 to 3, with no extra round trip', () => {
+  expect(report.sessionReset.map((r) => `${r.workload}${r.variant}`).sort()).toEqual(['1b', '1c', '2b', '2c', '3b', '3c']);
+  for (const r of report.sessionReset) {
+    expect([r.withResetVsBaseline, r.withoutResetVsBaseline, r.withVsWithout].every(Number.isFinite)).toBe(true);
+    expect(r.roundTripsWith).toBe(r.roundTripsWithout);
+  }
+});

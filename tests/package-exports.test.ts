@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
@@ -99,4 +99,66 @@ it('every runtime export has a type declaration for both import and require', ()
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+/** `exports` subpaths besides the root and package.json: `./express`, `./fastify`, `./nestjs`. */
+const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+const subpaths = Object.keys(pkg.exports).filter((key) => key !== '.' && key !== './package.json');
+
+it('typesVersions points each subpath at the same CommonJS declarations as exports, for node10 resolution', () => {
+  const expected = Object.fromEntries(subpaths.map((key) => [key.slice(2), [`./${pkg.exports[key].require.types.replace(/^\.\//, '')}`]]));
+  expect(subpaths.length).toBeGreaterThan(0);
+  expect(pkg.typesVersions).toEqual({ '*': expected });
+});
+
+// The root and every subpath, imported by a project that has the package in its node_modules, under each
+// module setting a user may have. Node10 (`"module": "commonjs"`) reads no `exports`: typesVersions.
+const SETTINGS = [
+  { name: 'commonjs + node10', module: ts.ModuleKind.CommonJS, moduleResolution: ts.ModuleResolutionKind.Node10, files: ['use.ts'], builds: ['cjs'] },
+  { name: 'node16', module: ts.ModuleKind.Node16, moduleResolution: ts.ModuleResolutionKind.Node16, files: ['use.ts', 'use.mts'], builds: ['cjs', 'esm'] },
+  { name: 'nodenext', module: ts.ModuleKind.NodeNext, moduleResolution: ts.ModuleResolutionKind.NodeNext, files: ['use.ts', 'use.mts'], builds: ['cjs', 'esm'] },
+  { name: 'esnext + bundler', module: ts.ModuleKind.ESNext, moduleResolution: ts.ModuleResolutionKind.Bundler, files: ['use.ts'], builds: ['esm'] },
+];
+
+it.each(SETTINGS)('the root and every subpath type-check under $name', ({ module, moduleResolution, files, builds }) => {
+  const specifiers = ['', ...subpaths.map((key) => key.slice(1))].map((suffix) => `${NAME}${suffix}`);
+  const use = specifiers.map((specifier, i) => `import * as entry${i} from '${specifier}';`).join('\n') +
+    `\nexport const entries = [${specifiers.map((_, i) => `entry${i}`).join(', ')}];\n`;
+  const dir = mkdtempSync(join(root, 'dist', '.types-check-'));
+  try {
+    // The package as installed: node_modules/mikro-orm-rls is the package folder (here, a link to it).
+    mkdirSync(join(dir, 'node_modules'));
+    symlinkSync(root, join(dir, 'node_modules', NAME), 'dir');
+    const paths = files.map((file) => join(dir, file));
+    paths.forEach((file) => writeFileSync(file, use));
+    const program = ts.createProgram(paths, {
+      module,
+      moduleResolution,
+      target: ts.ScriptTarget.ES2022,
+      strict: true,
+      esModuleInterop: true,
+      noEmit: true,
+      skipLibCheck: true,
+      types: ['node'],
+      typeRoots: [join(root, 'node_modules', '@types')],
+    });
+    const diagnostics = ts.getPreEmitDiagnostics(program).map((d) => ts.flattenDiagnosticMessageText(d.messageText, '\n'));
+    expect(diagnostics).toEqual([]);
+    const loaded = program.getSourceFiles().map((f) => relative(root, f.fileName));
+    const declarations = (build: string) =>
+      ['index', ...subpaths.map((key) => `integrations/${key.slice(2)}/index`)].map((entry) => `dist/${build}/${entry}.d.${build === 'esm' ? 'mts' : 'ts'}`);
+    expect(loaded).toEqual(expect.arrayContaining(builds.flatMap(declarations)));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+it('the packed tarball holds every file package.json names', () => {
+  const named = JSON.parse(execFileSync(process.execPath, ['scripts/verify-package-paths.mjs', '--list'], { cwd: root, encoding: 'utf8' })) as string[];
+  expect(named).toEqual(expect.arrayContaining(['dist/cjs/index.js', 'dist/cjs/cli/main.js', 'dist/cjs/integrations/express/index.d.ts']));
+  // --ignore-scripts: beforeAll built dist already; prepack would build it again.
+  const out = execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: root, encoding: 'utf8', timeout: 60_000, stdio: 'pipe' });
+  const [packed] = JSON.parse(out) as [{ files: { path: string }[] }];
+  const files = new Set(packed.files.map((file) => file.path));
+  expect(named.filter((path) => !files.has(path))).toEqual([]);
 });

@@ -2,43 +2,24 @@ import type { MikroORM } from '@mikro-orm/core';
 import type { AbstractSqlDriver } from '@mikro-orm/knex';
 import { canonicalizeSpecs } from '../catalog/canonicalize';
 import { readLiveState, type LiveTableState } from '../catalog/live-state';
+import { readPartitions, type Partition } from '../catalog/partitions';
 import type { Queryable } from '../catalog/queryable';
-import { qualifiedTable, tableLabel } from '../ddl/quote';
+import { qualifiedTable, tableLabel, type TableRef } from '../ddl/quote';
+import { coverPartitions } from '../diff/cover-partitions';
 import { diffRls } from '../diff/diff-rls';
 import { knexQueryable } from '../runtime/knex-queryable';
-import { rlsSettingsOf } from '../runtime/rls-settings';
+import { rlsSettingsOf, type RlsSettings } from '../runtime/rls-settings';
 import { baseDriver } from '../runtime/scoped-driver';
 import type { AuditFinding } from './audit-finding';
+import { readAuditTarget, type AuditTarget } from './audit-target';
+import { contextFreePolicyFindings } from './context-free-policies';
+import { roleFindings } from './role-findings';
+import { undeclaredPolicyFindings } from './undeclared-policies';
+import { unprotectedPartitionFindings } from './unprotected-partitions';
+import { unprotectedReferenceFindings } from './unprotected-references';
 import { readsSettingPerRow } from './unwrapped-settings';
 
-async function roleFindings(db: Queryable, live: readonly LiveTableState[]): Promise<AuditFinding[]> {
-  const [role] = await db.query<{ name: string; superuser: boolean; bypass: boolean }>(
-    `select rolname as name, rolsuper as superuser, rolbypassrls as bypass from pg_roles where rolname = current_user`,
-  );
-  const findings: AuditFinding[] = [];
-  if (role.superuser) {
-    findings.push({ code: 'role-superuser', message: `The application role "${role.name}" is a superuser: RLS never applies to it.`, fix: `ALTER ROLE "${role.name}" NOSUPERUSER; (or connect as a dedicated NOSUPERUSER role)` });
-  }
-  if (role.bypass) {
-    findings.push({ code: 'role-bypassrls', message: `The application role "${role.name}" has BYPASSRLS: RLS never applies to it.`, fix: `ALTER ROLE "${role.name}" NOBYPASSRLS; use bypassRole for admin work instead` });
-  }
-  const owned = await db.query<{ schema: string; table: string }>(
-    `select n.nspname as schema, c.relname as table from pg_class c join pg_namespace n on n.oid = c.relnamespace
-     where c.relrowsecurity and not c.relforcerowsecurity and pg_has_role(current_user, c.relowner, 'USAGE')
-       and (n.nspname, c.relname) in (select * from unnest($1::text[], $2::text[]))`,
-    [live.map((t) => t.table.schema), live.map((t) => t.table.name)],
-  );
-  for (const t of owned) {
-    const table = { schema: t.schema, name: t.table };
-    findings.push({
-      code: 'role-owns-table-without-force',
-      table: tableLabel(table),
-      message: `The application role "${role.name}" owns ${tableLabel(table)}, which has RLS without FORCE: the owner bypasses its policies.`,
-      fix: `ALTER TABLE ${qualifiedTable(table)} FORCE ROW LEVEL SECURITY; (or let another role own the table)`,
-    });
-  }
-  return findings;
-}
+const isIn = (list: readonly TableRef[], t: TableRef) => list.some((x) => x.schema === t.schema && x.name === t.name);
 
 function tableFindings(live: readonly LiveTableState[], declared: ReturnType<typeof rlsSettingsOf>['tables']): AuditFinding[] {
   const findings: AuditFinding[] = [];
@@ -72,8 +53,13 @@ function tableFindings(live: readonly LiveTableState[], declared: ReturnType<typ
   return findings;
 }
 
-async function driftFindings(db: Queryable, orm: MikroORM, live: readonly LiveTableState[]): Promise<AuditFinding[]> {
-  const declared = rlsSettingsOf(orm.config).tables.filter((s) => live.some((t) => t.table.schema === s.table.schema && t.table.name === s.table.name));
+/**
+ * Policies that differ from the declaration, on the entity tables and on their partitions. Hand-written
+ * policies are left out: `policy-undeclared` reports them, and a diff would refuse one named like a
+ * declared policy.
+ */
+async function driftFindings(db: Queryable, settings: RlsSettings, live: readonly LiveTableState[], partitions: readonly Partition[]): Promise<AuditFinding[]> {
+  const declared = settings.tables.filter((s) => isIn(live.map((t) => t.table), s.table));
   // Temporary copies: the audit runs as the application role, which may not create policies on the tables.
   let canonical;
   try {
@@ -84,7 +70,9 @@ async function driftFindings(db: Queryable, orm: MikroORM, live: readonly LiveTa
     await db.query('rollback to savepoint mikro_orm_rls_audit_drift');
     return [{ code: 'drift-unchecked', message: `Policy drift could not be checked as this role: ${(error as Error).message}`, fix: 'Grant the role SELECT on the tables, or run the audit as the owner as well.' }];
   }
-  return diffRls(canonical, live)
+  const desired = coverPartitions(canonical, settings.entityTables, partitions).desired;
+  const managedOnly = live.map((t) => ({ ...t, policies: t.policies.filter((p) => p.managed) }));
+  return diffRls(desired, managedOnly)
     .filter((op) => op.description.includes('policy'))
     .map((op) => ({
       code: 'policy-drift',
@@ -115,26 +103,50 @@ async function viewFindings(db: Queryable): Promise<AuditFinding[]> {
   });
 }
 
+/** What an audit found, and the database and role it checked (which its role findings describe). */
+export interface AuditReport {
+  readonly target: AuditTarget;
+  readonly findings: AuditFinding[];
+}
+
+/**
+ * {@link auditRls}, with the database and role it ran as: `describeAuditTarget(report.target)` gives the
+ * lines `mikro-orm-rls audit` prints first, which say when that role is not a plain application role.
+ */
+export async function auditRlsReport(orm: MikroORM): Promise<AuditReport> {
+  const settings = rlsSettingsOf(orm.config);
+  const driver = baseDriver(orm.em.getDriver() as unknown as AbstractSqlDriver);
+  return driver.getConnection('write').transactional(async (trx) => {
+    const db = knexQueryable(trx);
+    const covered = coverPartitions(settings.tables, settings.entityTables, await readPartitions(db, settings.entityTables));
+    const live = await readLiveState(db, covered.entityTables);
+    const target = await readAuditTarget(db, live.map((t) => t.table));
+    // Managed: tables with declared policies and their partitions.
+    const managed = live.filter((t) => isIn(covered.desired.map((s) => s.table), t.table));
+    const findings = [
+      ...roleFindings(target, live),
+      ...tableFindings(live, settings.tables),
+      ...unprotectedPartitionFindings(covered.partitions, settings.tables, live),
+      ...undeclaredPolicyFindings(managed),
+      ...(await contextFreePolicyFindings(db, managed.map((t) => t.table), settings.prefix)),
+      ...(await driftFindings(db, settings, live, covered.partitions)),
+      ...(await unprotectedReferenceFindings(db, { declared: settings.tables.map((s) => s.table), optedOutPivots: settings.optedOutPivotTables })),
+      ...(await viewFindings(db)),
+    ];
+    return { target, findings };
+  });
+}
+
 /**
  * Checks, with the application's own connection, for setups that silently defeat RLS: a privileged
- * application role, tables without ENABLE/FORCE, policies that differ from the declaration, writes
- * without SELECT, settings read per row, and views that bypass RLS. Read-only: changes nothing.
+ * role, tables or partitions without ENABLE/FORCE, policies that differ from the declaration, policies
+ * no declaration owns, policies that read no context, tables without RLS that reference RLS tables,
+ * writes without SELECT, settings read per row, and views that bypass RLS. Read-only: changes nothing.
  *
  * @example
  * const findings = await auditRls(orm);
  * for (const f of findings) console.log(`${f.code}: ${f.message} Fix: ${f.fix}`);
  */
 export async function auditRls(orm: MikroORM): Promise<AuditFinding[]> {
-  const settings = rlsSettingsOf(orm.config);
-  const driver = baseDriver(orm.em.getDriver() as unknown as AbstractSqlDriver);
-  return driver.getConnection('write').transactional(async (trx) => {
-    const db = knexQueryable(trx);
-    const live = await readLiveState(db, settings.entityTables);
-    return [
-      ...(await roleFindings(db, live)),
-      ...tableFindings(live, settings.tables),
-      ...(await driftFindings(db, orm, live)),
-      ...(await viewFindings(db)),
-    ];
-  });
+  return (await auditRlsReport(orm)).findings;
 }

@@ -1,3 +1,4 @@
-export { auditRls } from './audit-rls';
+export { auditRls, auditRlsReport, type AuditReport } from './audit-rls';
 export type { AuditFinding } from './audit-finding';
+export { describeAuditTarget, type AuditTarget } from './audit-target';
 export { readsSettingPerRow } from './unwrapped-settings';

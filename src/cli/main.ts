@@ -1,19 +1,10 @@
 #!/usr/bin/env node
 import { ConfigurationLoader, MikroORM } from '@mikro-orm/core';
-import { auditRls } from '../audit/audit-rls';
+import { auditRlsReport } from '../audit/audit-rls';
+import { describeAuditTarget } from '../audit/audit-target';
+import { parseCliArguments, USAGE } from './cli-arguments';
 
-const USAGE = `Usage: mikro-orm-rls audit [--json]
-
-Connects with the application's MikroORM configuration (found like the mikro-orm CLI finds it, e.g.
-MIKRO_ORM_CLI_CONFIG or package.json "mikro-orm".configPaths) and reports setups that defeat row-level
-security, one line each with a suggested fix. Exits 1 when anything is found, 0 otherwise.`;
-
-async function main(args: string[]): Promise<number> {
-  const [command, ...flags] = args;
-  if (command !== 'audit' || flags.some((f) => f !== '--json')) {
-    console.error(USAGE);
-    return 2;
-  }
+async function audit(json: boolean): Promise<number> {
   // Load TypeScript configs the way the mikro-orm CLI does (ts-node, as package.json "mikro-orm" says).
   const settings = ConfigurationLoader.getSettings();
   if (settings.useTsNode !== false) ConfigurationLoader.registerTsNode(settings.tsConfigPath);
@@ -21,18 +12,34 @@ async function main(args: string[]): Promise<number> {
   (ConfigurationLoader as unknown as { commonJSCompat(options: object): void }).commonJSCompat({});
   const orm = await MikroORM.init();
   try {
-    const findings = await auditRls(orm);
-    if (flags.includes('--json')) {
+    const { target, findings } = await auditRlsReport(orm);
+    const header = describeAuditTarget(target);
+    if (json) {
+      // stdout stays one JSON document for machines; the header is for the person reading the terminal.
+      for (const line of header) console.error(line);
       console.log(JSON.stringify(findings, null, 2));
-    } else if (findings.length === 0) {
-      console.log('mikro-orm-rls audit: no problems found.');
     } else {
+      for (const line of header) console.log(line);
+      if (findings.length === 0) console.log('mikro-orm-rls audit: no problems found.');
       for (const f of findings) console.log(`${f.code}${f.table ? ` ${f.table}` : ''}: ${f.message} Fix: ${f.fix}`);
     }
     return findings.length > 0 ? 1 : 0;
   } finally {
     await orm.close(true);
   }
+}
+
+async function main(args: string[]): Promise<number> {
+  const request = parseCliArguments(args);
+  if (request.kind === 'help') {
+    console.log(USAGE);
+    return 0;
+  }
+  if (request.kind === 'error') {
+    console.error(`${request.message}\n\n${USAGE}`);
+    return 2;
+  }
+  return audit(request.json);
 }
 
 main(process.argv.slice(2)).then(

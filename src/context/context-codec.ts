@@ -44,11 +44,14 @@ export class ContextCodec {
 
   /** Validates and encodes; throws {@link RlsContextError} naming each bad field. Sends nothing. */
   encode(input: unknown): EncodedContext {
+    const unknownFields = this.unknownFieldProblems(input);
     const parsed = this.schema.safeParse(input);
-    if (!parsed.success) {
-      throw new RlsContextError(
-        parsed.error.issues.map((issue) => `${issue.path.length ? issue.path.map(String).join('.') : '(context)'}: ${issue.message}`),
-      );
+    if (!parsed.success || unknownFields.length > 0) {
+      const issues = parsed.success ? [] : parsed.error.issues.filter((issue) => !isUnknownKeysIssue(issue));
+      throw new RlsContextError([
+        ...issues.map((issue) => `${issue.path.length ? issue.path.map(String).join('.') : '(context)'}: ${issue.message}`),
+        ...unknownFields,
+      ]);
     }
     const data = parsed.data as Record<string, unknown>;
     const problems: string[] = [];
@@ -63,4 +66,22 @@ export class ContextCodec {
     if (problems.length > 0) throw new RlsContextError(problems);
     return Object.freeze({ values: Object.freeze(values), data: Object.freeze({ ...data }) });
   }
+
+  /**
+   * One rule for every schema: a field the schema does not name is refused. A plain `z.object` would
+   * strip it silently (the derived schema is strict), and a misspelt key would then leave its variable
+   * unset without a word; that fails closed, but the caller deserves to know why.
+   */
+  private unknownFieldProblems(input: unknown): string[] {
+    if (typeof input !== 'object' || input === null || Array.isArray(input)) return []; // the schema reports it
+    const known = this.fields.join(', ') || '(none)';
+    return Object.keys(input)
+      .filter((key) => !this.fields.includes(key))
+      .map((key) => `${key}: not a field of the context schema (known fields: ${known}); remove it or add it to the schema`);
+  }
+}
+
+/** zod's own report of unknown keys (strict objects), replaced by {@link ContextCodec}'s, which names them. */
+function isUnknownKeysIssue(issue: object): boolean {
+  return (issue as { code?: unknown }).code === 'unrecognized_keys';
 }

@@ -1,2 +1,3 @@
 export * from './operation';
 export * from './diff-rls';
+export * from './cover-partitions';

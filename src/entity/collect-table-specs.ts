@@ -17,6 +17,8 @@ export interface CollectedRls {
   readonly entityTables: readonly TableRef[];
   /** Every variable the policies read, with the kind of value it holds. */
   readonly variables: ReadonlyMap<string, ValueKind>;
+  /** Pivot tables left without policies on purpose (`rls.pivotTables: { <relation>: false }`). */
+  readonly optedOutPivotTables: readonly TableRef[];
 }
 
 /**
@@ -126,6 +128,7 @@ export function collectTableSpecs(
   const tableOf = (meta: EntityMetadata): TableRef => ({ schema: defaultSchema(meta, options.defaultSchema), name: meta.tableName });
   const declared = new Map<string, TableDeclaration>();
   const pivots: EntityMetadata[] = [];
+  const optedOutPivotTables: TableRef[] = [];
   for (const meta of metas) {
     if (meta.embeddable || meta.virtual || meta.abstract || !meta.tableName) continue;
     const isStiChild = meta.root && meta.root !== meta && meta.root.className !== meta.className;
@@ -152,13 +155,17 @@ export function collectTableSpecs(
   // Pivot tables without a declaration of their own: generated from the relations that write them.
   const generated = new Map<string, TableDeclaration>();
   for (const pivot of pivots) {
-    const relations = relationsOfPivot(pivot, metas).filter((r) => !optedOut(r, declared));
+    const written = relationsOfPivot(pivot, metas);
+    const relations = written.filter((r) => !optedOut(r, declared));
     const ends = relations.flatMap((relation) => {
       const { owner, target } = linkEnds(relation, tableOf);
       return [declared.has(relation.owner.className) ? owner : undefined, declared.has(relation.target.className) ? target : undefined];
     });
     const rlsEnds = ends.filter((e) => e !== undefined);
-    if (rlsEnds.length === 0) continue;
+    if (rlsEnds.length === 0) {
+      if (relations.length < written.length) optedOutPivotTables.push(tableOf(pivot));
+      continue;
+    }
     // Forced unless every RLS end opted out of FORCE (then the owner bypasses those tables anyway).
     const force = relations.some((r) => [r.owner, r.target].some((m) => declared.get(m.className)?.force === true));
     generated.set(pivot.className, { policies: [pivotPolicy(rlsEnds)], force, pivotTables: {} });
@@ -184,5 +191,5 @@ export function collectTableSpecs(
     const columns = meta.props.flatMap((p) => p.fieldNames ?? []);
     tables.push(compileTablePolicies(table, declaration.policies, { prefix: options.prefix, force: declaration.force, columns }));
   }
-  return { tables, entityTables, variables };
+  return { tables, entityTables, variables, optedOutPivotTables };
 }

@@ -1,8 +1,10 @@
 import { canonicalizeSpecs } from '../catalog/canonicalize';
 import { readLiveState, type LiveTableState } from '../catalog/live-state';
+import { readPartitions } from '../catalog/partitions';
 import type { Queryable } from '../catalog/queryable';
 import type { TableRlsSpec } from '../ddl/policy-spec';
 import type { TableRef } from '../ddl/quote';
+import { coverPartitions } from '../diff/cover-partitions';
 import { diffRls, policyOperations } from '../diff/diff-rls';
 import type { RlsOperation } from '../diff/operation';
 import { renderedKey, renderedValue, type RlsSnapshot } from './rls-snapshot';
@@ -29,8 +31,10 @@ export interface RlsPlan {
   readonly down: string[];
   /** RLS operations only, in the order they run on the way up. */
   readonly operations: RlsOperation[];
-  /** The desired state as PostgreSQL stores it, for the next snapshot. */
+  /** The desired state as PostgreSQL stores it, partitions included, for the next snapshot. */
   readonly canonical: TableRlsSpec[];
+  /** The partitions of entity tables the plan covered (read from the catalog), for the next snapshot. */
+  readonly partitions: TableRef[];
 }
 
 const sameTable = (a: TableRef, b: TableRef) => a.schema === b.schema && a.name === b.name;
@@ -79,10 +83,23 @@ async function canonicalizeAfterSchema(db: Queryable, input: PlanInput): Promise
   }));
 }
 
-async function currentState(db: Queryable, input: PlanInput, dropped: readonly TableRef[]): Promise<LiveTableState[]> {
+/**
+ * The state before the migration. From the snapshot when there is one, except for partitions it has not
+ * recorded (created since, by hand-written SQL): those are read from the catalog. A partition the snapshot
+ * recorded that is no longer one is left out, there is nothing to migrate on it.
+ */
+async function currentState(db: Queryable, input: PlanInput, dropped: readonly TableRef[], partitions: readonly TableRef[]): Promise<LiveTableState[]> {
   if (input.initial) return [];
-  if (input.snapshot) return input.snapshot.state.map((t) => ({ ...t, policies: t.policies.map((p) => ({ ...p, managed: true })) }));
-  return readLiveState(db, [...input.entityTables, ...dropped.filter((t) => !isIn(input.entityTables, t))], { manageAll: input.manageAllPolicies });
+  const options = { manageAll: input.manageAllPolicies };
+  if (input.snapshot) {
+    const recordedPartitions = input.snapshot.partitions ?? [];
+    const state = input.snapshot.state
+      .filter((t) => !isIn(recordedPartitions, t.table) || isIn(partitions, t.table))
+      .map((t) => ({ ...t, policies: t.policies.map((p) => ({ ...p, managed: true })) }));
+    const unrecorded = partitions.filter((t) => !state.some((s) => sameTable(s.table, t)));
+    return [...state, ...(unrecorded.length > 0 ? await readLiveState(db, unrecorded, options) : [])];
+  }
+  return readLiveState(db, [...input.entityTables, ...partitions, ...dropped.filter((t) => !isIn(input.entityTables, t))], options);
 }
 
 /** Statements of the operations, a blank line between tables, so a migration file reads table by table. */
@@ -106,23 +123,39 @@ function joinGroups(groups: string[][]): string[] {
 }
 
 /**
+ * The partitions of the entity tables, read from the catalog (MikroORM 6 knows nothing of partitions, so
+ * its schema statements never create one). Not for an initial migration, which starts from an empty
+ * database, nor under a table the migration drops (its partitions go with it).
+ */
+async function partitionsToCover(db: Queryable, input: PlanInput, dropped: readonly TableRef[]) {
+  if (input.initial) return [];
+  return (await readPartitions(db, input.entityTables)).filter((p) => !isIn(dropped, p.root));
+}
+
+/**
  * One migration's RLS part, ordered around MikroORM's schema statements:
  * 1. before them, drop the managed policies of tables they alter (a policy can depend on a column being
- *    changed) or drop (so the way down can restore them after the table is back);
+ *    changed; a partition's policies too, as altering a partitioned table alters its partitions) or drop
+ *    (so the way down can restore them after the table is back);
  * 2. the schema statements;
  * 3. after them, everything else: new tables' policies, recreated ones, ALTER POLICY, RLS flags.
  * The way down undoes 3, then runs MikroORM's down statements, then undoes 1.
+ *
+ * Partitions of entity tables get their table's declared state, listed after it (see `coverPartitions`).
  */
 export async function planRlsMigration(db: Queryable, input: PlanInput): Promise<RlsPlan> {
   const touched = tablesInSchemaSql(input.schema.up, input.defaultSchema);
-  const current = await currentState(db, input, touched.dropped);
-  const canonical = await canonicalizeAfterSchema(db, input);
+  const partitions = await partitionsToCover(db, input, touched.dropped);
+  const partitionTables = coverPartitions([], input.entityTables, partitions).partitions.map((p) => p.table);
+  const altered = [...touched.altered, ...partitions.filter((p) => isIn(touched.altered, p.root)).map((p) => p.table)];
+  const current = await currentState(db, input, touched.dropped, partitionTables);
+  const canonical = coverPartitions(await canonicalizeAfterSchema(db, input), input.entityTables, partitions).desired;
   const before: RlsOperation[] = [];
   const remaining: LiveTableState[] = [];
   for (const table of current) {
     if (isIn(touched.dropped, table.table)) {
       before.push(...diffRls([], [table]));
-    } else if (isIn(touched.altered, table.table)) {
+    } else if (isIn(altered, table.table)) {
       before.push(...policyOperations(table.table, [], table.policies));
       remaining.push({ ...table, policies: table.policies.filter((p) => !p.managed) });
     } else {
@@ -137,5 +170,6 @@ export async function planRlsMigration(db: Queryable, input: PlanInput): Promise
     down: joinGroups([statementsByTable(reversed(after), 'down'), [...input.schema.down], statementsByTable(reversed(before), 'down')]),
     operations,
     canonical,
+    partitions: partitionTables,
   };
 }

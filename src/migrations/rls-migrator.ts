@@ -21,7 +21,8 @@ interface MigratorInternals {
 /**
  * MikroORM's Migrator, plus policies: `migration:create` writes the policy diff into the same migration
  * as the schema diff (a policy-only change makes a migration too), `--initial` includes policies, and
- * `migration:check` fails when only policies differ. Installed by `withRls()` when
+ * `migration:check` fails when only policies differ. Partitions of entity tables, which only the
+ * database knows, are read from its catalog when the migration is created and get their table's policies. Installed by `withRls()` when
  * `@mikro-orm/migrations` is installed; registered under MikroORM's own extension name, so the CLI uses it.
  */
 export class RlsMigrator extends Migrator {
@@ -51,7 +52,7 @@ export class RlsMigrator extends Migrator {
   async rlsSchemaDiff(blank: boolean, initial: boolean, schemaDiff: SchemaDiff): Promise<SchemaDiff> {
     if (blank) return schemaDiff;
     const plan = await planWithOrm(this.internals.em, schemaDiff, { initial, snapshot: initial ? undefined : this.readRlsSnapshot() });
-    this.nextRlsSnapshot = snapshotOf(this.internals.em.config.get('rls')!.tables, plan.canonical);
+    this.nextRlsSnapshot = snapshotOf(this.internals.em.config.get('rls')!.tables, plan.canonical, plan.partitions);
     return { up: plan.up, down: plan.down };
   }
 

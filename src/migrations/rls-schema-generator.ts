@@ -12,6 +12,8 @@ type UpdateOptions = Parameters<SqlSchemaGenerator['getUpdateSchemaSQL']>[0];
  * MikroORM's schema generator, plus policies, so `schema:create`, `schema:update`, `schema:fresh` and
  * `orm.schema.*` leave every table with its declared policies: creating adds them after the tables,
  * updating drops the policies of altered tables first and brings all policies to the declared state after.
+ * Updating covers the tables' partitions too (read from the catalog); creating starts from nothing, where
+ * no partition exists yet.
  */
 export class RlsSchemaGenerator extends SqlSchemaGenerator {
   static override register(orm: MikroORM): void {

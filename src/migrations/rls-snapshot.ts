@@ -1,5 +1,6 @@
 import type { LiveTableState } from '../catalog/live-state';
 import type { TableRlsSpec } from '../ddl/policy-spec';
+import type { TableRef } from '../ddl/quote';
 
 /**
  * The RLS state a migration leaves behind, stored next to MikroORM's schema snapshot. `state` is what
@@ -10,6 +11,11 @@ export interface RlsSnapshot {
   readonly version: 1;
   readonly state: readonly LiveTableState[];
   readonly rendered: Readonly<Record<string, string>>;
+  /**
+   * Which tables of `state` are partitions (read from the catalog when the migration was created), so a
+   * partition that is gone can be told from an entity table. Absent in snapshots written by versions that did not cover partitions.
+   */
+  readonly partitions?: readonly TableRef[];
 }
 
 const key = (schema: string, table: string, policy: string) => JSON.stringify([schema, table, policy]);
@@ -25,7 +31,7 @@ export function renderedValue(spec: TableRlsSpec, index: number): string {
   return JSON.stringify([p.command, p.permissive, p.roles, p.using, p.withCheck]);
 }
 
-export function snapshotOf(rendered: readonly TableRlsSpec[], canonical: readonly TableRlsSpec[]): RlsSnapshot {
+export function snapshotOf(rendered: readonly TableRlsSpec[], canonical: readonly TableRlsSpec[], partitions: readonly TableRef[] = []): RlsSnapshot {
   const fingerprints: Record<string, string> = {};
   rendered.forEach((spec) => spec.policies.forEach((_, i) => (fingerprints[renderedKey(spec, i)] = renderedValue(spec, i))));
   return {
@@ -37,6 +43,8 @@ export function snapshotOf(rendered: readonly TableRlsSpec[], canonical: readonl
       policies: spec.policies.map((p) => ({ ...p, managed: true })),
     })),
     rendered: fingerprints,
+    // Only when there are any, so the snapshots of projects without partitions stay as they were.
+    ...(partitions.length > 0 ? { partitions } : {}),
   };
 }
 

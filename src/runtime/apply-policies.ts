@@ -2,9 +2,11 @@ import type { MikroORM } from '@mikro-orm/core';
 import type { AbstractSqlDriver } from '@mikro-orm/knex';
 import { canonicalizeSpecs } from '../catalog/canonicalize';
 import { findMissingTables, readLiveState } from '../catalog/live-state';
+import { readPartitions } from '../catalog/partitions';
 import type { Queryable } from '../catalog/queryable';
 import { tableLabel } from '../ddl/quote';
 import type { TableRlsSpec } from '../ddl/policy-spec';
+import { coverPartitions } from '../diff/cover-partitions';
 import { diffRls } from '../diff/diff-rls';
 import type { RlsOperation } from '../diff/operation';
 import { knexQueryable } from './knex-queryable';
@@ -16,11 +18,13 @@ async function inTransaction<T>(orm: MikroORM, work: (db: Queryable) => Promise<
   return driver.getConnection('write').transactional((trx) => work(knexQueryable(trx)));
 }
 
+/** Partitions get their root table's state too: a query that names a partition skips the parent's policies. */
 async function apply(db: Queryable, desired: readonly TableRlsSpec[], orm: MikroORM): Promise<RlsOperation[]> {
   const canonical = await canonicalizeSpecs(db, desired);
   const settings = rlsSettingsOf(orm.config);
-  const live = await readLiveState(db, settings.entityTables, { manageAll: settings.manageAllPolicies });
-  const operations = diffRls(canonical, live);
+  const covered = coverPartitions(canonical, settings.entityTables, await readPartitions(db, settings.entityTables));
+  const live = await readLiveState(db, covered.entityTables, { manageAll: settings.manageAllPolicies });
+  const operations = diffRls(covered.desired, live);
   for (const op of operations) {
     for (const statement of op.up) await db.query(statement);
   }
@@ -31,6 +35,10 @@ async function apply(db: Queryable, desired: readonly TableRlsSpec[], orm: Mikro
  * Brings the database's policies and RLS flags to the declared state, in one transaction, without
  * migrations. Idempotent: a second run returns no operations. Policies it did not create are left
  * alone. Must run as the tables' owner (or a superuser), not as the application role.
+ *
+ * Every partition of a table (found in the catalog, sub-partitions included) gets the table's flags and
+ * policies as well, so a query that names a partition directly is filtered too. A partition created
+ * later is covered by the next run.
  *
  * @returns the operations it performed.
  */
@@ -49,8 +57,8 @@ export async function createPolicies(orm: MikroORM): Promise<RlsOperation[]> {
 }
 
 /**
- * Drops every policy this package created on the entities' tables and switches RLS off there, unless
- * hand-written policies remain on a table. One transaction, as the owner.
+ * Drops every policy this package created on the entities' tables and their partitions and switches RLS
+ * off there, unless hand-written policies remain on a table. One transaction, as the owner.
  */
 export async function dropPolicies(orm: MikroORM): Promise<RlsOperation[]> {
   return inTransaction(orm, (db) => apply(db, [], orm));

@@ -1,6 +1,7 @@
 import type { Knex } from '@mikro-orm/knex';
 import type { ScopeSql } from './rls-scope';
 import { trackConnection, type PooledConnection } from './connection-state';
+import { needsSessionReset } from './session-reset';
 import { armTransactionStart, transactionStarted, type TransactionClient } from './transaction-start-gate';
 
 /** The parts of knex's (internal) Transaction this module relies on. */
@@ -31,7 +32,7 @@ export function beginScopedTransaction(knex: Knex, options: { isolationLevel?: s
     transaction.begin = function deferStart(this: KnexTransaction, connection: PooledConnection) {
       trackConnection(connection);
       const begin = beginStatement(this);
-      resetSessionAfterCommit(this.trxClient, scope.reset);
+      resetSessionAtEnd(this.trxClient, connection, scope.reset);
       armTransactionStart(this.trxClient, connection, { literal: `${begin};\n${scope.literal}`, redacted: `${begin};\n${scope.redacted}`, reset: scope.reset });
       return Promise.resolve();
     };
@@ -49,20 +50,27 @@ export function startPendingTransaction(trx: Knex.Transaction): Promise<void> {
 }
 
 /**
- * The transaction's COMMIT carries the session reset in the same message: what the transaction's raw
- * SQL changed at session level (`SET ROLE`, `set_config(..., false)`) would otherwise outlive it on the
- * pooled connection. After COMMIT the reset runs in an implicit transaction of its own; a COMMIT that
- * fails rolls everything back (session-level changes included) and the reset is skipped. A ROLLBACK
- * needs nothing: it undoes session-level changes made inside the transaction.
+ * The transaction's end, COMMIT or ROLLBACK, carries the session reset in the same message: what the
+ * transaction's raw SQL changed at session level (`SET ROLE`, `set_config(..., false)`) would otherwise
+ * outlive it on the pooled connection. A ROLLBACK alone is not enough: raw SQL can COMMIT in the middle
+ * of the transaction (`set role x; commit; begin`), and what it committed stays. After either end the
+ * reset runs in an implicit transaction of its own; a COMMIT that fails rolls back its transaction, and
+ * the reset then never runs, so the connection is reset on its own before it goes back to the pool.
  */
-function resetSessionAfterCommit(client: TransactionClient, reset: ScopeSql['reset']): void {
+function resetSessionAtEnd(client: TransactionClient, connection: PooledConnection, reset: ScopeSql['reset']): void {
   const send = client.query;
-  client.query = function commitAndReset(conn, query) {
-    if (query !== 'COMMIT;') return send.call(client, conn, query);
-    return send.call(client, conn, { sql: `COMMIT;\n${reset.sql}` }).then((result) => {
-      if (result && Array.isArray(result.response)) result.response = result.response[0];
-      return result;
-    });
+  client.query = function endAndReset(conn, query) {
+    if (query !== 'COMMIT;' && query !== 'ROLLBACK') return send.call(client, conn, query);
+    return send.call(client, conn, { sql: `${query}${query.endsWith(';') ? '' : ';'}\n${reset.sql}` }).then(
+      (result) => {
+        if (result && Array.isArray(result.response)) result.response = result.response[0];
+        return result;
+      },
+      (error: unknown) => {
+        needsSessionReset(connection, reset);
+        throw error;
+      },
+    );
   };
 }
 

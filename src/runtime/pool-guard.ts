@@ -1,6 +1,7 @@
 import type { Options } from '@mikro-orm/core';
 import type { PostgreSqlDriver } from '@mikro-orm/postgresql';
 import { transactionStatus, type PooledConnection } from './connection-state';
+import { settleSessionReset } from './session-reset';
 
 type PoolOptions = NonNullable<Options<PostgreSqlDriver>['pool']>;
 type Validate = (connection: unknown) => boolean | Promise<boolean>;
@@ -18,10 +19,15 @@ export function isReusable(connection: PooledConnection): boolean {
 
 /**
  * The pool options with knex's public `validate` hook (run on every acquire, for the primary and every
- * read replica) refusing connections that are not reusable; a user's own `validate` still runs after it.
+ * read replica) refusing connections that are not reusable, and first resetting the session of one whose
+ * scoped work failed (see session-reset.ts); a user's own `validate` still runs after it.
  */
 export function guardedPool(pool: PoolOptions | undefined): PoolOptions {
   const userValidate = (pool as { validate?: Validate } | undefined)?.validate;
-  const validate: Validate = (connection) => isReusable(connection as PooledConnection) && (userValidate ? userValidate(connection) : true);
+  const validate: Validate = async (connection) => {
+    const pooled = connection as PooledConnection & Parameters<typeof settleSessionReset>[0];
+    if (!isReusable(pooled) || !(await settleSessionReset(pooled)) || !isReusable(pooled)) return false;
+    return userValidate ? userValidate(connection) : true;
+  };
   return { ...pool, validate } as PoolOptions;
 }

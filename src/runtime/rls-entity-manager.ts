@@ -196,7 +196,9 @@ export class RlsEntityManager<Context extends object = Record<string, unknown>> 
     merge?: boolean,
   ): Promise<{ data?: R | null; key: string } | undefined> {
     const scope = scopeIdentity(scopeOf(this.getContext(false).driver));
-    if (!scope) return super.tryCache(entityName, config, key, refresh, merge);
+    // Named keys are namespaced for every scope, no scope included, so that no fork can name another
+    // scope's entry (scope identities are hashes of public values, hence guessable).
+    if (!scope) return super.tryCache(entityName, Array.isArray(config) ? [scopedCacheKey(scope, config[0]), config[1]] : config, key, refresh, merge);
     config ??= this.config.get('resultCache').global;
     return Array.isArray(config)
       ? super.tryCache(entityName, [scopedCacheKey(scope, config[0]), config[1]], key, refresh, merge)
@@ -209,7 +211,7 @@ export class RlsEntityManager<Context extends object = Record<string, unknown>> 
    */
   override clearCache(cacheKey: string): Promise<void> {
     const scope = scopeIdentity(scopeOf(this.getContext(false).driver));
-    return super.clearCache(scope ? scopedCacheKey(scope, cacheKey) : cacheKey);
+    return super.clearCache(scopedCacheKey(scope, cacheKey));
   }
 
   private forkScoped(scope: RlsScope, options: RlsForkOptions = {}): this {
@@ -227,6 +229,7 @@ export class RlsEntityManager<Context extends object = Record<string, unknown>> 
   }
 }
 
+/** `rls:<scope identity>:<key>`; '' for no scope, which no identity (32 hex digits) can equal. */
 function scopedCacheKey(scope: string, key: string): string {
   return `rls:${scope}:${key}`;
 }

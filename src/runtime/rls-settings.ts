@@ -57,7 +57,7 @@ export class RlsSettings {
   readonly refuseInvisibleWrites: boolean;
   /** Every entity discovery saw, abstract bases included (the final storage drops those). */
   private readonly discovered = new Map<string, EntityMetadata>();
-  private compiled?: { tables: readonly TableRlsSpec[]; entityTables: readonly TableRef[]; codec: ContextCodec };
+  private compiled?: { tables: readonly TableRlsSpec[]; entityTables: readonly TableRef[]; optedOutPivotTables: readonly TableRef[]; codec: ContextCodec };
 
   constructor(private readonly options: RlsOptions) {
     this.prefix = options.prefix ?? 'rls';
@@ -81,7 +81,7 @@ export class RlsSettings {
   /** Called right after entity discovery: renders every policy and compiles the context statement. */
   compile(storage: MetadataStorage, defaultSchema: string): void {
     const lookup = (name: string) => this.discovered.get(name);
-    const { tables, entityTables, variables } = collectTableSpecs(storage, { prefix: this.prefix, defaultSchema, lookup });
+    const { tables, entityTables, variables, optedOutPivotTables } = collectTableSpecs(storage, { prefix: this.prefix, defaultSchema, lookup });
     this.discovered.clear();
     const schema = this.options.context ?? deriveContextSchema(variables);
     const missing = [...variables.keys()].filter((name) => !(name in schema.shape));
@@ -91,7 +91,7 @@ export class RlsSettings {
           'Add the field(s) to the schema given as `context`.',
       );
     }
-    this.compiled = { tables, entityTables, codec: new ContextCodec(schema, variables, this.prefix) };
+    this.compiled = { tables, entityTables, optedOutPivotTables, codec: new ContextCodec(schema, variables, this.prefix) };
   }
 
   private get ready() {
@@ -109,6 +109,11 @@ export class RlsSettings {
   /** Every entity table, with or without policies. */
   get entityTables(): readonly TableRef[] {
     return this.ready.entityTables;
+  }
+
+  /** Pivot tables of RLS entities left without policies on purpose (`rls.pivotTables`). */
+  get optedOutPivotTables(): readonly TableRef[] {
+    return this.ready.optedOutPivotTables;
   }
 
   get codec(): ContextCodec {

@@ -1,6 +1,8 @@
 import type { Knex } from '@mikro-orm/knex';
-import { settledTransactionStatus, trackConnection, transactionStatus, type PooledConnection } from './connection-state';
+import { statusAfterFailure } from './bounded-settle';
+import { trackConnection, transactionStatus, type PooledConnection } from './connection-state';
 import { RlsScopeEscapeError } from './rls-scope-escape-error';
+import { needsSessionReset } from './session-reset';
 import { redactScopeStatement, withoutScopeResult, withoutTrailingResults, type ScopeSql } from './rls-scope';
 
 
@@ -35,10 +37,20 @@ export async function runBehindScope(knex: Knex, scope: ScopeSql, callerSql: str
     } catch (error) {
       failure = error;
     }
-    const status = failure ? await settledTransactionStatus(connection) : transactionStatus(connection);
-    if (status === 'T' || status === 'E') {
-      await client.query(connection, { sql: 'ROLLBACK', bindings: [] });
+    const status = failure ? await statusAfterFailure(connection) : transactionStatus(connection);
+    if (status === 'busy') {
+      // The client gave up on the message (a timeout); the server still runs it. Nothing can be sent
+      // behind it now; the pool guard destroys the connection, or resets it should it become idle first.
+      needsSessionReset(connection, scope.reset);
+    } else if (status === 'T' || status === 'E') {
+      // The reset behind the caller's SQL ran inside the transaction it opened, if at all; what a raw
+      // COMMIT before it made permanent (`set role x; commit; begin`) survives the ROLLBACK.
+      await client.query(connection, { sql: `ROLLBACK;\n${scope.reset.sql}`, bindings: [] });
       if (!failure) throw new RlsScopeEscapeError(callerSql);
+    } else if (failure) {
+      // The statements after the failing one, the reset among them, never ran; had the caller's SQL
+      // committed first, its session-level changes would stay. Reset before the next user gets it.
+      needsSessionReset(connection, scope.reset);
     }
     if (failure) redactScopeStatement(failure, scope);
     return withoutScopeResult(withoutTrailingResults(response, scope.reset.results), 1, emptyPgResult());

@@ -8,8 +8,45 @@ import { quoteLiteral } from '../ddl/quote';
  * that work fails, PostgreSQL rolls the session-level changes back itself and these are skipped.
  * `RESET ROLE` returns to the role the session started with; a variable is set to '' (read as NULL).
  * Bypass forks reset the variables too: raw SQL there could set them for the next unscoped user.
+ * `DISCARD TEMP` drops the temporary tables the scope's SQL made; it is cheap when there are none.
  */
 export function sessionReset(variables: readonly string[]): { sql: string; results: number } {
   const clear = variables.map((name) => `set_config(${quoteLiteral(name)}, '', false)`);
-  return clear.length ? { sql: `reset role;\nselect ${clear.join(', ')}`, results: 2 } : { sql: 'reset role', results: 1 };
+  // Temporary tables too: pg_temp is searched first and MikroORM does not schema-qualify table names, so
+  // one named like an entity table would shadow it, without RLS, for the next user of the backend.
+  const statements = ['reset role', 'discard temp', ...(clear.length ? [`select ${clear.join(', ')}`] : [])];
+  return { sql: statements.join(';\n'), results: statements.length };
+}
+
+/** The node-postgres client members a pending reset needs. */
+interface ResettableConnection {
+  query(sql: string): Promise<unknown>;
+}
+
+// Connections whose session may still carry what a scope's raw SQL changed for good, because the reset
+// that travels behind the scope's work did not run or did not stick: the work failed after a raw COMMIT
+// (`set role x; commit; select 1/0`), or the reset ran inside a transaction that was then rolled back.
+const PENDING_RESETS = new WeakMap<object, string>();
+
+/** Marks `connection` to be reset before anyone gets it from the pool again (see {@link settleSessionReset}). */
+export function needsSessionReset(connection: object, reset: { readonly sql: string }): void {
+  PENDING_RESETS.set(connection, reset.sql);
+}
+
+/**
+ * Runs a pending reset on an idle connection, in a round trip of its own: only after a scoped message or
+ * transaction that failed, never on the normal path. `false` when the reset failed, so the pool destroys
+ * the connection instead of handing it out.
+ */
+export async function settleSessionReset(connection: ResettableConnection): Promise<boolean> {
+  const sql = PENDING_RESETS.get(connection);
+  if (sql === undefined) return true;
+  try {
+    await connection.query(sql);
+  } catch {
+    // Safe to swallow: the connection is reported unusable, and the pool destroys it.
+    return false;
+  }
+  PENDING_RESETS.delete(connection);
+  return true;
 }

@@ -1,4 +1,5 @@
-import { settledTransactionStatus, type PooledConnection } from './connection-state';
+import { statusAfterFailure } from './bounded-settle';
+import type { PooledConnection } from './connection-state';
 import { redactScope, withoutScopeResult, type ScopeSql } from './rls-scope';
 import { RlsTransactionStartError } from './rls-transaction-start-error';
 import { emptyPgResult } from './scope-in-one-message';
@@ -118,8 +119,9 @@ function sendStart<R>(client: Gated, gate: Gate, message: () => Promise<R>, next
       redactScope(error, gate.start);
       // PostgreSQL parses a whole message before it runs any of it: a syntax error means BEGIN never
       // ran, and the transaction must still start with the next statement issued after this outcome.
-      // The server says where the message left the transaction on its ReadyForQuery, after the error.
-      const status = await settledTransactionStatus(gate.connection);
+      // The server says where the message left the transaction on its ReadyForQuery, after the error;
+      // after a client-side timeout it is still busy with the message, which may well have begun.
+      const status = await statusAfterFailure(gate.connection);
       const begun = status !== 'I';
       const waiting = gate.waiting ?? [];
       gate.waiting = undefined;

@@ -42,6 +42,8 @@ it('finds a table without FORCE, drifted and per-row policies, writes without se
   try {
     expect(await codes()).toEqual([
       'policy-drift public.tasks',
+      // The per-row policy is hand-written too.
+      'policy-undeclared public.accounts',
       'setting-read-per-row public.accounts',
       'table-not-forced public.projects',
       'view-without-security-invoker public.project_titles',

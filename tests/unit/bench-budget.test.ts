@@ -1,5 +1,5 @@
 import { checkBudget } from '../../bench/budget';
-import type { Row } from '../../bench/report';
+import type { ResetRow, Row } from '../../bench/report';
 
 // The budget verdicts from given numbers (no timing here).
 
@@ -26,10 +26,28 @@ function rows(ratios: Record<string, number>, trips: Record<string, number> = {}
   );
 }
 
-const verdicts = (r: Row[]) => checkBudget(r).map((c) => c.met);
+/** (b) and (c) on workloads 1 to 3, with the session reset and without it, `extraTrips` more with it. */
+function resetRows(extraTrips: Record<string, number> = {}): ResetRow[] {
+  return [1, 2, 3].flatMap((workload) =>
+    ['b', 'c'].map((variant) => ({
+      workload,
+      workloadLabel: `w${workload}`,
+      variant,
+      withResetVsBaseline: 0.98,
+      withoutResetVsBaseline: 1,
+      withVsWithout: 0.98,
+      p50MsWith: 1.02,
+      p50MsWithout: 1,
+      roundTripsWith: 1 + (extraTrips[`${workload}${variant}`] ?? 0),
+      roundTripsWithout: 1,
+    })),
+  );
+}
+
+const verdicts = (r: Row[], reset: ResetRow[] = resetRows()) => checkBudget(r, reset).map((c) => c.met);
 
 it('meets every rule when every variant matches the baseline', () => {
-  expect(verdicts(rows({}))).toEqual([true, null, true, true, true]);
+  expect(verdicts(rows({}))).toEqual([true, null, true, true, true, true, null]);
 });
 
 it('misses the transactional rule when (c) falls below 0.9x on one of workloads 2 to 4', () => {
@@ -48,4 +66,13 @@ it('judges the scan against the baseline of the same shape', () => {
 it('misses the round-trip rule when a scoped variant needs two more than its baseline', () => {
   expect(verdicts(rows({}, { '2b': 3 }))[4]).toBe(false);
   expect(verdicts(rows({}, { '2b': 2 }))[4]).toBe(true);
+});
+
+it('misses the session reset rule when the reset costs a round trip, and reports what it leaves of the throughput', () => {
+  expect(verdicts(rows({}), resetRows({ '3c': 1 }))[5]).toBe(false);
+  expect(checkBudget(rows({}), resetRows())[6].measured).toContain('1 (b): 0.980x');
+});
+
+it('misses the session reset rule when nothing measured it', () => {
+  expect(verdicts(rows({}), [])[5]).toBe(false);
 });

@@ -74,7 +74,7 @@ describe('context validation and encoding', () => {
   });
 
   it('cannot be used to set any other variable, such as the role', () => {
-    expect(() => codec.encode({ ...valid, role: 'postgres' })).toThrow(/Unrecognized key/);
+    expect(() => codec.encode({ ...valid, role: 'postgres' })).toThrow(/role: not a field of the context schema/);
   });
 
   it('works with a user schema, encoding optional fields left out as empty (read as NULL)', () => {
@@ -102,5 +102,33 @@ describe('encodeValue', () => {
 
   it('encodes null as empty so the policy reads NULL', () => {
     expect(encodeValue(null, 'int4')).toEqual({ text: '' });
+  });
+});
+
+describe('unknown context fields: one rule for derived and user schemas', () => {
+  const kinds = new Map<string, ValueKind>([['account_id', 'int4']]);
+  // A plain z.object strips unknown keys by default; the derived schema is strict. Both must refuse.
+  const schemas = {
+    derived: deriveContextSchema(kinds),
+    'user z.object': z.object({ account_id: z.number().int() }),
+    'user z.looseObject': z.looseObject({ account_id: z.number().int() }),
+  };
+
+  it.each(Object.entries(schemas))('%s: a misspelt field is refused by name, before the schema runs', (_name, schema) => {
+    const codec = new ContextCodec(schema, kinds, 'rls');
+    let error: unknown;
+    try {
+      codec.encode({ account_id: 1, acount_id: 2 });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(RlsContextError);
+    expect((error as RlsContextError).problems).toEqual([
+      'acount_id: not a field of the context schema (known fields: account_id); remove it or add it to the schema',
+    ]);
+  });
+
+  it.each(Object.entries(schemas))('%s: the known fields still pass', (_name, schema) => {
+    expect(new ContextCodec(schema, kinds, 'rls').encode({ account_id: 7 }).values).toEqual(['7']);
   });
 });
