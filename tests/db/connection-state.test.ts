@@ -59,10 +59,13 @@ it('settles for a connection first followed after its backend died in the middle
   const client = new mikroOrmPg.Client({ connectionString: db.superUrl });
   await client.connect();
   client.on('error', () => undefined); // the kill is expected: the error is what the test provokes
+  const ended = new Promise((resolve) => client.once('end', resolve));
   const pid = (await client.query('select pg_backend_pid() as pid')).rows[0].pid as number;
   const sleeping = client.query('select pg_sleep(30)').catch((e: unknown) => e);
   await db.query('select pg_terminate_backend($1)', [pid]);
   expect(String(await sleeping)).toMatch(/terminat/i);
+  // The statement fails on the server's FATAL message; the socket closes after it.
+  await ended;
   // Its end and error events are over: only the client's own state can tell it will never answer.
   const connection = client as unknown as PooledConnection;
   trackConnection(connection);
