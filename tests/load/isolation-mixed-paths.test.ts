@@ -4,6 +4,7 @@ import { MikroORM } from '@mikro-orm/postgresql';
 import { RlsViolationError, withRls, type RlsEntityManager } from '../../src';
 import { boot, type Booted } from '../fixtures/boot';
 import { Project, Tag, Task, tenantEntities } from '../fixtures/tenant-model';
+import { seededRandom } from '../support/seeded-random';
 
 // The isolation fuzz of the paths an adversarial review opened (issue #10), mixed with ordinary
 // traffic on the same pool: client-side timeouts in scoped transactions, scoped messages and bypass
@@ -37,16 +38,6 @@ const TTL = 60_000;
 const TIMEOUTS_AT_ONCE = 2;
 const HOLDERS_AT_ONCE = 1;
 
-/** mulberry32: small, fast, good enough to make a workload reproducible. */
-function random(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 // Tenant i owns projects 3i-2..3i, tags 2i-1 and 2i, and tasks 2i-1 and 2i, all named after it. Each
 // of its projects is linked to its tag 2i-1. Links and tasks that cross tenants, written as superuser,
@@ -382,7 +373,7 @@ const PLACED = new Map(ALL_KINDS.map((kind, i) => [Math.floor(((i + 0.5) * OPERA
 
 /** Operation `n` of the run: drawn from its own generator, so it does not depend on how workers interleave. */
 function drawOperation(n: number): { kind: string; operation: Operation; draw: Draw } {
-  const next = random((SEED ^ Math.imul(n + 1, 0x9e3779b9)) >>> 0);
+  const next = seededRandom((SEED ^ Math.imul(n + 1, 0x9e3779b9)) >>> 0);
   const pick = <T>(items: readonly T[]) => items[Math.floor(next() * items.length)];
   const tenant = 1 + Math.floor(next() * TENANTS);
   const other = 1 + ((tenant + Math.floor(next() * (TENANTS - 1))) % TENANTS);

@@ -2,6 +2,7 @@ import { EntitySchema } from '@mikro-orm/core';
 import type { AbstractSqlConnection } from '@mikro-orm/knex';
 import { Command, ConditionArg, Permissive, RlsViolationError, column, sql, type RlsEntityManager } from '../../src';
 import { boot, type Booted } from '../fixtures/boot';
+import { seededRandom } from '../support/seeded-random';
 
 // A randomized, seeded, bounded workload: 50 tenants, 16 concurrent workers over a pool of 4
 // connections, 2,000 operations over every kind of query path, transactions, savepoints, bypass forks,
@@ -28,16 +29,6 @@ const WORKERS = 16;
 const OPERATIONS = 2_000;
 const SEED = Number(process.env.RLS_LOAD_SEED ?? Date.now() % 1_000_000);
 
-/** mulberry32: small, fast, good enough to make a workload reproducible. */
-function random(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 let t: Booted;
 beforeAll(async () => {
@@ -114,7 +105,7 @@ const OPERATIONS_BY_KIND: Record<string, Operation> = {
 };
 
 it(`keeps ${TENANTS} tenants apart over ${OPERATIONS} random operations (seed ${SEED})`, async () => {
-  const next = random(SEED);
+  const next = seededRandom(SEED);
   const kinds = Object.keys(OPERATIONS_BY_KIND);
   let issued = 0;
   let bypassSawTenants = 0;

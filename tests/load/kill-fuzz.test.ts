@@ -4,6 +4,7 @@ import { Client } from 'pg';
 import { Command, ConditionArg, Permissive, column, sql, type RlsEntityManager } from '../../src';
 import { boot, type Booted } from '../fixtures/boot';
 import { TEST_ROLES } from '../support/test-roles';
+import { seededRandom } from '../support/seeded-random';
 
 // A seeded kill fuzz: 60 tenants, 12 concurrent workers over a pool of 3 connections doing scoped
 // reads, scoped transactions with writes and savepoints, bypass callbacks and nested bypass steps, while
@@ -40,16 +41,6 @@ const BOUND_MS = 10_000;
 const KILL_PAUSE = [2, 40] as const;
 const SEED = Number(process.env.RLS_FUZZ_SEED ?? Date.now() % 1_000_000);
 
-/** mulberry32: small, fast, good enough to make a run reproducible. */
-function random(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -202,9 +193,9 @@ function startKiller(next: () => number) {
 }
 
 it(`every operation settles while backends are killed, and no tenant sees another's rows (seed ${SEED})`, async () => {
-  const next = random(SEED);
+  const next = seededRandom(SEED);
   const kinds = Object.keys(OPERATIONS_BY_KIND);
-  const killer = startKiller(random(SEED ^ 0x5eed));
+  const killer = startKiller(seededRandom(SEED ^ 0x5eed));
   let issued = 0;
   let succeeded = 0;
   const failedBy = new Map<string, number>();
