@@ -8,13 +8,18 @@ import { quoteLiteral } from '../ddl/quote';
  * that work fails, PostgreSQL rolls the session-level changes back itself and these are skipped.
  * `RESET ROLE` returns to the role the session started with; a variable is set to '' (read as NULL).
  * Bypass forks reset the variables too: raw SQL there could set them for the next unscoped user.
- * `DISCARD TEMP` drops the temporary tables the scope's SQL made; it is cheap when there are none.
+ * `DISCARD TEMP` drops the temporary tables the scope's SQL made, `CLOSE ALL` its cursors (WITH HOLD ones
+ * outlive the transaction), `UNLISTEN *` its channels, `pg_advisory_unlock_all()` its session advisory
+ * locks; each is cheap when there is nothing to undo.
  */
 export function sessionReset(variables: readonly string[]): { sql: string; results: number } {
   const clear = variables.map((name) => `set_config(${quoteLiteral(name)}, '', false)`);
   // Temporary tables too: pg_temp is searched first and MikroORM does not schema-qualify table names, so
   // one named like an entity table would shadow it, without RLS, for the next user of the backend.
-  const statements = ['reset role', 'discard temp', ...(clear.length ? [`select ${clear.join(', ')}`] : [])];
+  // And what else a later user could reach through the connection: WITH HOLD cursors (rows read under
+  // this scope, fetchable by name), LISTEN registrations and session advisory locks.
+  const select = ['pg_advisory_unlock_all()', ...clear];
+  const statements = ['reset role', 'discard temp', 'close all', 'unlisten *', `select ${select.join(', ')}`];
   return { sql: statements.join(';\n'), results: statements.length };
 }
 

@@ -1,4 +1,5 @@
 import { statusAfterFailure } from './bounded-settle';
+import { needsSessionReset } from './session-reset';
 import type { PooledConnection } from './connection-state';
 import { redactScope, withoutScopeResult, type ScopeSql } from './rls-scope';
 import { RlsTransactionStartError } from './rls-transaction-start-error';
@@ -123,6 +124,11 @@ function sendStart<R>(client: Gated, gate: Gate, message: () => Promise<R>, next
       // after a client-side timeout it is still busy with the message, which may well have begun.
       const status = await statusAfterFailure(gate.connection);
       const begun = status !== 'I';
+      // Idle after the failure also when the caller's SQL committed the transaction before failing
+      // (`set role x; commit; select 1/0`): what it committed at session level stays, and no ROLLBACK
+      // (which carries the reset) will be sent for a transaction taken as never begun. Still busy: the
+      // connection may end up idle with the same state. Either way, reset it before its next use.
+      if (status !== 'T' && status !== 'E') needsSessionReset(gate.connection, gate.start.reset);
       const waiting = gate.waiting ?? [];
       gate.waiting = undefined;
       if (begun) disarm(client, gate);
