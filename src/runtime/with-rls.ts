@@ -50,6 +50,14 @@ export function withRls<Schema extends ContextSchema | undefined = undefined>(
     entityManager: (entityManager ?? RlsEntityManager) as never,
     rls: settings,
     pool: guardedPool(options.pool),
+    // MikroORM merges driverOptions (and each replica's) over `pool`: a `validate` given there would
+    // replace the guard, so those pools are guarded too.
+    ...(options.driverOptions !== undefined && { driverOptions: guardedDriverOptions(options.driverOptions, 'the primary') }),
+    ...(options.replicas !== undefined && {
+      replicas: options.replicas.map((replica) =>
+        replica.driverOptions === undefined ? replica : { ...replica, driverOptions: guardedDriverOptions(replica.driverOptions, `replica "${replica.name ?? '?'}"`) },
+      ),
+    }),
     // Registered after the user's own extensions and MikroORM's defaults, under the same names, so the
     // CLI and `orm.schema` / `orm.migrator` use the policy-aware versions.
     extensions: [...(options.extensions ?? []), RlsSchemaGenerator, ...[rlsMigrator()].filter((m) => m !== undefined)],
@@ -67,4 +75,22 @@ export function withRls<Schema extends ContextSchema | undefined = undefined>(
       },
     },
   } as Options<PostgreSqlDriver, RlsEntityManager<ContextOf<Schema>>>;
+}
+
+/**
+ * `driverOptions` with its `pool` guarded. A knex instance (MikroORM accepts one as driverOptions) has a
+ * pool built outside MikroORM's options, where the guard cannot be installed: refused.
+ */
+function guardedDriverOptions<D>(driverOptions: D, owner: string): D {
+  if (driverOptions === undefined || driverOptions === null) return driverOptions;
+  const isKnexInstance = typeof driverOptions === 'function' || (typeof driverOptions === 'object' && 'client' in driverOptions && typeof (driverOptions as { client?: { acquireConnection?: unknown } }).client?.acquireConnection === 'function');
+  if (isKnexInstance) {
+    throw new RlsConfigurationError(
+      `withRls: driverOptions of ${owner} is a knex instance. mikro-orm-rls installs a pool guard (it resets or destroys a connection ` +
+        'that a scoped fork left with session state or inside a transaction) through the pool options, which a ready knex instance ' +
+        'does not take. Give the connection through clientUrl (or host, user, ...) and the pool through `pool` instead.',
+    );
+  }
+  const pool = (driverOptions as { pool?: Parameters<typeof guardedPool>[0] }).pool;
+  return pool === undefined ? driverOptions : ({ ...driverOptions, pool: guardedPool(pool) } as D);
 }
