@@ -39,7 +39,7 @@ export class ContextCodec {
     this.statement =
       this.fields.length === 0
         ? ''
-        : 'select ' + this.fields.map((f) => `set_config(${quoteLiteral(`${prefix}.${f}`)}, ?, true)`).join(', ');
+        : 'select ' + this.fields.map((f) => `pg_catalog.set_config(${quoteLiteral(`${prefix}.${f}`)}, ?, true)`).join(', ');
   }
 
   /** Validates and encodes; throws {@link RlsContextError} naming each bad field. Sends nothing. */

@@ -6,8 +6,8 @@ import { adoptTransaction } from './scoped-connection';
 
 // Reads the role in force, then switches: the subquery (kept apart by `offset 0`) yields its row before
 // the outer select list, with the switch, is evaluated. The role name is bound, never spliced.
-const SWITCH_ROLE = "select before.previous, set_config('role', ?, true) as role from (select current_setting('role') as previous offset 0) as before";
-const RESTORE_ROLE = "select set_config('role', ?, true)";
+const SWITCH_ROLE = "select before.previous, pg_catalog.set_config('role', ?, true) as role from (select pg_catalog.current_setting('role') as previous offset 0) as before";
+const RESTORE_ROLE = "select pg_catalog.set_config('role', ?, true)";
 
 type Send = (this: unknown, connection: unknown, query: unknown, ...rest: unknown[]) => Promise<unknown>;
 interface TransactionClient {

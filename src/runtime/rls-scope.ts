@@ -16,7 +16,7 @@ export interface ScopeStatement {
 }
 
 // The role name is bound, not spliced; `is_local = true` ends the switch with the transaction.
-const SWITCH_ROLE = "select set_config('role', ?, true)";
+const SWITCH_ROLE = "select pg_catalog.set_config('role', ?, true)";
 
 /** The one statement that applies the scope, or nothing when there is nothing to set. */
 export function scopeStatement(scope: RlsScope): ScopeStatement | undefined {
@@ -75,7 +75,7 @@ export function redactScopeStatement(error: unknown, sent: ScopeSql): never {
 }
 
 // The statements this package sends in front of a caller's, as they start an error message.
-const SCOPE_PREFIX = /^\s*(?:BEGIN(?: TRANSACTION [^;]*)?;\s*)?select set_config\([^;]*;\s*/i;
+const SCOPE_PREFIX = /^\s*(?:BEGIN(?: TRANSACTION [^;]*)?;\s*)?select (?:pg_catalog\.)?set_config\([^;]*;\s*/i;
 
 /** An error message without the scope statements in front, starting with the caller's statement. */
 export function withoutScopePrefix(message: string): string {

@@ -13,13 +13,15 @@ import { quoteLiteral } from '../ddl/quote';
  * locks; each is cheap when there is nothing to undo.
  */
 export function sessionReset(variables: readonly string[]): { sql: string; results: number } {
-  const clear = variables.map((name) => `set_config(${quoteLiteral(name)}, '', false)`);
+  const clear = variables.map((name) => `pg_catalog.set_config(${quoteLiteral(name)}, '', false)`);
   // Temporary tables too: pg_temp is searched first and MikroORM does not schema-qualify table names, so
   // one named like an entity table would shadow it, without RLS, for the next user of the backend.
-  // And what else a later user could reach through the connection: WITH HOLD cursors (rows read under
+  // search_path, which could put a schema of the caller's in front of pg_catalog or of the entity tables
+  // (every function here is qualified with pg_catalog for the same reason). And what else a later user
+  // could reach through the connection: WITH HOLD cursors (rows read under
   // this scope, fetchable by name), LISTEN registrations and session advisory locks.
-  const select = ['pg_advisory_unlock_all()', ...clear];
-  const statements = ['reset role', 'discard temp', 'close all', 'unlisten *', `select ${select.join(', ')}`];
+  const select = ['pg_catalog.pg_advisory_unlock_all()', ...clear];
+  const statements = ['reset role', 'reset search_path', 'discard temp', 'close all', 'unlisten *', `select ${select.join(', ')}`];
   return { sql: statements.join(';\n'), results: statements.length };
 }
 

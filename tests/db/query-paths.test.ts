@@ -222,6 +222,6 @@ describe('transactions', () => {
       await em.find(Task, {});
     });
     const setConfigs = t.queries.filter((q) => q.includes('set_config'));
-    expect(setConfigs).toEqual(["select set_config('rls.account_id', ?, true)"]);
+    expect(setConfigs).toEqual(["select pg_catalog.set_config('rls.account_id', ?, true)"]);
   });
 });

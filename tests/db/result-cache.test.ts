@@ -76,7 +76,7 @@ it('another fork with the same context reads the cached entry, and clearCache th
 it("a fork without context cannot name a tenant's entry: every scope's keys, its own included, are namespaced", async () => {
   expect(ids(await tenant(1).find(Project, {}, { cache: ['projects-list', TTL] }))).toEqual([1, 2]);
   // The scope identity is a deterministic hash of public values (the statement and the context values).
-  const identity = createHash('sha256').update(JSON.stringify(["select set_config('rls.account_id', ?, true)", ['1']])).digest('hex').slice(0, 32);
+  const identity = createHash('sha256').update(JSON.stringify(["select pg_catalog.set_config('rls.account_id', ?, true)", ['1']])).digest('hex').slice(0, 32);
   expect(ids(await t.app.em.fork().find(Project, {}, { cache: [`rls:${identity}:projects-list`, TTL] }))).toEqual([]);
   await t.app.em.fork().clearCache(`rls:${identity}:projects-list`);
   expect(await t.app.config.getResultCacheAdapter().get(`rls:${identity}:projects-list`)).toBeDefined();

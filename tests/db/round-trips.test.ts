@@ -159,8 +159,8 @@ describe('SQL that travels behind the scope statement', () => {
   it('shows the scope statement with ? for its values in error messages, never the values', async () => {
     const em = t.app.em.forkWithRls({ account_id: 4242 });
     const outside = (await em.execute('select 1/0').catch((e: unknown) => e)) as Error;
-    expect(outside.message).toBe("select set_config('rls.account_id', ?, true);\nselect 1/0 - division by zero");
+    expect(outside.message).toBe("select pg_catalog.set_config('rls.account_id', ?, true);\nselect 1/0 - division by zero");
     const inside = (await em.transactional((tx) => tx.execute('select 1/0')).catch((e: unknown) => e)) as Error;
-    expect(inside.message).toBe("BEGIN;\nselect set_config('rls.account_id', ?, true);\nselect 1/0 - division by zero");
+    expect(inside.message).toBe("BEGIN;\nselect pg_catalog.set_config('rls.account_id', ?, true);\nselect 1/0 - division by zero");
   });
 });

@@ -25,8 +25,8 @@ describe('context validation and encoding', () => {
 
   it('compiles one set_config statement with bound values and transaction-local scope', () => {
     expect(codec.statement).toBe(
-      "select set_config('rls.account_id', ?, true), set_config('rls.tenant', ?, true), set_config('rls.big', ?, true), " +
-        "set_config('rls.admin', ?, true), set_config('rls.since', ?, true), set_config('rls.name', ?, true)",
+      "select pg_catalog.set_config('rls.account_id', ?, true), pg_catalog.set_config('rls.tenant', ?, true), pg_catalog.set_config('rls.big', ?, true), " +
+        "pg_catalog.set_config('rls.admin', ?, true), pg_catalog.set_config('rls.since', ?, true), pg_catalog.set_config('rls.name', ?, true)",
     );
   });
 
