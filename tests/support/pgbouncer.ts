@@ -107,6 +107,10 @@ export async function startPgBouncer(superUrl: string): Promise<PgBouncer> {
       `auth_file = ${join(dir, 'userlist.txt')}`,
       `auth_user = ${superuser}`,
       'pool_mode = transaction',
+      // What the README asks of a transaction-mode PgBouncer: the server reset (DISCARD ALL by default)
+      // after every transaction, so that session state raw SQL committed and then failed to reset (its
+      // message failed after a COMMIT) cannot reach another client on the same backend.
+      'server_reset_query_always = 1',
       `stats_users = ${PGBOUNCER_STATS_USER}`,
       'max_client_conn = 1000',
       `default_pool_size = ${PGBOUNCER_POOL_SIZE}`,
