@@ -12,6 +12,13 @@ export interface AuditTarget {
    * it may turn their row level security off. Empty for a superuser, who has every privilege anyway.
    */
   readonly ownedTables: readonly TableRef[];
+  /**
+   * Role-level defaults of the session's role that decide what RLS sees (`role`, `search_path`), as
+   * `name=value`, with the database they are set in (`null`: every database).
+   */
+  /** The role the connection logged in as (`session_user`), whose defaults those are. */
+  readonly sessionRole: string;
+  readonly roleDefaults: readonly { setting: string; database: string | null }[];
 }
 
 /** How to run the audit as another role: MikroORM's own environment variables override the config's. */
@@ -21,16 +28,30 @@ export const AUDIT_AS_APPLICATION_ROLE =
 
 /** Reads who the audit connects as, and which of `tables` that role owns. */
 export async function readAuditTarget(db: Queryable, tables: readonly TableRef[]): Promise<AuditTarget> {
-  const [row] = await db.query<{ database: string; role: string; superuser: boolean; bypass: boolean; owned: TableRef[] | null }>(
-    `select current_database() as database, r.rolname as role, r.rolsuper as superuser, r.rolbypassrls as bypass,
+  const [row] = await db.query<{
+    database: string;
+    role: string;
+    session_role: string;
+    superuser: boolean;
+    bypass: boolean;
+    owned: TableRef[] | null;
+    defaults: { setting: string; database: string | null }[] | null;
+  }>(
+    `select current_database() as database, r.rolname as role, session_user as session_role, r.rolsuper as superuser, r.rolbypassrls as bypass,
        (select json_agg(json_build_object('schema', n.nspname, 'name', c.relname) order by n.nspname, c.relname)
         from pg_class c join pg_namespace n on n.oid = c.relnamespace
         where not r.rolsuper and pg_has_role(r.oid, c.relowner, 'USAGE')
-          and (n.nspname, c.relname) in (select * from unnest($1::text[], $2::text[]))) as owned
+          and (n.nspname, c.relname) in (select * from unnest($1::text[], $2::text[]))) as owned,
+       (select json_agg(json_build_object('setting', s.setting, 'database', d.datname) order by s.setting)
+        from pg_db_role_setting rs cross join unnest(rs.setconfig) as s(setting)
+        left join pg_database d on d.oid = rs.setdatabase
+        where rs.setrole = (select oid from pg_roles where rolname = session_user)
+          and rs.setdatabase in (0, (select oid from pg_database where datname = current_database()))
+          and split_part(s.setting, '=', 1) in ('role', 'search_path')) as defaults
      from pg_roles r where r.rolname = current_user`,
     [tables.map((t) => t.schema), tables.map((t) => t.name)],
   );
-  return { database: row.database, role: row.role, superuser: row.superuser, bypassRls: row.bypass, ownedTables: row.owned ?? [] };
+  return { database: row.database, role: row.role, superuser: row.superuser, bypassRls: row.bypass, ownedTables: row.owned ?? [], sessionRole: row.session_role, roleDefaults: row.defaults ?? [] };
 }
 
 /** Why row level security does not apply to the role as it applies to a plain application role; empty when it does. */

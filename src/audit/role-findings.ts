@@ -31,6 +31,18 @@ export function roleFindings(target: AuditTarget, live: readonly LiveTableState[
         `If it is not, audit as the application's role: ${AUDIT_AS_APPLICATION_ROLE}`,
     });
   }
+  for (const { setting, database } of target.roleDefaults) {
+    const name = setting.split('=')[0];
+    const where = database ? ` IN DATABASE "${database}"` : '';
+    findings.push({
+      code: 'role-default-settings',
+      message:
+        `The role has a role-level default ${setting}${database ? ` in database "${database}"` : ''}: every new connection starts with it, and ` +
+        "the session reset returns to it. 'role' makes the connection another role; 'search_path' decides which table MikroORM's " +
+        'unqualified names reach. The application role can set such defaults on itself by raw SQL.',
+      fix: `If it is not deliberate: ALTER ROLE "${target.sessionRole}"${where} RESET ${name}; and give the application role CREATE on no schema.`,
+    });
+  }
   for (const state of live) {
     const owned = target.ownedTables.some((t) => t.schema === state.table.schema && t.name === state.table.name);
     if (!owned || !state.enabled || state.forced) continue;

@@ -17,7 +17,7 @@ afterAll(() => t?.close());
 
 it('as the application role: names the database and the role, a plain application role', async () => {
   const report = await auditRlsReport(t.app as never);
-  expect(report.target).toEqual({ database: t.db.name, role: t.db.roles.app, superuser: false, bypassRls: false, ownedTables: [] });
+  expect(report.target).toEqual({ database: t.db.name, role: t.db.roles.app, sessionRole: t.db.roles.app, superuser: false, bypassRls: false, ownedTables: [], roleDefaults: [] });
   expect(describeAuditTarget(report.target)).toEqual([
     `mikro-orm-rls audit of database "${t.db.name}" as role "${t.db.roles.app}", a plain application role (not a superuser, no BYPASSRLS, owns none of the audited tables).`,
   ]);
