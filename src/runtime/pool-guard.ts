@@ -6,6 +6,9 @@ import { settleSessionReset } from './session-reset';
 type PoolOptions = NonNullable<Options<PostgreSqlDriver>['pool']>;
 type Validate = (connection: unknown) => boolean | Promise<boolean>;
 
+/** The validate hooks made by {@link guardedPool}, so options guarded once are not wrapped twice. */
+const GUARDS = new WeakSet<Validate>();
+
 /**
  * Whether a pooled connection may be handed out: idle, with no message in flight. knex hands a
  * connection back to the pool whatever state its transaction is in (a client-side `query_timeout`
@@ -24,10 +27,12 @@ export function isReusable(connection: PooledConnection): boolean {
  */
 export function guardedPool(pool: PoolOptions | undefined): PoolOptions {
   const userValidate = (pool as { validate?: Validate } | undefined)?.validate;
+  if (userValidate && GUARDS.has(userValidate)) return pool!; // already guarded (options set again)
   const validate: Validate = async (connection) => {
     const pooled = connection as PooledConnection & Parameters<typeof settleSessionReset>[0];
     if (!isReusable(pooled) || !(await settleSessionReset(pooled)) || !isReusable(pooled)) return false;
     return userValidate ? userValidate(connection) : true;
   };
+  GUARDS.add(validate);
   return { ...pool, validate } as PoolOptions;
 }

@@ -1,4 +1,4 @@
-import type { MikroORM, Options } from '@mikro-orm/core';
+import type { Configuration, MikroORM, Options } from '@mikro-orm/core';
 import type { PostgreSqlDriver } from '@mikro-orm/postgresql';
 import type { ContextSchema } from '../context/context-schema';
 import { RlsSchemaGenerator } from '../migrations/rls-schema-generator';
@@ -69,6 +69,7 @@ export function withRls<Schema extends ContextSchema | undefined = undefined>(
       },
       afterDiscovered: async (storage, platform) => {
         const config = platform.getConfig();
+        guardPoolOptionsSetLater(config);
         settings.compile(storage, config.get('schema') ?? platform.getDefaultSchemaName() ?? 'public');
         convertRlsViolations(platform);
         return userHook?.(storage, platform);
@@ -93,4 +94,26 @@ function guardedDriverOptions<D>(driverOptions: D, owner: string): D {
   }
   const pool = (driverOptions as { pool?: Parameters<typeof guardedPool>[0] }).pool;
   return pool === undefined ? driverOptions : ({ ...driverOptions, pool: guardedPool(pool) } as D);
+}
+
+/**
+ * `orm.reconnect(options)` and `orm.config.set(...)` write pool options into the live configuration,
+ * from which the next connect builds a new pool: those options are guarded as they are set, as
+ * `withRls` guarded the first ones (the instance's `set` shadows Configuration's own).
+ */
+function guardPoolOptionsSetLater(config: Configuration): void {
+  const set = config.set.bind(config) as (key: string, value: unknown) => void;
+  Object.defineProperty(config, 'set', {
+    configurable: true,
+    value: (key: string, value: unknown) => {
+      if (key === 'pool') value = guardedPool(value as Parameters<typeof guardedPool>[0]);
+      if (key === 'driverOptions') value = guardedDriverOptions(value, 'the primary');
+      if (key === 'replicas' && Array.isArray(value)) {
+        value = value.map((replica: { name?: string; driverOptions?: unknown }) =>
+          replica.driverOptions === undefined ? replica : { ...replica, driverOptions: guardedDriverOptions(replica.driverOptions, `replica "${replica.name ?? '?'}"`) },
+        );
+      }
+      set(key, value);
+    },
+  });
 }
