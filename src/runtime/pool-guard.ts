@@ -1,6 +1,7 @@
 import type { Options } from '@mikro-orm/core';
 import type { PostgreSqlDriver } from '@mikro-orm/postgresql';
 import { transactionStatus, type PooledConnection } from './connection-state';
+import { RlsConfigurationError } from './rls-configuration-error';
 import { settleSessionReset } from './session-reset';
 
 type PoolOptions = NonNullable<Options<PostgreSqlDriver>['pool']>;
@@ -35,4 +36,26 @@ export function guardedPool(pool: PoolOptions | undefined): PoolOptions {
   };
   GUARDS.add(validate);
   return { ...pool, validate } as PoolOptions;
+}
+
+/** The parts of knex's client that say which pool options it was built with. */
+interface KnexWithConfig {
+  client: { config?: { pool?: { validate?: unknown } } };
+}
+
+/**
+ * Refuses scoped work on a knex whose pool was built without the guard: its options were replaced
+ * below `withRls` (`orm.config.reset('pool')`, writes into `orm.config.getAll()`, a `validate`
+ * swapped on the guarded options, a disguised knex instance) and then reconnected. Without the guard, a
+ * connection a scoped fork left with session state or inside a transaction would reach the next user.
+ */
+export function assertPoolGuarded(knex: KnexWithConfig): void {
+  const validate = knex.client.config?.pool?.validate;
+  if (typeof validate === 'function' && GUARDS.has(validate as Validate)) return;
+  throw new RlsConfigurationError(
+    "mikro-orm-rls refuses to run scoped queries: this ORM's connection pool was built without its pool guard (which resets or destroys " +
+      'a connection a scoped fork left with session state or inside a transaction). The pool options were replaced after withRls() ' +
+      "(orm.config.reset('pool'), a write into orm.config.getAll(), a validate swapped on them, or a knex instance as driverOptions). " +
+      'Change pool options through withRls(...), orm.reconnect(options) or orm.config.set(...) instead, then reconnect.',
+  );
 }

@@ -5,6 +5,7 @@ import { RlsSettings } from './rls-settings';
 import { sessionReset } from './session-reset';
 import { beginScopedTransaction, startPendingTransaction } from './deferred-scope';
 import { RlsConfigurationError } from './rls-configuration-error';
+import { assertPoolGuarded } from './pool-guard';
 import { roleChecked } from './role-check';
 import { scopeStatement, type RlsScope, type ScopeSql } from './rls-scope';
 import { runBehindScope } from './scope-in-one-message';
@@ -111,6 +112,7 @@ export function scopeConnection<C extends AbstractSqlConnection>(connection: C, 
       await startPendingTransaction(options.ctx);
       return rememberScope(await base.begin(options), scopeSql);
     }
+    assertPoolGuarded(base.getKnex() as never);
     await roleChecked(base);
     await options.eventBroadcaster?.dispatchEvent(EventType.beforeTransactionStart);
     const knexOptions = { isolationLevel: options.isolationLevel, readOnly: options.readOnly };
@@ -142,6 +144,7 @@ export function scopeConnection<C extends AbstractSqlConnection>(connection: C, 
     if (bound) refuseForeignTransaction(bound, scopeSql);
     if (ctx || bound || !scopeSql) return base.execute(query, params, method, ctx, loggerContext as never);
     await base.ensureConnection();
+    assertPoolGuarded(base.getKnex() as never);
     let sql: string;
     if (typeof query === 'string') {
       sql = query;
