@@ -53,11 +53,7 @@ export function withRls<Schema extends ContextSchema | undefined = undefined>(
     // MikroORM merges driverOptions (and each replica's) over `pool`: a `validate` given there would
     // replace the guard, so those pools are guarded too.
     ...(options.driverOptions !== undefined && { driverOptions: guardedDriverOptions(options.driverOptions, 'the primary') }),
-    ...(options.replicas !== undefined && {
-      replicas: options.replicas.map((replica) =>
-        replica.driverOptions === undefined ? replica : { ...replica, driverOptions: guardedDriverOptions(replica.driverOptions, `replica "${replica.name ?? '?'}"`) },
-      ),
-    }),
+    ...(options.replicas !== undefined && { replicas: guardedReplicas(options.replicas) }),
     // Registered after the user's own extensions and MikroORM's defaults, under the same names, so the
     // CLI and `orm.schema` / `orm.migrator` use the policy-aware versions.
     extensions: [...(options.extensions ?? []), RlsSchemaGenerator, ...[rlsMigrator()].filter((m) => m !== undefined)],
@@ -96,6 +92,13 @@ function guardedDriverOptions<D>(driverOptions: D, owner: string): D {
   return pool === undefined ? driverOptions : ({ ...driverOptions, pool: guardedPool(pool) } as D);
 }
 
+/** Replicas with their own `driverOptions.pool` guarded (see {@link guardedDriverOptions}). */
+function guardedReplicas<R extends { name?: string; driverOptions?: unknown }>(replicas: readonly R[]): R[] {
+  return replicas.map((replica) =>
+    replica.driverOptions === undefined ? replica : { ...replica, driverOptions: guardedDriverOptions(replica.driverOptions, `replica "${replica.name ?? '?'}"`) },
+  );
+}
+
 /**
  * `orm.reconnect(options)` and `orm.config.set(...)` write pool options into the live configuration,
  * from which the next connect builds a new pool: those options are guarded as they are set, as
@@ -108,11 +111,7 @@ function guardPoolOptionsSetLater(config: Configuration): void {
     value: (key: string, value: unknown) => {
       if (key === 'pool') value = guardedPool(value as Parameters<typeof guardedPool>[0]);
       if (key === 'driverOptions') value = guardedDriverOptions(value, 'the primary');
-      if (key === 'replicas' && Array.isArray(value)) {
-        value = value.map((replica: { name?: string; driverOptions?: unknown }) =>
-          replica.driverOptions === undefined ? replica : { ...replica, driverOptions: guardedDriverOptions(replica.driverOptions, `replica "${replica.name ?? '?'}"`) },
-        );
-      }
+      if (key === 'replicas' && Array.isArray(value)) value = guardedReplicas(value);
       set(key, value);
     },
   });

@@ -1,4 +1,5 @@
 import { boot, type Booted } from '../fixtures/boot';
+import { freshBackends } from '../support/fresh-backends';
 import { Project, RESET_SQL, tenantEntities } from '../fixtures/tenant-model';
 
 // Found by the second adversarial review: raw SQL that is the FIRST statement of a scoped or bypass transaction, and that COMMITs
@@ -13,10 +14,7 @@ beforeAll(async () => {
   t = await boot({ entities: tenantEntities, seedSql: RESET_SQL, poolSize: 1 });
 });
 afterAll(() => t?.close());
-beforeEach(async () => {
-  await t.db.query(`select pg_terminate_backend(pid) from pg_stat_activity where datname = current_database() and usename = '${t.db.roles.app}'`);
-  await t.app.em.fork().execute('select 1').catch(() => undefined);
-});
+beforeEach(() => freshBackends(t));
 
 const ids = (rows: Project[]) => rows.map((p) => p.id).sort((a, b) => a - b);
 

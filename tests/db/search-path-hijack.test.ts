@@ -1,4 +1,5 @@
 import { boot, type Booted } from '../fixtures/boot';
+import { freshBackends } from '../support/fresh-backends';
 import { Project, RESET_SQL, tenantEntities } from '../fixtures/tenant-model';
 
 // Found by the third adversarial review: the scope statement (`select set_config('rls.account_id', '2', true)`) and the reset
@@ -17,11 +18,7 @@ beforeAll(async () => {
   await t.db.assertAppRoleIsUnprivileged();
 });
 afterAll(() => t?.close());
-beforeEach(async () => {
-  // Every attack starts on a fresh backend.
-  await t.db.query(`select pg_terminate_backend(pid) from pg_stat_activity where datname = current_database() and usename = '${t.db.roles.app}'`);
-  await t.app.em.fork().execute('select 1').catch(() => undefined);
-});
+beforeEach(() => freshBackends(t));
 
 const ids = (rows: Project[]) => rows.map((p) => p.id).sort();
 

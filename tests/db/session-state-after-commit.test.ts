@@ -1,4 +1,5 @@
 import { boot, type Booted } from '../fixtures/boot';
+import { freshBackends } from '../support/fresh-backends';
 import { Project, RESET_SQL, tenantEntities } from '../fixtures/tenant-model';
 
 // Session state (SET ROLE to the bypass role) made by a scoped fork's raw SQL, on paths where
@@ -12,12 +13,7 @@ beforeAll(async () => {
   t = await boot({ entities: tenantEntities, seedSql: RESET_SQL, poolSize: 1 });
 });
 afterAll(() => t?.close());
-beforeEach(async () => {
-  // Start every attack from a fresh backend: a leaked role from a previous attack must not mask another.
-  await t.db.query(`select pg_terminate_backend(pid) from pg_stat_activity where datname = current_database() and usename = '${t.db.roles.app}'`);
-  // Make sure the pool notices the dead connection before the attack.
-  await t.app.em.fork().execute('select 1').catch(() => undefined);
-});
+beforeEach(() => freshBackends(t));
 
 const ids = (rows: Project[]) => rows.map((p) => p.id).sort();
 const bypass = () => t.db.roles.bypass;
