@@ -64,7 +64,7 @@ async function main(): Promise<void> {
             if (WITHOUT_RESET.some((v) => v === variant) && stripped < ROUND_TRIP_SAMPLES) {
               throw new Error(
                 `(${variant.id}) on workload ${workload.id}: the session reset was taken off ${stripped} messages in ${ROUND_TRIP_SAMPLES} operations, ` +
-                  'so "without the reset" would measure it too. Its SQL or where it travels changed: update bench/without-session-reset.ts to match src/runtime/session-reset.ts.',
+                  'so "without the reset" would measure it too. Its SQL or where it travels changed: update bench/without-session-reset.ts to match src/adapters/mikro-orm-6/wire/session-reset.ts.',
               );
             }
           }

@@ -1,4 +1,4 @@
-import { sessionReset } from '../src/runtime/session-reset';
+import { sessionReset } from '../src/adapters/mikro-orm-6/wire/session-reset';
 
 /** A node-postgres client as knex's pool hands it to `afterCreate`; knex sends with `query(config, callback)`. */
 interface PooledClient {
@@ -11,7 +11,7 @@ type Callback = (error: Error | null, result: unknown) => void;
 const emptyResult = () => ({ command: null, rowCount: null, rows: [], fields: [] });
 
 /**
- * For the benchmark only, never for an application: takes the session reset (src/runtime/session-reset.ts)
+ * For the benchmark only, never for an application: takes the session reset (src/adapters/mikro-orm-6/wire/session-reset.ts)
  * off the messages a pool's connections send, so that a scoped variant can be measured with and without
  * it, side by side in the same run; the difference is what the reset costs. Everything else is the
  * library's own code and messages. The reset travels at the end of a scoped message

@@ -1,16 +1,20 @@
 // Declaration: what users write next to their entities.
-export { Command, ConditionArg, Permissive, Restrictive, sql, column, SqlExpression } from './policy';
-export type { ConditionArgOptions, Policy, PolicyKind, PolicyOptions, ConditionRefs, PgType } from './policy';
-export { Rls, type RlsEntityOptions } from './entity';
+export { Command, ConditionArg, Permissive, Restrictive, sql, column, SqlExpression } from './core/policy';
+export type { ConditionArgOptions, Policy, PolicyKind, PolicyOptions, ConditionRefs, PgType } from './core/policy';
+export { Rls, type RlsEntityOptions } from './core/entity';
 
 // Runtime: wiring, scoping, bypass, applying policies without migrations.
-export { withRls, RlsEntityManager, RlsConfigurationError, RlsViolationError, RlsInvisibleRowError, RlsScopeEscapeError, RlsTransactionStartError, createPolicies, dropPolicies } from './runtime';
-export { RlsSessioner, RlsMissingContextError, type ContextGetter } from './runtime';
-export type { RlsOptions, RlsBypassOptions, RlsForkOptions } from './runtime';
-export { RlsContextError, type ContextSchema } from './context';
+export { withRls, RlsEntityManager, RlsViolationError, RlsInvisibleRowError, RlsScopeEscapeError, RlsTransactionStartError, createPolicies, dropPolicies } from './adapters/mikro-orm-6';
+export { RlsSessioner, type ContextGetter } from './adapters/mikro-orm-6';
+export type { RlsOptions, RlsBypassOptions, RlsForkOptions } from './adapters/mikro-orm-6';
+export type { ContextSchema } from './core/context';
 
-export { auditRls, auditRlsReport, describeAuditTarget, type AuditFinding, type AuditReport, type AuditTarget } from './audit';
+// Errors: one family, `error instanceof RlsError` for every one, each with a stable `rlsCode`.
+export { RlsError, RlsDeclarationError, RlsConfigurationError, RlsAdapterAssumptionError, RlsContextError, RlsMissingContextError, type RlsErrorCode } from './core/errors';
+
+export { auditRls, auditRlsReport, type AuditReport } from './adapters/mikro-orm-6';
+export { describeAuditTarget, type AuditFinding, type AuditTarget } from './core/audit';
 
 // Building blocks for tooling (migrations, audits): rendered specs, live catalog state, diffs.
-export type { PolicySpec, TableRlsSpec, TableRef } from './ddl';
-export type { RlsOperation } from './diff';
+export type { PolicySpec, TableRlsSpec, TableRef } from './core/ddl';
+export type { RlsOperation } from './core/diff';

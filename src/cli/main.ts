@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { ConfigurationLoader, MikroORM } from '@mikro-orm/core';
-import { auditRlsReport } from '../audit/audit-rls';
-import { describeAuditTarget } from '../audit/audit-target';
+import { auditRlsReport } from '../adapters/mikro-orm-6/audit/audit-rls';
+import { describeAuditTarget } from '../core/audit/audit-target';
 import { parseCliArguments, USAGE } from './cli-arguments';
 
 async function audit(json: boolean): Promise<number> {

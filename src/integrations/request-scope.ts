@@ -1,7 +1,8 @@
 import type { MikroORM } from '@mikro-orm/core';
-import { RlsContextError } from '../context/context-error';
-import { RlsMissingContextError, RlsSessioner, type ContextGetter } from '../runtime/rls-sessioner';
-import type { RlsEntityManager } from '../runtime/rls-entity-manager';
+import { RlsContextError } from '../core/errors/rls-context-error';
+import type { RlsEntityManagerLike } from '../core/adapter/rls-entity-manager-like';
+import { RlsMissingContextError } from '../core/errors/rls-missing-context-error';
+import { RlsSessioner, type ContextGetter } from '../core/sessioner/rls-sessioner';
 
 /** What every framework integration takes. */
 export interface RlsRequestOptions<Request, Context extends object> {
@@ -20,7 +21,7 @@ export interface RlsRefusal {
 }
 
 export type RequestScope<Context extends object> =
-  | { readonly em: RlsEntityManager<Context>; readonly refusal?: undefined }
+  | { readonly em: RlsEntityManagerLike<Context>; readonly refusal?: undefined }
   | { readonly em?: undefined; readonly refusal: RlsRefusal };
 
 /**

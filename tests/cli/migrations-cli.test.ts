@@ -1,4 +1,4 @@
-import { fitIdentifier } from '../../src/ddl';
+import { fitIdentifier } from '../../src/core/ddl';
 import { CliProject } from '../fixtures/cli-project';
 import { createTestDatabase, grantSchemaUsage, type TestDatabase } from '../support/test-database';
 

@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { MikroORM } from '@mikro-orm/postgresql';
 import { auditRls, createPolicies, withRls } from '../../src';
-import { readsSettingPerRow } from '../../src/audit';
+import { readsSettingPerRow } from '../../src/core/audit';
 import { CliProject } from '../fixtures/cli-project';
 import { boot, type Booted } from '../fixtures/boot';
 import { RESET_SQL, tenantEntities } from '../fixtures/tenant-model';

@@ -1,5 +1,5 @@
 import { createRequire } from 'node:module';
-import { settledTransactionStatus, trackConnection, transactionStatus, type PooledConnection } from '../../src/runtime/connection-state';
+import { settledTransactionStatus, trackConnection, transactionStatus, type PooledConnection } from '../../src/adapters/mikro-orm-6/wire/connection-state';
 import { createTestDatabase, type TestDatabase } from '../support/test-database';
 
 // The transaction status is read from ReadyForQuery messages with the `pg` that @mikro-orm/postgresql

@@ -1,7 +1,7 @@
 import { EntitySchema } from '@mikro-orm/core';
 import { MikroORM } from '@mikro-orm/postgresql';
 import { Command, ConditionArg, Permissive, Restrictive, column, createPolicies, dropPolicies, sql, withRls, type Policy } from '../../src';
-import { fitIdentifier } from '../../src/ddl';
+import { fitIdentifier } from '../../src/core/ddl';
 import { createTestDatabase, type TestDatabase } from '../support/test-database';
 
 // createPolicies / dropPolicies against a non-default schema with a space in its name, a reserved-word

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { RlsContextError } from '../../src';
-import { ContextCodec, deriveContextSchema, encodeValue } from '../../src/context';
-import type { ValueKind } from '../../src/policy';
+import { ContextCodec, deriveContextSchema, encodeValue } from '../../src/core/context';
+import type { ValueKind } from '../../src/core/policy';
 
 const kinds = new Map<string, ValueKind>([
   ['account_id', 'int4'],

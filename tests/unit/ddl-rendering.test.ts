@@ -7,7 +7,7 @@ import {
   quoteIdent,
   quoteLiteral,
   renderVariable,
-} from '../../src/ddl';
+} from '../../src/core/ddl';
 
 const accountId = ConditionArg({ comparatorName: 'account_id', type: 'integer' });
 const items = { schema: 'public', name: 'items' };

@@ -1,6 +1,6 @@
-import type { LivePolicy, LiveTableState } from '../../src/catalog';
-import type { PolicySpec, TableRlsSpec } from '../../src/ddl';
-import { diffRls } from '../../src/diff';
+import type { LivePolicy, LiveTableState } from '../../src/core/catalog';
+import type { PolicySpec, TableRlsSpec } from '../../src/core/ddl';
+import { diffRls } from '../../src/core/diff';
 
 const table = { schema: 'public', name: 'items' };
 const select: PolicySpec = { name: 'own_select', permissive: true, command: 'select', roles: ['public'], using: '(owner_id = 1)', withCheck: null };

@@ -1,4 +1,4 @@
-import { tablesInSchemaSql } from '../../src/migrations/tables-in-sql';
+import { tablesInSchemaSql } from '../../src/core/plan/tables-in-sql';
 
 describe('tablesInSchemaSql', () => {
   it('finds altered and dropped tables in MikroORM statements, with or without a schema', () => {

@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import type { MiddlewareConsumer } from '@nestjs/common';
-import type { ContextGetter } from '../../runtime/rls-sessioner';
+import type { ContextGetter } from '../../core/sessioner/rls-sessioner';
 
 /**
  * A route for Nest's `exclude`: a path, or `{ path, method }` (Nest does not export its RouteInfo type).

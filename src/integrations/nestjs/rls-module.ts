@@ -1,7 +1,7 @@
 import { MikroORM } from '@mikro-orm/core';
 import { Global, Inject, Module, RequestMethod, type DynamicModule, type MiddlewareConsumer, type NestModule } from '@nestjs/common';
 import type { IncomingMessage } from 'node:http';
-import { RlsEntityManager } from '../../runtime/rls-entity-manager';
+import { activeRlsAdapter } from '../../core/adapter/active-adapter';
 import { RlsMiddleware } from './rls-middleware';
 import { RLS_MODULE_OPTIONS, type RlsModuleOptions } from './rls-module-options';
 
@@ -32,6 +32,8 @@ export class RlsModule implements NestModule {
    * RlsModule.forRoot({ context: (req: Request) => ({ account_id: accountIdOf(req) }), status: 403, exclude: ['admin/{*path}'] })
    */
   static forRoot<Request = IncomingMessage, Context extends object = object>(options: RlsModuleOptions<Request, Context>): DynamicModule {
+    // The entity manager class of the MikroORM major in use, which the adapter registered when loaded.
+    const RlsEntityManager = activeRlsAdapter().entityManagerClass;
     return {
       module: RlsModule,
       global: true,

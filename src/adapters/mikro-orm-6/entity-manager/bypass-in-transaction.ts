@@ -1,0 +1,109 @@
+import { TransactionContext } from '@mikro-orm/core';
+import type { Knex } from '@mikro-orm/knex';
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { RlsConfigurationError } from '../../../core/errors/rls-configuration-error';
+import { adoptTransaction } from '../wire/scoped-connection';
+
+// Reads the role in force, then switches: the subquery (kept apart by `offset 0`) yields its row before
+// the outer select list, with the switch, is evaluated. The role name is bound, never spliced.
+const SWITCH_ROLE = "select before.previous, pg_catalog.set_config('role', ?, true) as role from (select pg_catalog.current_setting('role') as previous offset 0) as before";
+const RESTORE_ROLE = "select pg_catalog.set_config('role', ?, true)";
+
+type Send = (this: unknown, connection: unknown, query: unknown, ...rest: unknown[]) => Promise<unknown>;
+interface TransactionClient {
+  query: Send;
+  stream: Send;
+}
+
+/**
+ * Runs `callback` with `admin` (a bypass fork) inside `caller`'s own transaction: in a savepoint that
+ * switches to the bypass role (`set_config('role', ..., true)`), so it sees the caller's uncommitted
+ * writes and takes no lock the caller holds. The switch is undone before the callback's work joins the
+ * caller's transaction:
+ * - on success: the previous role is set back, then the savepoint is released (its writes are kept and
+ *   commit or roll back with the caller's transaction);
+ * - on any error, a failed statement included (which leaves the savepoint aborted): the savepoint is
+ *   rolled back, which undoes the switch and the callback's writes, and the error is rethrown.
+ * While the callback runs, the caller's transaction refuses every statement sent outside the savepoint
+ * (they would run as the bypass role); if the savepoint cannot be rolled back, it keeps refusing them,
+ * so the transaction can only be rolled back.
+ */
+export async function bypassInTransaction<EM extends EntityManager, T>(caller: EM, admin: EM, role: string, callback: (em: EM) => T | Promise<T>): Promise<T> {
+  const outer = caller.getTransactionContext() as Knex.Transaction;
+  const callerConnection = caller.getConnection();
+  const adminConnection = admin.getConnection();
+  // Through the caller's own connection: refuses a transaction of another scope and sends a still
+  // pending transaction start (with the caller's scope) before the savepoint.
+  const savepoint = await callerConnection.begin({ ctx: outer });
+  adoptTransaction(adminConnection, savepoint);
+  const guard = guardOuterTransaction(outer);
+  try {
+    const [{ previous }] = await adminConnection.execute<{ previous: string }[]>(SWITCH_ROLE, [role], 'all', savepoint);
+    admin.setTransactionContext(savepoint);
+    const result = await TransactionContext.create(admin, async () => {
+      const value = await callback(admin);
+      await admin.flush();
+      return value;
+    });
+    await adminConnection.execute(RESTORE_ROLE, [previous], 'run', savepoint);
+    await callerConnection.commit(savepoint);
+    guard.release();
+    return result;
+  } catch (error) {
+    await rollBackToSavepoint(callerConnection, savepoint, guard);
+    throw error;
+  } finally {
+    // The savepoint is over: later work on the fork runs in transactions of its own.
+    admin.resetTransactionContext();
+  }
+}
+
+async function rollBackToSavepoint(connection: ReturnType<EntityManager['getConnection']>, savepoint: Knex.Transaction, guard: Guard): Promise<void> {
+  // knex reports the outcome of ROLLBACK TO SAVEPOINT on the savepoint's execution promise, not on the
+  // call; it resolves once the savepoint was rolled back.
+  await connection.rollback(savepoint);
+  try {
+    await savepoint.executionPromise;
+    guard.release();
+  } catch {
+    // Not rolled back (the connection failed, or the savepoint was already ended): the caller's
+    // transaction may still run as the bypass role. Safe because the guard stays on, for good: nothing
+    // but ROLLBACK runs in it any more. The callback's error is what the caller sees.
+    guard.poison();
+  }
+}
+
+interface Guard {
+  release(): void;
+  poison(): void;
+}
+
+/**
+ * Refuses every statement sent in `trx` itself (not in its savepoints, which have knex clients of their
+ * own) until released. ROLLBACK always goes through: it ends the transaction and the role switch.
+ */
+function guardOuterTransaction(trx: Knex.Transaction): Guard {
+  const client = trx.client as TransactionClient;
+  const { query, stream } = client;
+  let reason =
+    "This transaction is running a bypassRls(cb, { propagation: 'nested' }) step: its statements would run as the bypass role. " +
+    'Await the bypass callback before using the transaction again; inside the callback, use the EntityManager it is given.';
+  const refuse = () => Promise.reject(new RlsConfigurationError(reason));
+  const guardedQuery: Send = function (this: unknown, connection, statement, ...rest) {
+    return statement === 'ROLLBACK' ? query.call(this, connection, statement, ...rest) : refuse();
+  };
+  client.query = guardedQuery;
+  client.stream = refuse;
+  return {
+    release() {
+      // Only if nothing replaced the guard meanwhile (it would be the transaction's own hook).
+      if (client.query === guardedQuery) client.query = query;
+      if (client.stream === refuse) client.stream = stream;
+    },
+    poison() {
+      reason =
+        'A bypassRls nested step in this transaction could not be undone (ROLLBACK TO SAVEPOINT failed), so the transaction may ' +
+        'still run as the bypass role: every statement but ROLLBACK is refused. Roll the transaction back.';
+    },
+  };
+}

@@ -1,0 +1,70 @@
+import { ConstraintViolationException, DriverException, type Platform } from '@mikro-orm/core';
+import { brandRlsError, RlsError } from '../../../core/errors/rls-error';
+import { withoutScopePrefix } from '../wire/error-redaction';
+
+/**
+ * PostgreSQL refused a write because of a row-level security policy (SQLSTATE 42501): the row is not the
+ * caller's to write, or the scope is missing. Distinct from other database errors, so it can be mapped
+ * to 403/404 rather than 500. A MikroORM `ConstraintViolationException` (where MikroORM 7 puts its own RLS
+ * violation), and an `RlsError` (`rlsCode` `RLS_VIOLATION`); `code` is PostgreSQL's SQLSTATE, `42501`.
+ */
+export class RlsViolationError extends ConstraintViolationException {
+  /** The stable code of this package's errors (`code` is the SQLSTATE, as on every MikroORM exception). */
+  declare readonly rlsCode: 'RLS_VIOLATION' | 'RLS_INVISIBLE_ROW';
+  /** The table, as PostgreSQL names it in the message. */
+  readonly table: string;
+  /** The statement's command (`insert`, `update`, `delete`, ...), read from the statement. */
+  readonly command: string;
+
+  constructor(previous: Error, table: string, command: string) {
+    super(previous);
+    this.name = new.target.name;
+    brandRlsError(this, new.target === RlsViolationError ? 'RLS_VIOLATION' : 'RLS_INVISIBLE_ROW');
+    this.table = table;
+    this.command = command;
+  }
+}
+
+const VIOLATION = /violates row-level security policy(?: \([^)]*\))? for table "((?:[^"]|"")+)"/;
+const CONVERTER_WRAPPED = Symbol('mikro-orm-rls violation converter');
+
+/**
+ * Makes the platform turn row-level security refusals into {@link RlsViolationError}; every other error
+ * goes through MikroORM's own conversion unchanged. Idempotent.
+ */
+export function convertRlsViolations(platform: Platform): void {
+  const converter = platform.getExceptionConverter() as ReturnType<Platform['getExceptionConverter']> & { [CONVERTER_WRAPPED]?: true };
+  if (converter[CONVERTER_WRAPPED]) return;
+  const convert = converter.convertException.bind(converter);
+  converter.convertException = (exception) => {
+    // Already a MikroORM exception of this package's (see RlsScopeEscapeError): keep it as it is.
+    if (exception instanceof DriverException) return exception;
+    // A refusal of this package's before any SQL was sent (a foreign transaction, the role check): not a driver error.
+    if (exception instanceof RlsError) return exception as never;
+    const error = exception as Error & { code?: string };
+    const match = error.code === '42501' ? VIOLATION.exec(error.message) : null;
+    if (!match) return convert(exception);
+    // Drivers prefix the message with the statement (behind the scope's, if it travelled with it); its
+    // first word is the command.
+    const command = /^\s*(?:with\b[\s\S]*?\)\s*)?(\w+)/i.exec(withoutScopePrefix(error.message))?.[1]?.toLowerCase() ?? 'unknown';
+    return new RlsViolationError(error, match[1].replace(/""/g, '"'), command);
+  };
+  converter[CONVERTER_WRAPPED] = true;
+}
+
+/**
+ * A write of this fork reached no row although the row it names exists or was expected to: it is not
+ * visible to the fork's scope (another tenant's row, or one the policies hide). PostgreSQL raises no
+ * error for this (an UPDATE or DELETE whose row the policies hide changes nothing; an
+ * `INSERT ... ON CONFLICT DO NOTHING` on a hidden row returns nothing), so this package reports it.
+ * An {@link RlsViolationError}, so code that answers those with 403/404 handles it too.
+ */
+export class RlsInvisibleRowError extends RlsViolationError {
+  /** The entity the write was for. */
+  readonly entity: string;
+
+  constructor(message: string, entity: string, table: string, command: string) {
+    super(new Error(message), table, command);
+    this.entity = entity;
+  }
+}

@@ -1,0 +1,44 @@
+import type { Configuration, EntityManager } from '@mikro-orm/core';
+import type { AbstractSqlDriver, AbstractSqlPlatform } from '@mikro-orm/knex';
+import { knexQueryable } from '../policies/knex-queryable';
+import { rlsSettingsOf } from '../../../core/settings/rls-settings';
+import { baseDriver } from '../wire/scoped-driver';
+import { planRlsMigration, type RlsPlan } from '../../../core/plan/plan-rls-migration';
+import type { RlsSnapshot } from '../../../core/plan/rls-snapshot';
+
+export interface SchemaStatements {
+  readonly up: readonly string[];
+  readonly down: readonly string[];
+}
+
+export function defaultSchemaOf(config: Configuration, platform: AbstractSqlPlatform): string {
+  return config.get('schema') ?? platform.getDefaultSchemaName() ?? 'public';
+}
+
+/** Splits MikroORM's schema SQL (statements end with `;` and a newline) into statements. */
+export function splitSchemaSql(sql: string): string[] {
+  return sql
+    .split(/;\s*\n/)
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
+}
+
+/** Plans the RLS part of a schema change against the ORM's database, in a transaction that changes nothing. */
+export async function planWithOrm(
+  em: EntityManager,
+  schema: SchemaStatements,
+  options: { snapshot?: RlsSnapshot; initial?: boolean } = {},
+): Promise<RlsPlan> {
+  const settings = rlsSettingsOf(em.config);
+  const driver = baseDriver(em.getDriver() as unknown as AbstractSqlDriver);
+  return driver.getConnection('write').transactional((trx) =>
+    planRlsMigration(knexQueryable(trx), {
+      desired: settings.tables,
+      entityTables: settings.entityTables,
+      schema,
+      defaultSchema: defaultSchemaOf(em.config, driver.getPlatform()),
+      manageAllPolicies: settings.manageAllPolicies,
+      ...options,
+    }),
+  );
+}

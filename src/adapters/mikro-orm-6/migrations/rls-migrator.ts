@@ -1,0 +1,72 @@
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import type { MikroORM } from '@mikro-orm/core';
+import { replaceExtension } from './register-extension';
+import { Migrator } from '@mikro-orm/migrations';
+import { planWithOrm } from './plan-with-orm';
+import { parseSnapshot, snapshotOf, type RlsSnapshot } from '../../../core/plan/rls-snapshot';
+
+interface SchemaDiff {
+  up: string[];
+  down: string[];
+}
+
+/** Members of MikroORM's Migrator that are private in its typings but are the documented way to extend it. */
+interface MigratorInternals {
+  getSchemaDiff(blank: boolean, initial: boolean): Promise<SchemaDiff>;
+  readonly snapshotPath: string;
+  readonly options: { snapshot?: boolean };
+  readonly em: MikroORM['em'];
+}
+
+/**
+ * MikroORM's Migrator, plus policies: `migration:create` writes the policy diff into the same migration
+ * as the schema diff (a policy-only change makes a migration too), `--initial` includes policies, and
+ * `migration:check` fails when only policies differ. Partitions of entity tables, which only the
+ * database knows, are read from its catalog when the migration is created and get their table's policies. Installed by `withRls()` when
+ * `@mikro-orm/migrations` is installed; registered under MikroORM's own extension name, so the CLI uses it.
+ */
+export class RlsMigrator extends Migrator {
+  private nextRlsSnapshot?: RlsSnapshot;
+
+  static override register(orm: MikroORM): void {
+    replaceExtension(orm, '@mikro-orm/migrator', () => new RlsMigrator(orm.em as never));
+  }
+
+  private get internals(): MigratorInternals {
+    return this as unknown as MigratorInternals;
+  }
+
+  /** Next to `.snapshot-<db>.json`: `.snapshot-<db>.rls.json`. */
+  private get rlsSnapshotPath(): string {
+    return this.internals.snapshotPath.replace(/\.json$/, '.rls.json');
+  }
+
+  /** MikroORM compares with its snapshot when snapshots are on and one exists; so do we. */
+  private readRlsSnapshot(): RlsSnapshot | undefined {
+    const { options, snapshotPath } = this.internals;
+    if (options.snapshot === false || !existsSync(snapshotPath) || !existsSync(this.rlsSnapshotPath)) return undefined;
+    return parseSnapshot(readFileSync(this.rlsSnapshotPath, 'utf8'), this.rlsSnapshotPath);
+  }
+
+  /** @internal Called through MikroORM's Migrator for create, initial and check. */
+  async rlsSchemaDiff(blank: boolean, initial: boolean, schemaDiff: SchemaDiff): Promise<SchemaDiff> {
+    if (blank) return schemaDiff;
+    const plan = await planWithOrm(this.internals.em, schemaDiff, { initial, snapshot: initial ? undefined : this.readRlsSnapshot() });
+    this.nextRlsSnapshot = snapshotOf(this.internals.em.config.get('rls')!.tables, plan.canonical, plan.partitions);
+    return { up: plan.up, down: plan.down };
+  }
+
+  protected override async storeCurrentSchema(...args: Parameters<Migrator['storeCurrentSchema']>): Promise<void> {
+    await super.storeCurrentSchema(...args);
+    if (this.internals.options.snapshot === false || !this.nextRlsSnapshot) return;
+    writeFileSync(this.rlsSnapshotPath, `${JSON.stringify(this.nextRlsSnapshot, null, 2)}\n`);
+  }
+}
+
+// `getSchemaDiff` is private in MikroORM's typings, so it is extended here rather than with `override`.
+const schemaDiffOf = (Migrator.prototype as unknown as MigratorInternals).getSchemaDiff;
+Object.defineProperty(RlsMigrator.prototype, 'getSchemaDiff', {
+  async value(this: RlsMigrator, blank: boolean, initial: boolean): Promise<SchemaDiff> {
+    return this.rlsSchemaDiff(blank, initial, await schemaDiffOf.call(this, blank, initial));
+  },
+});

@@ -1,0 +1,34 @@
+import type { MikroORM } from '@mikro-orm/core';
+import { replaceExtension } from './register-extension';
+import { SqlSchemaGenerator } from '@mikro-orm/postgresql';
+import { diffRls } from '../../../core/diff/diff-rls';
+import { rlsSettingsOf } from '../../../core/settings/rls-settings';
+import { planWithOrm, splitSchemaSql } from './plan-with-orm';
+
+type CreateOptions = Parameters<SqlSchemaGenerator['getCreateSchemaSQL']>[0];
+type UpdateOptions = Parameters<SqlSchemaGenerator['getUpdateSchemaSQL']>[0];
+
+/**
+ * MikroORM's schema generator, plus policies, so `schema:create`, `schema:update`, `schema:fresh` and
+ * `orm.schema.*` leave every table with its declared policies: creating adds them after the tables,
+ * updating drops the policies of altered tables first and brings all policies to the declared state after.
+ * Updating covers the tables' partitions too (read from the catalog); creating starts from nothing, where
+ * no partition exists yet.
+ */
+export class RlsSchemaGenerator extends SqlSchemaGenerator {
+  static override register(orm: MikroORM): void {
+    replaceExtension(orm, '@mikro-orm/schema-generator', () => new RlsSchemaGenerator(orm.em as never));
+  }
+
+  override async getCreateSchemaSQL(options: CreateOptions = {}): Promise<string> {
+    const sql = await super.getCreateSchemaSQL(options);
+    const statements = diffRls(rlsSettingsOf(this.config).tables, []).flatMap((op) => op.up);
+    return statements.length === 0 ? sql : `${sql}\n${statements.map((s) => `${s};`).join('\n')}\n`;
+  }
+
+  override async getUpdateSchemaSQL(options: UpdateOptions = {}): Promise<string> {
+    const sql = await super.getUpdateSchemaSQL(options);
+    const plan = await planWithOrm(this.em as never, { up: splitSchemaSql(sql), down: [] });
+    return plan.up.map((s) => `${s};\n`).join('');
+  }
+}

@@ -1,0 +1,61 @@
+import type { Options } from '@mikro-orm/core';
+import type { PostgreSqlDriver } from '@mikro-orm/postgresql';
+import { transactionStatus, type PooledConnection } from '../wire/connection-state';
+import { RlsConfigurationError } from '../../../core/errors/rls-configuration-error';
+import { settleSessionReset } from '../wire/session-reset';
+
+type PoolOptions = NonNullable<Options<PostgreSqlDriver>['pool']>;
+type Validate = (connection: unknown) => boolean | Promise<boolean>;
+
+/** The validate hooks made by {@link guardedPool}, so options guarded once are not wrapped twice. */
+const GUARDS = new WeakSet<Validate>();
+
+/**
+ * Whether a pooled connection may be handed out: idle, with no message in flight. knex hands a
+ * connection back to the pool whatever state its transaction is in (a client-side `query_timeout`
+ * abandons a statement the server still runs, and the ROLLBACK queued behind it), so the next user
+ * would run inside that transaction, with its scope. A connection that fails this is destroyed by the
+ * pool (closing it makes the server roll its transaction back), and another one is made.
+ */
+export function isReusable(connection: PooledConnection): boolean {
+  return connection.readyForQuery === true && transactionStatus(connection) === 'I';
+}
+
+/**
+ * The pool options with knex's public `validate` hook (run on every acquire, for the primary and every
+ * read replica) refusing connections that are not reusable, and first resetting the session of one whose
+ * scoped work failed (see session-reset.ts); a user's own `validate` still runs after it.
+ */
+export function guardedPool(pool: PoolOptions | undefined): PoolOptions {
+  const userValidate = (pool as { validate?: Validate } | undefined)?.validate;
+  if (userValidate && GUARDS.has(userValidate)) return pool!; // already guarded (options set again)
+  const validate: Validate = async (connection) => {
+    const pooled = connection as PooledConnection & Parameters<typeof settleSessionReset>[0];
+    if (!isReusable(pooled) || !(await settleSessionReset(pooled)) || !isReusable(pooled)) return false;
+    return userValidate ? userValidate(connection) : true;
+  };
+  GUARDS.add(validate);
+  return { ...pool, validate } as PoolOptions;
+}
+
+/** The parts of knex's client that say which pool options it was built with. */
+interface KnexWithConfig {
+  client: { config?: { pool?: { validate?: unknown } } };
+}
+
+/**
+ * Refuses scoped work on a knex whose pool was built without the guard: its options were replaced
+ * below `withRls` (`orm.config.reset('pool')`, writes into `orm.config.getAll()`, a `validate`
+ * swapped on the guarded options, a disguised knex instance) and then reconnected. Without the guard, a
+ * connection a scoped fork left with session state or inside a transaction would reach the next user.
+ */
+export function assertPoolGuarded(knex: KnexWithConfig): void {
+  const validate = knex.client.config?.pool?.validate;
+  if (typeof validate === 'function' && GUARDS.has(validate as Validate)) return;
+  throw new RlsConfigurationError(
+    "mikro-orm-rls refuses to run scoped queries: this ORM's connection pool was built without its pool guard (which resets or destroys " +
+      'a connection a scoped fork left with session state or inside a transaction). The pool options were replaced after withRls() ' +
+      "(orm.config.reset('pool'), a write into orm.config.getAll(), a validate swapped on them, or a knex instance as driverOptions). " +
+      'Change pool options through withRls(...), orm.reconnect(options) or orm.config.set(...) instead, then reconnect.',
+  );
+}

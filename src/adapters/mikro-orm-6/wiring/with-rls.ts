@@ -1,0 +1,118 @@
+import type { Configuration, MikroORM, Options } from '@mikro-orm/core';
+import type { PostgreSqlDriver } from '@mikro-orm/postgresql';
+import type { ContextSchema } from '../../../core/context/context-schema';
+import { RlsSchemaGenerator } from '../migrations/rls-schema-generator';
+import { RlsConfigurationError } from '../../../core/errors/rls-configuration-error';
+import { RlsEntityManager } from '../entity-manager/rls-entity-manager';
+import { guardedPool } from './pool-guard';
+import { RlsSettings, type RlsOptions } from '../../../core/settings/rls-settings';
+import { convertRlsViolations } from '../entity-manager/rls-violation-error';
+
+/**
+ * The policy-aware Migrator, when `@mikro-orm/migrations` is installed (it is an optional peer). Loaded
+ * lazily so that applications without migrations never load it.
+ */
+function rlsMigrator(): { register(orm: MikroORM): void } | undefined {
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    return (require('../migrations/rls-migrator') as typeof import('../migrations/rls-migrator')).RlsMigrator;
+  } catch (error) {
+    const missing = (error as { code?: string }).code === 'MODULE_NOT_FOUND' && /@mikro-orm\/migrations/.test((error as Error).message);
+    if (missing) return undefined;
+    throw error;
+  }
+}
+
+type ContextOf<Schema> = Schema extends ContextSchema<infer Output> ? Output & object : Record<string, unknown>;
+
+/**
+ * Wires row-level security into MikroORM options; the only call needed.
+ *
+ * @example
+ * const orm = await MikroORM.init(withRls(config, { context: z.object({ account_id: z.number().int() }) }));
+ * const em = orm.em.forkWithRls({ account_id: 42 });
+ */
+export function withRls<Schema extends ContextSchema | undefined = undefined>(
+  options: Options<PostgreSqlDriver>,
+  rls: RlsOptions<Schema> = {},
+): Options<PostgreSqlDriver, RlsEntityManager<ContextOf<Schema>>> {
+  const entityManager = options.entityManager as unknown;
+  if (entityManager && !(typeof entityManager === 'function' && entityManager.prototype instanceof RlsEntityManager) && entityManager !== RlsEntityManager) {
+    throw new RlsConfigurationError(
+      'withRls: options.entityManager must be RlsEntityManager or a subclass of it; extend RlsEntityManager instead of EntityManager.',
+    );
+  }
+  const settings = new RlsSettings(rls);
+  const userHook = options.discovery?.afterDiscovered;
+  const userOnMetadata = options.discovery?.onMetadata;
+  return {
+    ...options,
+    entityManager: (entityManager ?? RlsEntityManager) as never,
+    rls: settings,
+    pool: guardedPool(options.pool),
+    // MikroORM merges driverOptions (and each replica's) over `pool`: a `validate` given there would
+    // replace the guard, so those pools are guarded too.
+    ...(options.driverOptions !== undefined && { driverOptions: guardedDriverOptions(options.driverOptions, 'the primary') }),
+    ...(options.replicas !== undefined && { replicas: guardedReplicas(options.replicas) }),
+    // Registered after the user's own extensions and MikroORM's defaults, under the same names, so the
+    // CLI and `orm.schema` / `orm.migrator` use the policy-aware versions.
+    extensions: [...(options.extensions ?? []), RlsSchemaGenerator, ...[rlsMigrator()].filter((m) => m !== undefined)],
+    discovery: {
+      ...options.discovery,
+      onMetadata: (meta, platform) => {
+        settings.remember(meta);
+        return userOnMetadata?.(meta, platform);
+      },
+      afterDiscovered: async (storage, platform) => {
+        const config = platform.getConfig();
+        guardPoolOptionsSetLater(config);
+        settings.compile(storage, config.get('schema') ?? platform.getDefaultSchemaName() ?? 'public');
+        convertRlsViolations(platform);
+        return userHook?.(storage, platform);
+      },
+    },
+  } as Options<PostgreSqlDriver, RlsEntityManager<ContextOf<Schema>>>;
+}
+
+/**
+ * `driverOptions` with its `pool` guarded. A knex instance (MikroORM accepts one as driverOptions) has a
+ * pool built outside MikroORM's options, where the guard cannot be installed: refused.
+ */
+function guardedDriverOptions<D>(driverOptions: D, owner: string): D {
+  if (driverOptions === undefined || driverOptions === null) return driverOptions;
+  const isKnexInstance = typeof driverOptions === 'function' || (typeof driverOptions === 'object' && 'client' in driverOptions && typeof (driverOptions as { client?: { acquireConnection?: unknown } }).client?.acquireConnection === 'function');
+  if (isKnexInstance) {
+    throw new RlsConfigurationError(
+      `withRls: driverOptions of ${owner} is a knex instance. mikro-orm-rls installs a pool guard (it resets or destroys a connection ` +
+        'that a scoped fork left with session state or inside a transaction) through the pool options, which a ready knex instance ' +
+        'does not take. Give the connection through clientUrl (or host, user, ...) and the pool through `pool` instead.',
+    );
+  }
+  const pool = (driverOptions as { pool?: Parameters<typeof guardedPool>[0] }).pool;
+  return pool === undefined ? driverOptions : ({ ...driverOptions, pool: guardedPool(pool) } as D);
+}
+
+/** Replicas with their own `driverOptions.pool` guarded (see {@link guardedDriverOptions}). */
+function guardedReplicas<R extends { name?: string; driverOptions?: unknown }>(replicas: readonly R[]): R[] {
+  return replicas.map((replica) =>
+    replica.driverOptions === undefined ? replica : { ...replica, driverOptions: guardedDriverOptions(replica.driverOptions, `replica "${replica.name ?? '?'}"`) },
+  );
+}
+
+/**
+ * `orm.reconnect(options)` and `orm.config.set(...)` write pool options into the live configuration,
+ * from which the next connect builds a new pool: those options are guarded as they are set, as
+ * `withRls` guarded the first ones (the instance's `set` shadows Configuration's own).
+ */
+function guardPoolOptionsSetLater(config: Configuration): void {
+  const set = config.set.bind(config) as (key: string, value: unknown) => void;
+  Object.defineProperty(config, 'set', {
+    configurable: true,
+    value: (key: string, value: unknown) => {
+      if (key === 'pool') value = guardedPool(value as Parameters<typeof guardedPool>[0]);
+      if (key === 'driverOptions') value = guardedDriverOptions(value, 'the primary');
+      if (key === 'replicas' && Array.isArray(value)) value = guardedReplicas(value);
+      set(key, value);
+    },
+  });
+}

@@ -1,4 +1,0 @@
-export { auditRls, auditRlsReport, type AuditReport } from './audit-rls';
-export type { AuditFinding } from './audit-finding';
-export { describeAuditTarget, type AuditTarget } from './audit-target';
-export { readsSettingPerRow } from './unwrapped-settings';

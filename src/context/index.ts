@@ -1,4 +1,0 @@
-export * from './context-error';
-export * from './context-schema';
-export * from './encode-value';
-export * from './context-codec';

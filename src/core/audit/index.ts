@@ -1,0 +1,3 @@
+export type { AuditFinding } from './audit-finding';
+export { describeAuditTarget, type AuditTarget } from './audit-target';
+export { readsSettingPerRow } from './unwrapped-settings';

@@ -1,0 +1,3 @@
+export * from './context-schema';
+export * from './encode-value';
+export * from './context-codec';

@@ -1,0 +1,196 @@
+import type { EntityMetadata, MetadataStorage } from '@mikro-orm/core';
+import { compileTablePolicies } from '../ddl/compile-policies';
+import type { TableRlsSpec } from '../ddl/policy-spec';
+import type { TableRef } from '../ddl/quote';
+import type { ValueKind } from '../policy/pg-type';
+import type { Policy } from '../policy/policy';
+import { MAX_IDENTIFIER_BYTES } from '../ddl/policy-name';
+import { tableLabel } from '../ddl/quote';
+import { RlsConfigurationError } from '../errors/rls-configuration-error';
+import { linkEnds, pivotPolicy, relationsOfPivot, type PivotRelation } from './pivot-policies';
+import { declaredOnClass } from './rls-decorator';
+import type { RlsEntityOptions } from './rls-entity-options';
+import { RlsDeclarationError } from '../errors/rls-declaration-error';
+
+export interface CollectedRls {
+  readonly tables: readonly TableRlsSpec[];
+  /** Every table of an entity, with or without policies: where managed policies may need dropping. */
+  readonly entityTables: readonly TableRef[];
+  /** Every variable the policies read, with the kind of value it holds. */
+  readonly variables: ReadonlyMap<string, ValueKind>;
+  /** Pivot tables left without policies on purpose (`rls.pivotTables: { <relation>: false }`). */
+  readonly optedOutPivotTables: readonly TableRef[];
+}
+
+/**
+ * Finds an entity's metadata by class name. Abstract base schemas are not kept in the final metadata
+ * storage, so the caller also remembers what discovery saw.
+ */
+export type MetadataLookup = (className: string) => EntityMetadata | undefined;
+
+interface Declaration {
+  readonly policies: readonly Policy[];
+  readonly force?: boolean;
+  readonly pivotTables?: Readonly<Record<string, boolean>>;
+}
+
+/** What a chain of declarations (base entities first) amounts to for one table. */
+interface TableDeclaration {
+  readonly policies: readonly Policy[];
+  readonly force: boolean;
+  readonly pivotTables: Readonly<Record<string, boolean>>;
+}
+
+function merge(meta: EntityMetadata, declarations: readonly Declaration[]): TableDeclaration {
+  const pivotTables: Record<string, boolean> = Object.assign({}, ...declarations.map((d) => d.pivotTables ?? {}));
+  for (const [name, value] of Object.entries(pivotTables)) {
+    const prop = meta.properties[name as never] as { kind?: string } | undefined;
+    if (prop?.kind !== 'm:n' || typeof value !== 'boolean') {
+      const relations = Object.values(meta.properties).filter((p) => p.kind === 'm:n' && !p.name.endsWith('__inverse')).map((p) => p.name);
+      throw new RlsConfigurationError(
+        `Entity ${meta.className} sets rls.pivotTables.${name} = ${JSON.stringify(value)}, but pivotTables takes the entity's ` +
+          `m:n property names with true or false; its m:n properties are: ${relations.join(', ') || '(none)'}.`,
+      );
+    }
+  }
+  return {
+    policies: declarations.flatMap((d) => d.policies),
+    force: declarations.reduce<boolean | undefined>((acc, d) => d.force ?? acc, undefined) ?? true,
+    pivotTables,
+  };
+}
+
+/** PostgreSQL would silently truncate a longer name, and the policies would then name another table. */
+function refuseLongName(meta: EntityMetadata, table: TableRef): void {
+  for (const [what, name] of [['schema', table.schema], ['table', table.name]] as const) {
+    if (Buffer.byteLength(name) > MAX_IDENTIFIER_BYTES) {
+      throw new RlsConfigurationError(
+        `Entity ${meta.className}: ${what} name "${name}" (of ${tableLabel(table)}) is ${Buffer.byteLength(name)} bytes long; ` +
+          `PostgreSQL keeps only ${MAX_IDENTIFIER_BYTES} bytes of a name and truncates the rest, so its RLS policies could not be ` +
+          `managed reliably. Give it a name of at most ${MAX_IDENTIFIER_BYTES} bytes (tableName / schema, or pivotTable on an m:n relation).`,
+      );
+    }
+  }
+}
+
+/** Own declarations of one entity: `rls` on its schema/metadata, or `@Rls` on its class. */
+function ownDeclaration(meta: EntityMetadata): RlsEntityOptions | undefined {
+  return meta.rls ?? declaredOnClass(meta.class);
+}
+
+/** Declarations from the root of the inheritance chain down to `meta`, base entities first. */
+function inheritedDeclarations(meta: EntityMetadata, lookup: MetadataLookup): Declaration[] {
+  const chain: Declaration[] = [];
+  const own = ownDeclaration(meta);
+  if (own) chain.unshift(own);
+  // Class inheritance: walk the prototype chain (abstract bases need not be entities).
+  let proto = meta.class ? Object.getPrototypeOf(meta.class) : null;
+  while (proto && proto !== Function.prototype) {
+    const found = declaredOnClass(proto);
+    if (found) chain.unshift(found);
+    proto = Object.getPrototypeOf(proto);
+  }
+  // Schema inheritance (`extends` in EntitySchema / defineEntity), through abstract bases too.
+  let parent = typeof meta.extends === 'string' ? lookup(meta.extends) : undefined;
+  while (parent) {
+    if (parent.rls) chain.unshift(parent.rls);
+    parent = typeof parent.extends === 'string' ? lookup(parent.extends) : undefined;
+  }
+  return [...new Set(chain)];
+}
+
+function defaultSchema(meta: EntityMetadata, fallback: string): string {
+  return meta.schema && meta.schema !== '*' ? meta.schema : fallback;
+}
+
+/** `pivotTables: { <relation>: false }` on either side of the relation. */
+function optedOut(relation: PivotRelation, declared: ReadonlyMap<string, TableDeclaration>): boolean {
+  const inverse = relation.prop.inversedBy;
+  return (
+    declared.get(relation.owner.className)?.pivotTables[relation.prop.name] === false ||
+    (inverse !== undefined && declared.get(relation.target.className)?.pivotTables[inverse] === false)
+  );
+}
+
+/**
+ * Entity metadata -> the RLS state of each table. Runs once, right after discovery, so every policy is
+ * rendered to SQL text before MikroORM's metadata cache could drop its functions.
+ */
+export function collectTableSpecs(
+  storage: MetadataStorage,
+  options: { prefix: string; defaultSchema: string; lookup?: MetadataLookup },
+): CollectedRls {
+  const lookup: MetadataLookup = (name) => options.lookup?.(name) ?? (storage.has(name) ? storage.get(name) : undefined);
+  const tables: TableRlsSpec[] = [];
+  const entityTables: TableRef[] = [];
+  const variables = new Map<string, ValueKind>();
+  const variableTypes = new Map<string, string>();
+  const metas = Object.values(storage.getAll());
+  const tableOf = (meta: EntityMetadata): TableRef => ({ schema: defaultSchema(meta, options.defaultSchema), name: meta.tableName });
+  const declared = new Map<string, TableDeclaration>();
+  const pivots: EntityMetadata[] = [];
+  const optedOutPivotTables: TableRef[] = [];
+  for (const meta of metas) {
+    if (meta.embeddable || meta.virtual || meta.abstract || !meta.tableName) continue;
+    const isStiChild = meta.root && meta.root !== meta && meta.root.className !== meta.className;
+    if (isStiChild) {
+      if (ownDeclaration(meta)) {
+        throw new RlsDeclarationError(
+          `Entity ${meta.className} declares RLS policies, but it shares table "${meta.tableName}" with ${meta.root.className} ` +
+            '(single table inheritance). Policies apply to whole tables: declare them on the root entity.',
+        );
+      }
+      continue;
+    }
+    if (meta.schema === '*') {
+      if (ownDeclaration(meta)) {
+        throw new RlsDeclarationError(`Entity ${meta.className} uses schema '*' (any schema); RLS policies need a fixed schema.`);
+      }
+      continue;
+    }
+    entityTables.push(tableOf(meta));
+    const declarations = inheritedDeclarations(meta, lookup);
+    if (declarations.length > 0) declared.set(meta.className, merge(meta, declarations));
+    else if (meta.pivotTable) pivots.push(meta);
+  }
+  // Pivot tables without a declaration of their own: generated from the relations that write them.
+  const generated = new Map<string, TableDeclaration>();
+  for (const pivot of pivots) {
+    const written = relationsOfPivot(pivot, metas);
+    const relations = written.filter((r) => !optedOut(r, declared));
+    const ends = relations.flatMap((relation) => {
+      const { owner, target } = linkEnds(relation, tableOf);
+      return [declared.has(relation.owner.className) ? owner : undefined, declared.has(relation.target.className) ? target : undefined];
+    });
+    const rlsEnds = ends.filter((e) => e !== undefined);
+    if (rlsEnds.length === 0) {
+      if (relations.length < written.length) optedOutPivotTables.push(tableOf(pivot));
+      continue;
+    }
+    // Forced unless every RLS end opted out of FORCE (then the owner bypasses those tables anyway).
+    const force = relations.some((r) => [r.owner, r.target].some((m) => declared.get(m.className)?.force === true));
+    generated.set(pivot.className, { policies: [pivotPolicy(rlsEnds)], force, pivotTables: {} });
+  }
+  for (const meta of metas) {
+    const declaration = declared.get(meta.className) ?? generated.get(meta.className);
+    if (!declaration) continue;
+    const table = tableOf(meta);
+    refuseLongName(meta, table);
+    for (const policy of declaration.policies) {
+      for (const arg of policy.conditionArgs) {
+        const seen = variableTypes.get(arg.comparatorName);
+        if (seen !== undefined && seen !== arg.type.sqlName) {
+          throw new RlsDeclarationError(
+            `Condition arg "${arg.comparatorName}" is declared as ${seen} in one policy and ${arg.type.sqlName} in another ` +
+              `(entity ${meta.className}). One context variable has one type: use the same type everywhere.`,
+          );
+        }
+        variableTypes.set(arg.comparatorName, arg.type.sqlName);
+        variables.set(arg.comparatorName, arg.type.kind);
+      }
+    }
+    const columns = meta.props.flatMap((p) => p.fieldNames ?? []);
+    tables.push(compileTablePolicies(table, declaration.policies, { prefix: options.prefix, force: declaration.force, columns }));
+  }
+  return { tables, entityTables, variables, optedOutPivotTables };
+}
