@@ -1,11 +1,13 @@
 import type { Options } from '@mikro-orm/core';
 import type { PostgreSqlDriver } from '@mikro-orm/postgresql';
-import { transactionStatus, type PooledConnection } from '../wire/connection-state';
+import { trackConnection, transactionStatus, type PooledConnection } from '../wire/connection-state';
 import { RlsConfigurationError } from '../../../core/errors/rls-configuration-error';
 import { settleSessionReset } from '../wire/session-reset';
 
 type PoolOptions = NonNullable<Options<PostgreSqlDriver>['pool']>;
 type Validate = (connection: unknown) => boolean | Promise<boolean>;
+type Done = (error: Error | null, connection: unknown) => void;
+type AfterCreate = (connection: unknown, done: Done) => void;
 
 /** The validate hooks made by {@link guardedPool}, so options guarded once are not wrapped twice. */
 const GUARDS = new WeakSet<Validate>();
@@ -35,7 +37,36 @@ export function guardedPool(pool: PoolOptions | undefined): PoolOptions {
     return userValidate ? userValidate(connection) : true;
   };
   GUARDS.add(validate);
-  return { ...pool, validate } as PoolOptions;
+  const userAfterCreate = (pool as { afterCreate?: AfterCreate } | undefined)?.afterCreate;
+  return { ...pool, validate, afterCreate: followedFromBirth(userAfterCreate) } as PoolOptions;
+}
+
+/**
+ * knex's `afterCreate` hook, which runs on every new connection before the pool has it: the connection
+ * is followed from here on, while it is surely idle (knex's own set-up statements are done), so that
+ * the state the user's own `afterCreate` leaves it in is known. Followed only from its first acquire,
+ * it would be taken as idle then, and a transaction the user's hook left open (with whatever it set in
+ * it) would be handed to the connection's first user. If the user's hook fails, knex drops the
+ * connection without closing it (it stays open, with what the hook set, for the life of the process):
+ * it is closed here before the failure is reported.
+ */
+function followedFromBirth(userAfterCreate: AfterCreate | undefined): AfterCreate {
+  return (connection, done) => {
+    trackConnection(connection as PooledConnection);
+    if (!userAfterCreate) return done(null, connection);
+    const finish: Done = (error, created) => {
+      if (!error) return done(null, created);
+      (connection as { end(): Promise<void> }).end().then(
+        () => done(error, created),
+        () => done(error, created),
+      );
+    };
+    try {
+      userAfterCreate(connection, finish);
+    } catch (error) {
+      finish(error as Error, connection);
+    }
+  };
 }
 
 /** The parts of knex's client that say which pool options it was built with. */
