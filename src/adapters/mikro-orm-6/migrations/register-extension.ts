@@ -1,4 +1,5 @@
 import type { MikroORM } from '@mikro-orm/core';
+import { RlsAdapterAssumptionError } from '../../../core/errors/rls-adapter-assumption-error';
 
 /**
  * Registers `factory` under one of MikroORM's own extension names. MikroORM caches an extension on first
@@ -7,5 +8,11 @@ import type { MikroORM } from '@mikro-orm/core';
  */
 export function replaceExtension(orm: MikroORM, name: string, factory: () => unknown): void {
   orm.config.registerExtension(name, factory);
-  (orm.config as unknown as { cache?: Map<string, unknown> }).cache?.delete(name);
+  // The Configuration's private cache (see internals.ts): without it the default would stay in use, and
+  // policies would silently be left out of schema:* and migrations.
+  const cache = (orm.config as unknown as { cache?: unknown }).cache;
+  if (!(cache instanceof Map)) {
+    throw new RlsAdapterAssumptionError("MikroORM's Configuration caches extensions in its `cache` Map", 'orm.config.cache is not a Map');
+  }
+  cache.delete(name);
 }

@@ -17,7 +17,7 @@ const BASE = Symbol('mikro-orm-rls base connection');
 const SCOPE_SQL = Symbol('mikro-orm-rls scope statement');
 
 /** Members that create or destroy shared state: always run on the shared connection, never on a view. */
-const SHARED_STATE = ['connect', 'close', 'ensureConnection', 'getKnex', 'checkConnection', 'isConnected', 'setMetadata', 'setPlatform', 'loadFile'] as const;
+export const SHARED_STATE = ['connect', 'close', 'ensureConnection', 'getKnex', 'checkConnection', 'isConnected', 'setMetadata', 'setPlatform', 'loadFile'] as const;
 
 type ExecuteMethod = 'all' | 'get' | 'run';
 
@@ -181,7 +181,8 @@ function sharedLayer(base: AbstractSqlConnection): object {
     const members: PropertyDescriptorMap = { [BASE]: { value: base } };
     for (const name of SHARED_STATE) {
       const member = (base as unknown as Record<string, unknown>)[name];
-      if (typeof member === 'function') members[name] = { value: member.bind(base) };
+      // Every one is a function (internals.ts checks it at start-up): a missing one would let a view open its own pool.
+      members[name] = { value: (member as (...args: unknown[]) => unknown).bind(base) };
     }
     layer = Object.create(base, members) as object;
     SHARED_LAYERS.set(base, layer);

@@ -7,6 +7,7 @@ import { RlsEntityManager } from '../entity-manager/rls-entity-manager';
 import { guardedPool } from './pool-guard';
 import { RlsSettings, type RlsOptions } from '../../../core/settings/rls-settings';
 import { convertRlsViolations } from '../entity-manager/rls-violation-error';
+import { assertAssumptions, assertMikroOrm6Internals, migratorAssumption } from '../internals';
 
 /**
  * The policy-aware Migrator, when `@mikro-orm/migrations` is installed (it is an optional peer). Loaded
@@ -15,7 +16,9 @@ import { convertRlsViolations } from '../entity-manager/rls-violation-error';
 function rlsMigrator(): { register(orm: MikroORM): void } | undefined {
   try {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
-    return (require('../migrations/rls-migrator') as typeof import('../migrations/rls-migrator')).RlsMigrator;
+    const { RlsMigrator } = require('../migrations/rls-migrator') as typeof import('../migrations/rls-migrator');
+    assertAssumptions([migratorAssumption(Object.getPrototypeOf(RlsMigrator.prototype) as object)]);
+    return RlsMigrator;
   } catch (error) {
     const missing = (error as { code?: string }).code === 'MODULE_NOT_FOUND' && /@mikro-orm\/migrations/.test((error as Error).message);
     if (missing) return undefined;
@@ -36,6 +39,8 @@ export function withRls<Schema extends ContextSchema | undefined = undefined>(
   options: Options<PostgreSqlDriver>,
   rls: RlsOptions<Schema> = {},
 ): Options<PostgreSqlDriver, RlsEntityManager<ContextOf<Schema>>> {
+  // Before anything relies on them: the MikroORM, knex and pg internals this adapter builds on.
+  assertMikroOrm6Internals();
   const entityManager = options.entityManager as unknown;
   if (entityManager && !(typeof entityManager === 'function' && entityManager.prototype instanceof RlsEntityManager) && entityManager !== RlsEntityManager) {
     throw new RlsConfigurationError(
