@@ -4,6 +4,7 @@ import { bypassInTransaction } from './bypass-in-transaction';
 import { rememberForkedUnder, resolveContext } from './context-resolution';
 import { refuseInvisibleFlushWrites } from './invisible-flush-writes';
 import { RLS_ENTITY_MANAGER } from '../../../core/adapter/rls-entity-manager-like';
+import { RlsAdapterAssumptionError } from '../../../core/errors/rls-adapter-assumption-error';
 import { RlsConfigurationError } from '../../../core/errors/rls-configuration-error';
 import { rlsSettingsOf } from '../../../core/settings/rls-settings';
 import type { RlsScope } from '../../../core/scope/rls-scope';
@@ -31,10 +32,18 @@ export interface RlsBypassOptions {
  * switch to the bypass role. Forks of these forks, their `transactional()` forks and a `RequestContext`
  * around them keep the scope, because it lives in the fork's driver, which MikroORM hands down.
  */
+// The driver the next manager built is to get instead of its parent's: set by `forkScoped` around one
+// synchronous `fork()` call, which builds the fork with MikroORM's own constructor (the fork's
+// UnitOfWork, loader and persister take the driver there, so it cannot be swapped afterwards).
+let nextForkDriver: PostgreSqlDriver | undefined;
+
 export class RlsEntityManager<Context extends object = Record<string, unknown>> extends SqlEntityManager<PostgreSqlDriver> {
   // Every manager, forks included, is built here, each with its own UnitOfWork.
   constructor(...args: ConstructorParameters<typeof SqlEntityManager<PostgreSqlDriver>>) {
-    super(...args);
+    const [config, driver, ...rest] = args;
+    const scoped = nextForkDriver;
+    nextForkDriver = undefined;
+    super(config, scoped ?? driver, ...rest);
     refuseInvisibleFlushWrites(this);
   }
 
@@ -228,10 +237,19 @@ export class RlsEntityManager<Context extends object = Record<string, unknown>> 
       );
     }
     const parent = this.getContext(false);
-    // fork() builds the new manager from `em.driver`; give it a parent whose driver is the scoped view.
-    const host = Object.create(parent, { driver: { value: scopeDriver(parent.driver, scope) } }) as this;
-    const fork = SqlEntityManager.prototype.fork.call(host, { ...options, disableContextResolution: true }) as this;
-    return rememberForkedUnder(fork, this.config.get('context')(this.name));
+    // MikroORM's fork(), building the new manager with the scoped view of the parent's driver.
+    const driver = scopeDriver(parent.driver, scope);
+    nextForkDriver = driver;
+    try {
+      const fork = SqlEntityManager.prototype.fork.call(parent, { ...options, disableContextResolution: true }) as this;
+      if (fork.driver !== driver) {
+        // Fail closed: a fork with the parent's driver would run unscoped.
+        throw new RlsAdapterAssumptionError("MikroORM's fork() builds exactly one manager, with its constructor", 'the fork did not get the scoped driver');
+      }
+      return rememberForkedUnder(fork, this.config.get('context')(this.name));
+    } finally {
+      nextForkDriver = undefined; // also when fork() threw before building the manager
+    }
   }
 }
 
