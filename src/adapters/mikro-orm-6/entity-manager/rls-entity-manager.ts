@@ -1,4 +1,4 @@
-import { TransactionContext, TransactionPropagation, ValidationError, type ConnectionType, type EntityData, type EntityName, type ForkOptions, type LoggingOptions, type UpsertManyOptions, type UpsertOptions } from '@mikro-orm/core';
+import { TransactionContext, TransactionPropagation, ValidationError, type ConnectionType, type EntityManager, type EntityData, type EntityName, type ForkOptions, type LoggingOptions, type UpsertManyOptions, type UpsertOptions } from '@mikro-orm/core';
 import { EntityManager as SqlEntityManager, type PostgreSqlDriver, type QueryBuilder } from '@mikro-orm/postgresql';
 import { bypassInTransaction } from './bypass-in-transaction';
 import { rememberForkedUnder, resolveContext } from './context-resolution';
@@ -147,12 +147,19 @@ export class RlsEntityManager<Context extends object = Record<string, unknown>> 
     if (!this.useContext) return this;
     const em = resolveContext({
       self: this,
-      transaction: TransactionContext.getEntityManager(this.name) as this | undefined,
-      request: this.config.get('context')(this.name) as this | undefined,
+      // MikroORM finds both by the ORM's name alone ('default' unless contextName is set): a transaction
+      // or request context of another ORM with the same name would run this ORM's queries on that ORM's
+      // connections and forks, outside this ORM's scoping. Only this ORM's own managers count.
+      transaction: this.ofThisOrm(TransactionContext.getEntityManager(this.name)),
+      request: this.ofThisOrm(this.config.get('context')(this.name)),
       scopeOf: (candidate) => scopeOf(candidate.driver),
     });
     if (validate && !this.config.get('allowGlobalContext') && em.global) throw ValidationError.cannotUseGlobalContext();
     return em;
+  }
+
+  private ofThisOrm(candidate: EntityManager | undefined): this | undefined {
+    return candidate?.config === this.config ? (candidate as this) : undefined;
   }
 
   override fork(options?: ForkOptions): this {
