@@ -2,7 +2,8 @@ import { TransactionContext } from '@mikro-orm/core';
 import type { Knex } from '@mikro-orm/knex';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { RlsConfigurationError } from '../../../core/errors/rls-configuration-error';
-import { adoptTransaction } from '../wire/scoped-connection';
+import { resetSessionAtEndOf } from '../wire/deferred-scope';
+import { adoptTransaction, scopeSqlOf } from '../wire/scoped-connection';
 
 // Reads the role in force, then switches: the subquery (kept apart by `offset 0`) yields its row before
 // the outer select list, with the switch, is evaluated. The role name is bound, never spliced.
@@ -34,6 +35,10 @@ export async function bypassInTransaction<EM extends EntityManager, T>(caller: E
   const adminConnection = admin.getConnection();
   // Through the caller's own connection: refuses a transaction of another scope and sends a still
   // pending transaction start (with the caller's scope) before the savepoint.
+  // What the callback's raw SQL changes at session level (SET ROLE, set_config(..., false), temporary
+  // tables) is committed with the caller's transaction: its end must reset the session, also when the
+  // caller's transaction is unscoped (a scoped one's end does already).
+  await resetSessionAtEndOf(outer, scopeSqlOf(adminConnection)!.reset);
   const savepoint = await callerConnection.begin({ ctx: outer });
   adoptTransaction(adminConnection, savepoint);
   const guard = guardOuterTransaction(outer);

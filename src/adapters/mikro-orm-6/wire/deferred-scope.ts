@@ -49,6 +49,23 @@ export function startPendingTransaction(trx: Knex.Transaction): Promise<void> {
   return transactionStarted(trx.client as unknown as TransactionClient);
 }
 
+// The transaction clients whose end already carries a session reset.
+const RESETTING_AT_END = new WeakSet<TransactionClient>();
+
+/**
+ * Makes the end of `trx`, a transaction that was not opened with a scope (an unscoped fork's), carry the
+ * session reset too, from now on: for a scoped step run inside it (`bypassRls(cb, { propagation:
+ * 'nested' })`), whose raw SQL could change session state that would otherwise outlive the transaction
+ * on the pooled connection. A no-op for a scoped transaction, whose end carries the reset already.
+ */
+export async function resetSessionAtEndOf(trx: Knex.Transaction, reset: ScopeSql['reset']): Promise<void> {
+  const client = trx.client as unknown as TransactionClient;
+  if (RESETTING_AT_END.has(client)) return;
+  // knex's transaction client hands out the transaction's one connection.
+  const connection = (await client.acquireConnection()) as PooledConnection;
+  resetSessionAtEnd(client, connection, reset);
+}
+
 /**
  * The transaction's end, COMMIT or ROLLBACK, carries the session reset in the same message: what the
  * transaction's raw SQL changed at session level (`SET ROLE`, `set_config(..., false)`) would otherwise
@@ -58,6 +75,8 @@ export function startPendingTransaction(trx: Knex.Transaction): Promise<void> {
  * the reset then never runs, so the connection is reset on its own before it goes back to the pool.
  */
 function resetSessionAtEnd(client: TransactionClient, connection: PooledConnection, reset: ScopeSql['reset']): void {
+  if (RESETTING_AT_END.has(client)) return;
+  RESETTING_AT_END.add(client);
   const send = client.query;
   client.query = function endAndReset(conn, query) {
     if (query !== 'COMMIT;' && query !== 'ROLLBACK') return send.call(client, conn, query);

@@ -43,7 +43,12 @@ function rememberScope(trx: Knex.Transaction, scope: ScopeSql | undefined): Knex
  * `bypassRls(cb, { propagation: 'nested' })`, which switches the savepoint to the bypass role first.
  */
 export function adoptTransaction(view: AbstractSqlConnection, trx: Knex.Transaction): void {
-  rememberScope(trx, (view as unknown as Record<symbol, ScopeSql | undefined>)[SCOPE_SQL]);
+  rememberScope(trx, scopeSqlOf(view));
+}
+
+/** The scope statements a view sends, if it is a scoped view. */
+export function scopeSqlOf(view: AbstractSqlConnection): ScopeSql | undefined {
+  return (view as unknown as Record<symbol, ScopeSql | undefined>)[SCOPE_SQL];
 }
 
 function refuseForeignTransaction(transactionClient: object, scope: ScopeSql | undefined): void {
