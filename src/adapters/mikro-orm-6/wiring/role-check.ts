@@ -63,32 +63,37 @@ async function checkRole(connection: AbstractSqlConnection, tables: readonly Tab
   );
 }
 
-// Per shared connection (the primary and each read replica: each has its own pool and may connect as
-// another role). `true` once the role passed; a pending check is shared by concurrent first queries. A
-// failed or refused check is forgotten, so the next scoped query checks again (after the fix).
-const CHECKED = new WeakMap<AbstractSqlConnection, true | Promise<void>>();
+// Per pool (the primary and each read replica have their own, and may connect as another role), keyed
+// by the pool's knex client: `orm.reconnect()` (new credentials, a new clientUrl, options set with
+// orm.config.set) builds a new one, logged in as whoever it now says, which is checked again. Keyed by
+// MikroORM's connection object, which survives a reconnect, a superuser login after a reconnect ran
+// scoped queries unchecked (found by the seventh review). `true` once the role passed; a pending check
+// is shared by concurrent first queries. A failed or refused check is forgotten, so the next scoped
+// query checks again (after the fix).
+const CHECKED = new WeakMap<object, true | Promise<void>>();
 
 /**
  * Resolves once the role `connection` connects as is known to be subject to row-level security;
  * rejects with {@link RlsConfigurationError} when it is not (a superuser, BYPASSRLS, or with the
  * privileges of the owner of an RLS table of the ORM that lacks FORCE). Checks at most once per
- * connection; skipped with `strict: false`. Every scoped query waits for it before it is sent.
+ * pool; skipped with `strict: false`. Every scoped query waits for it before it is sent.
  */
 export function roleChecked(connection: AbstractSqlConnection): true | Promise<void> {
-  const state = CHECKED.get(connection);
+  const pool = connection.getKnex().client as object;
+  const state = CHECKED.get(pool);
   if (state) return state;
   const settings = rlsSettingsOf(connection.getPlatform().getConfig());
   if (!settings.strict) {
-    CHECKED.set(connection, true);
+    CHECKED.set(pool, true);
     return true;
   }
   const check = checkRole(connection, settings.entityTables).then(
-    () => void CHECKED.set(connection, true),
+    () => void CHECKED.set(pool, true),
     (error: unknown) => {
-      CHECKED.delete(connection);
+      CHECKED.delete(pool);
       throw error;
     },
   );
-  CHECKED.set(connection, check);
+  CHECKED.set(pool, check);
   return check;
 }
