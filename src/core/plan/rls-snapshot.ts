@@ -50,9 +50,15 @@ export function snapshotOf(rendered: readonly TableRlsSpec[], canonical: readonl
 }
 
 export function parseSnapshot(json: string, path: string): RlsSnapshot {
-  const data = JSON.parse(json) as RlsSnapshot;
-  if (data?.version !== 1 || !Array.isArray(data.state) || typeof data.rendered !== 'object') {
-    throw new RlsConfigurationError(`${path} is not an RLS snapshot this version understands; delete it to compare with the database instead.`);
+  const refuse = () =>
+    new RlsConfigurationError(`${path} is not an RLS snapshot this version understands; delete it to compare with the database instead.`);
+  let data: RlsSnapshot;
+  try {
+    data = JSON.parse(json) as RlsSnapshot;
+  } catch {
+    // Not JSON, for example a file left with merge-conflict markers.
+    throw refuse();
   }
+  if (data?.version !== 1 || !Array.isArray(data.state) || typeof data.rendered !== 'object' || data.rendered === null) throw refuse();
   return data;
 }

@@ -1,0 +1,46 @@
+import { splitSchemaSql } from '../../src/adapters/mikro-orm-6/migrations/plan-with-orm';
+import { tablesInSchemaSql } from '../../src/core/plan/tables-in-sql';
+
+// MikroORM's schema SQL as one string (schema:update), split into the statements the planner reads.
+
+describe('splitSchemaSql', () => {
+  it('splits at a semicolon that ends a line, trims, and drops empty statements', () => {
+    const sql = 'set names \'utf8\';\n\nalter table "note" add column "x" int;\n  create index "i" on "note" ("x");\n\n';
+    expect(splitSchemaSql(sql)).toEqual(['set names \'utf8\'', 'alter table "note" add column "x" int', 'create index "i" on "note" ("x")']);
+  });
+
+  it('keeps a semicolon that does not end a line inside its statement, and a last statement without one', () => {
+    expect(splitSchemaSql('comment on table "a" is \'x; y\';\ndrop table "b"')).toEqual(['comment on table "a" is \'x; y\'', 'drop table "b"']);
+  });
+
+  it('returns nothing for empty or blank SQL', () => {
+    expect(splitSchemaSql('')).toEqual([]);
+    expect(splitSchemaSql('\n;\n  \n')).toEqual([]);
+  });
+
+  it('feeds tablesInSchemaSql statements it can read', () => {
+    const statements = splitSchemaSql('alter table "tenant data"."order" add column "x" int;\ndrop table if exists "old" cascade;\n');
+    expect(tablesInSchemaSql(statements, 'public')).toEqual({
+      altered: [{ schema: 'tenant data', name: 'order' }],
+      dropped: [{ schema: 'public', name: 'old' }],
+    });
+  });
+});
+
+describe('tablesInSchemaSql, statement heads', () => {
+  it('reads keywords in any case and leading whitespace', () => {
+    expect(tablesInSchemaSql(['  ALTER TABLE "a" add column "x" int', 'Drop Table IF EXISTS "s"."b"'], 'public')).toEqual({
+      altered: [{ schema: 'public', name: 'a' }],
+      dropped: [{ schema: 's', name: 'b' }],
+    });
+  });
+
+  it('ignores unquoted (hand-written) statements and statements on other objects', () => {
+    const touched = tablesInSchemaSql(['alter table note add column x int', 'drop index "note_x"', 'alter sequence "s" restart', 'create table "n" ()'], 'public');
+    expect(touched).toEqual({ altered: [], dropped: [] });
+  });
+
+  it('reads a quoted name holding dots, spaces and escaped quotes as one identifier', () => {
+    expect(tablesInSchemaSql(['alter table "a.b"."c ""d"" e" add column "x" int'], 'public').altered).toEqual([{ schema: 'a.b', name: 'c "d" e' }]);
+  });
+});
