@@ -2,11 +2,10 @@ import { RlsConfigurationError } from './rls-configuration-error';
 
 /**
  * An internal of MikroORM (or of the query builder or driver under it) that the adapter relies on is not
- * what it expects (a release changed it). The message names the assumption; pin the versions this
- * package supports. An {@link RlsConfigurationError}, so code that handles those handles it too.
- *
- * No code path of this release throws it yet: it is part of the error family (with its stable code) so
- * that applications can match on it before the adapter's checks of MikroORM's internals use it.
+ * what it expects (a release changed it), so `withRls` refuses to start (or a fork refuses to be made)
+ * rather than leave a query path unscoped or policies out of migrations. The message names the
+ * assumption; pin the versions this package supports. An {@link RlsConfigurationError}, so code that
+ * handles those handles it too.
  *
  * @example
  * try {

@@ -36,6 +36,11 @@ export interface RlsBypassOptions {
   readonly propagation?: TransactionPropagation.REQUIRES_NEW | TransactionPropagation.NESTED | 'requires_new' | 'nested';
 }
 
+// The driver the next manager built is to get instead of its parent's: set by `forkScoped` around one
+// synchronous `fork()` call, which builds the fork with MikroORM's own constructor (the fork's
+// UnitOfWork, loader and persister take the driver there, so it cannot be swapped afterwards).
+let nextForkDriver: PostgreSqlDriver | undefined;
+
 /**
  * The EntityManager installed by `withRls()`. `forkWithRls(ctx)` returns a fork whose every query runs
  * in a transaction opened with the context's session variables; `bypassRls()` one whose transactions
@@ -51,12 +56,9 @@ export interface RlsBypassOptions {
  *
  * @throws {RlsContextError} from `forkWithRls` for an invalid context; see its other errors there
  * and at `bypassRls`.
+ * @throws {RlsAdapterAssumptionError} from `forkWithRls` and `bypassRls` when MikroORM's `fork()` no
+ * longer builds the fork the way the adapter relies on.
  */
-// The driver the next manager built is to get instead of its parent's: set by `forkScoped` around one
-// synchronous `fork()` call, which builds the fork with MikroORM's own constructor (the fork's
-// UnitOfWork, loader and persister take the driver there, so it cannot be swapped afterwards).
-let nextForkDriver: PostgreSqlDriver | undefined;
-
 export class RlsEntityManager<Context extends object = Record<string, unknown>> extends SqlEntityManager<PostgreSqlDriver> {
   // Every manager, forks included, is built here, each with its own UnitOfWork.
   constructor(...args: ConstructorParameters<typeof SqlEntityManager<PostgreSqlDriver>>) {
@@ -100,6 +102,8 @@ export class RlsEntityManager<Context extends object = Record<string, unknown>> 
    * @throws {RlsScopeEscapeError} from raw SQL of the fork that leaves a transaction open (`BEGIN`).
    * @throws {RlsTransactionStartError} from a statement sent while the transaction's failing first
    * statement was in flight.
+   * @throws {RlsAdapterAssumptionError} when MikroORM's `fork()` did not build the fork with the scoped
+   * driver (a MikroORM release changed it): refused rather than run unscoped.
    */
   forkWithRls(context: Context, options?: RlsForkOptions): this {
     const encoded = rlsSettingsOf(this.config).codec.encode(context);
@@ -145,6 +149,7 @@ export class RlsEntityManager<Context extends object = Record<string, unknown>> 
    * connection, as for `forkWithRls`.
    * @throws {RlsScopeEscapeError} from raw SQL of the fork that leaves a transaction open (`BEGIN`).
    * @throws {RlsInvisibleRowError} from the fork's flushes that reach no row, with `refuseInvisibleWrites`.
+   * @throws {RlsAdapterAssumptionError} as for `forkWithRls`.
    */
   bypassRls(): this;
   bypassRls<T>(callback: (em: this) => T | Promise<T>, options?: RlsBypassOptions): Promise<T>;

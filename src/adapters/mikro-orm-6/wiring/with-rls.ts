@@ -48,6 +48,8 @@ type ContextOf<Schema> = Schema extends ContextSchema<infer Output> ? Output & o
  * @throws {RlsDeclarationError} from `MikroORM.init` when a declaration does not fit the entities
  * (an unknown column, two policies with one name, policies on a single-table-inheritance child, one
  * condition arg declared with two types).
+ * @throws {RlsAdapterAssumptionError} when an internal of MikroORM, knex or pg that the adapter relies
+ * on is not what it expects (checked once per process, when `withRls` runs).
  */
 export function withRls<Schema extends ContextSchema | undefined = undefined>(
   options: Options<PostgreSqlDriver>,
