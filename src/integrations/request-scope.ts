@@ -4,7 +4,18 @@ import type { RlsEntityManagerLike } from '../core/adapter/rls-entity-manager-li
 import { RlsMissingContextError } from '../core/errors/rls-missing-context-error';
 import { RlsSessioner, type ContextGetter } from '../core/sessioner/rls-sessioner';
 
-/** What every framework integration takes. */
+/**
+ * What the Express middleware and the Fastify plugin take: the ORM, how to build a request's context,
+ * and the status of a refusal.
+ *
+ * @example
+ * interface AuthenticatedRequest { accountId?: number }
+ * const options: RlsRequestOptions<AuthenticatedRequest, { account_id: number }> = {
+ *   orm,
+ *   context: (req) => (req.accountId === undefined ? undefined : { account_id: req.accountId }),
+ *   status: 403,
+ * };
+ */
 export interface RlsRequestOptions<Request, Context extends object> {
   /** The ORM, initialised with `withRls(...)`. */
   readonly orm: MikroORM;
@@ -14,7 +25,17 @@ export interface RlsRequestOptions<Request, Context extends object> {
   readonly status?: number;
 }
 
-/** The answer for a request that cannot be scoped: the database is never touched for it. */
+/**
+ * The answer for a request that cannot be scoped (its context getter returned nothing, or a context
+ * that fails the schema): sent as the response's status and JSON body; the database is never touched
+ * for it.
+ *
+ * @example
+ * const refusal: RlsRefusal = {
+ *   status: 401,
+ *   body: { error: 'rls_context_required', message: 'No RLS context could be built for this call (the context getter returned nothing); no query was run.' },
+ * };
+ */
 export interface RlsRefusal {
   readonly status: number;
   readonly body: { readonly error: string; readonly message: string };

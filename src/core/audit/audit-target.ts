@@ -1,23 +1,31 @@
 import type { Queryable } from '../catalog/queryable';
 import { tableLabel, type TableRef } from '../ddl/quote';
 
-/** The database and role an audit ran as: what its findings about "the application role" describe. */
+/**
+ * The database and role an audit ran as: what its findings about "the application role" describe.
+ *
+ * @example
+ * const { target } = await auditRlsReport(orm);
+ * if (target.superuser || target.bypassRls) console.warn(`audited as ${target.role}, to whom RLS never applies`);
+ */
 export interface AuditTarget {
   readonly database: string;
+  /** The role in force (`current_user`), whose privileges the findings describe. */
   readonly role: string;
   readonly superuser: boolean;
+  /** The role has BYPASSRLS. */
   readonly bypassRls: boolean;
   /**
    * Audited tables whose owner's privileges the role has (it owns them, or is a member of their owner):
    * it may turn their row level security off. Empty for a superuser, who has every privilege anyway.
    */
   readonly ownedTables: readonly TableRef[];
+  /** The role the connection logged in as (`session_user`), whose defaults `roleDefaults` are. */
+  readonly sessionRole: string;
   /**
    * Role-level defaults of the session's role that decide what RLS sees (`role`, `search_path`), as
    * `name=value`, with the database they are set in (`null`: every database).
    */
-  /** The role the connection logged in as (`session_user`), whose defaults those are. */
-  readonly sessionRole: string;
   readonly roleDefaults: readonly { setting: string; database: string | null }[];
 }
 
@@ -72,6 +80,8 @@ export function privilegesOf(target: AuditTarget): string[] {
  * application role, that the audit does not show what the application's role can do, and how to check it.
  *
  * @example
+ * const report = await auditRlsReport(orm);
+ * for (const line of describeAuditTarget(report.target)) console.log(line);
  * // mikro-orm-rls audit of database "shop" as role "app_user", a plain application role (not a superuser, no BYPASSRLS, owns none of the audited tables).
  */
 export function describeAuditTarget(target: AuditTarget): string[] {

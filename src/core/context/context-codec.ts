@@ -6,7 +6,7 @@ import type { ContextSchema } from './context-schema';
 import { encodeValue } from './encode-value';
 import { RlsDeclarationError } from '../errors/rls-declaration-error';
 
-/** A validated context, ready to send: the values in the order of {@link ContextCodec.statement}'s parameters. */
+/** A validated context, ready to send: the values in the order of {@link ContextCodec.statement}'s `?` placeholders. */
 export interface EncodedContext {
   readonly values: readonly string[];
   /** The parsed context, as the schema returned it; exposed read-only on the fork. */
@@ -18,9 +18,14 @@ export interface EncodedContext {
  * `select set_config(...)` statement that opens every scoped transaction.
  */
 export class ContextCodec {
-  /** Variable names (context fields) in parameter order. */
+  /** Variable names (context fields) in placeholder order. */
   readonly fields: readonly string[];
-  /** `select set_config('rls.a', ?, true), ...`: names are fixed, values are bound (`?` placeholders, MikroORM's form). */
+  /**
+   * `select pg_catalog.set_config('rls.a', ?, true), ...`: names are fixed, written in when compiled; the
+   * values take the `?` placeholders (MikroORM's form). They are not sent as bound parameters: the
+   * adapter writes them in as escaped literals with MikroORM's own quoting (`platform.formatQuery`), once
+   * per fork, so that the statement can share one simple-protocol message with other statements.
+   */
   readonly statement: string;
 
   constructor(

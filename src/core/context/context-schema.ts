@@ -4,6 +4,10 @@ import type { ValueKind } from '../policy/pg-type';
 /**
  * What a context schema must offer: zod 3 and zod 4 objects both fit, as does any library with the same
  * two members. `shape` lists the fields, which become the session variables.
+ *
+ * @example
+ * const context: ContextSchema<{ account_id: number }> = z.object({ account_id: z.number().int().positive() });
+ * const orm = await MikroORM.init(withRls(config, { context }));
  */
 export interface ContextSchema<Output = Record<string, unknown>> {
   readonly shape: Record<string, unknown>;

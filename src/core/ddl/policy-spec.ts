@@ -4,8 +4,20 @@ import type { TableRef } from './quote';
 /**
  * One PostgreSQL policy, fully rendered: what `CREATE POLICY` will say. Plain JSON-safe data, so it can
  * be compared with the catalog, stored in a snapshot and printed in a migration.
+ *
+ * @example
+ * // The select policy of Permissive({ conditionArgs: [accountId], cmd: Command.select }) on table "item":
+ * const spec: PolicySpec = {
+ *   name: 'item_permissive_1_select',
+ *   permissive: true,
+ *   command: 'select',
+ *   roles: ['public'],
+ *   using: `"account_id" = (select nullif(current_setting('rls.account_id', true), '')::integer)`,
+ *   withCheck: null,
+ * };
  */
 export interface PolicySpec {
+  /** The PostgreSQL policy name, at most 63 bytes. */
   readonly name: string;
   readonly permissive: boolean;
   readonly command: Command;
@@ -22,7 +34,12 @@ export interface PolicySpec {
   readonly rendered?: Pick<PolicySpec, 'roles' | 'using' | 'withCheck'>;
 }
 
-/** The RLS state one table should have. */
+/**
+ * The RLS state one table should have: RLS enabled, FORCE or not, and its policies.
+ *
+ * @example
+ * const declared = (spec: TableRlsSpec) => `${spec.table.schema}.${spec.table.name}: ${spec.policies.map((p) => p.name).join(', ')}`;
+ */
 export interface TableRlsSpec {
   readonly table: TableRef;
   /** `FORCE ROW LEVEL SECURITY`, so the table owner is subject to the policies too. */

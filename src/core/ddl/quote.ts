@@ -17,7 +17,12 @@ export function quoteLiteral(value: string): string {
   return value.includes('\\') ? `E'${body.replace(/\\/g, '\\\\')}'` : `'${body}'`;
 }
 
-/** A table with its schema, both always present once resolved. */
+/**
+ * A table with its schema, both always present once resolved.
+ *
+ * @example
+ * const items: TableRef = { schema: 'public', name: 'item' };
+ */
 export interface TableRef {
   readonly schema: string;
   readonly name: string;

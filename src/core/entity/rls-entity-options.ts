@@ -13,7 +13,14 @@ export type PivotTableOptions<T> = unknown extends T
   ? Readonly<Record<string, boolean>>
   : { readonly [K in CollectionKeys<T>]?: boolean };
 
-/** What an entity declares about row-level security. */
+/**
+ * What an entity declares about row-level security: given to {@link Rls}, or as `rls` to `defineEntity`
+ * and `new EntitySchema`.
+ *
+ * @example
+ * const rls: RlsEntityOptions = { policies: [tenant], force: true, pivotTables: { tags: false } };
+ * const Article = new EntitySchema({ name: 'Article', properties: { id: { type: 'number', primary: true } }, rls });
+ */
 export interface RlsEntityOptions<T = any> {
   /** The entity's policies. An empty list still enables RLS: nobody sees any row (deny by default). */
   readonly policies: readonly Policy[];

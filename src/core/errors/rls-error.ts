@@ -1,6 +1,12 @@
 /**
  * The stable codes of mikro-orm-rls's errors, one per class. Match on `rlsCode` (or `instanceof`) rather
  * than on messages, which may be reworded.
+ *
+ * @example
+ * function statusOf(error: RlsError): number {
+ *   const byCode: Partial<Record<RlsErrorCode, number>> = { RLS_CONTEXT_INVALID: 401, RLS_CONTEXT_MISSING: 401, RLS_VIOLATION: 403, RLS_INVISIBLE_ROW: 404 };
+ *   return byCode[error.rlsCode] ?? 500;
+ * }
  */
 export type RlsErrorCode =
   | 'RLS_DECLARATION'

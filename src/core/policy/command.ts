@@ -1,9 +1,14 @@
 import { RlsDeclarationError } from '../errors/rls-declaration-error';
 /**
- * The SQL command a policy applies to, as in `CREATE POLICY ... FOR <command>`.
+ * The SQL command a policy applies to, as in `CREATE POLICY ... FOR <command>`. A policy declared for
+ * several commands becomes one PostgreSQL policy per command, its name ending in `_<command>`.
  *
  * @example
- * Permissive({ conditionArgs: [accountId], cmd: [Command.select, Command.update] })
+ * const accountId = ConditionArg({ comparatorName: 'account_id', type: 'integer' });
+ * const own = Permissive({ conditionArgs: [accountId], cmd: [Command.select, Command.update], customExpr: (id) => sql`${column('owner_id')} = ${id}` });
+ * // The first policy of entity Item (table "item"), with the default prefix `rls`, becomes two:
+ * // create policy "item_permissive_1_select" on "public"."item" as permissive for select to public using ("owner_id" = (select nullif(current_setting('rls.account_id', true), '')::integer))
+ * // create policy "item_permissive_1_update" on "public"."item" as permissive for update to public using ("owner_id" = (select nullif(current_setting('rls.account_id', true), '')::integer)) with check ("owner_id" = (select nullif(current_setting('rls.account_id', true), '')::integer))
  */
 export const Command = {
   select: 'select',

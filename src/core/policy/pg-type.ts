@@ -16,9 +16,17 @@ export type ValueKind =
   | 'timestamp'
   | 'date';
 
+/**
+ * A condition arg's type, resolved: the cast written into the policy and how context values are checked.
+ *
+ * @example
+ * const createdAfter = ConditionArg({ comparatorName: 'created_after', type: 'timestamp with time zone' });
+ * const type: PgType = createdAfter.type; // { sqlName: 'timestamptz', kind: 'timestamptz' }
+ */
 export interface PgType {
   /** The type as written in the policy's cast, e.g. `integer` or `timestamp with time zone`. */
   readonly sqlName: string;
+  /** How a context value for it is validated and written. */
   readonly kind: ValueKind;
 }
 

@@ -3,9 +3,34 @@ import type { ConditionArg } from './condition-arg';
 import { column, sql, SqlExpression } from './sql';
 import { RlsDeclarationError } from '../errors/rls-declaration-error';
 
-/** One typed reference per condition arg, in declaration order, as passed to `customExpr`. */
+/**
+ * One typed reference per condition arg, in declaration order, as passed to `customExpr` and `withCheck`.
+ *
+ * @example
+ * const accountId = ConditionArg({ comparatorName: 'account_id', type: 'integer' });
+ * const args = [accountId] as const;
+ * const ownRows = (...[id]: ConditionRefs<typeof args>) => sql`${column('owner_id')} = ${id}`;
+ * Permissive({ conditionArgs: args, cmd: Command.select, customExpr: ownRows });
+ */
 export type ConditionRefs<Args extends readonly ConditionArg[]> = { [K in keyof Args]: SqlExpression };
 
+/**
+ * What {@link Permissive} and {@link Restrictive} take.
+ *
+ * @example
+ * const accountId = ConditionArg({ comparatorName: 'account_id', type: 'integer' });
+ * const ownUnlocked: PolicyOptions = {
+ *   conditionArgs: [accountId],
+ *   cmd: Command.update,
+ *   customExpr: (id) => sql`${column('owner_id')} = ${id}`,
+ *   withCheck: (id) => sql`${column('owner_id')} = ${id} and ${column('locked')} = false`,
+ *   customPolicyName: 'own_unlocked',
+ *   to: 'app_user',
+ * };
+ * Permissive(ownUnlocked);
+ * // On table "item":
+ * // create policy "own_unlocked_update" on "public"."item" as permissive for update to "app_user" using ("owner_id" = (select nullif(current_setting('rls.account_id', true), '')::integer)) with check ("owner_id" = (select nullif(current_setting('rls.account_id', true), '')::integer) and "locked" = false)
+ */
 export interface PolicyOptions<Args extends readonly ConditionArg[] = readonly ConditionArg[]> {
   /** The context variables the expression reads. */
   readonly conditionArgs?: Args;
@@ -24,9 +49,24 @@ export interface PolicyOptions<Args extends readonly ConditionArg[] = readonly C
   readonly to?: string | readonly string[];
 }
 
+/**
+ * PostgreSQL's `AS PERMISSIVE` or `AS RESTRICTIVE`: a row must pass at least one permissive policy of
+ * the command and every restrictive one.
+ *
+ * @example
+ * const kind: PolicyKind = tenant.kind; // 'permissive' for Permissive(...), 'restrictive' for Restrictive(...)
+ */
 export type PolicyKind = 'permissive' | 'restrictive';
 
-/** A declared policy: plain, frozen data with its expressions already built. */
+/**
+ * A declared policy: plain, frozen data with its expressions already built. Made by {@link Permissive}
+ * or {@link Restrictive}; rendered to SQL when `withRls` compiles the entities.
+ *
+ * @example
+ * const policy: Policy = Permissive({ conditionArgs: [ConditionArg({ comparatorName: 'account_id', type: 'integer' })], cmd: Command.all });
+ * policy.commands; // ['all']
+ * policy.roles; // ['public']
+ */
 export interface Policy {
   readonly kind: PolicyKind;
   readonly conditionArgs: readonly ConditionArg[];
@@ -113,20 +153,41 @@ function definePolicy<Args extends readonly ConditionArg[]>(kind: PolicyKind, op
 }
 
 /**
- * A permissive policy: a row is allowed when any permissive policy for the command allows it.
+ * A permissive policy: a row is allowed when any permissive policy for the command allows it (and every
+ * restrictive one). Without `customExpr`, each condition arg's column (named like the arg) must equal it.
  *
  * @example
- * Permissive({
- *   conditionArgs: [ConditionArg({ comparatorName: 'account_id', type: 'integer' })],
+ * const accountId = ConditionArg({ comparatorName: 'account_id', type: 'integer' });
+ * const own = Permissive({
+ *   conditionArgs: [accountId],
  *   cmd: [Command.select, Command.update],
- *   customExpr: (accountId) => sql`${column('owner_id')} = ${accountId}`,
- * })
+ *   customExpr: (id) => sql`${column('owner_id')} = ${id}`,
+ * });
+ * // As the first policy of entity Item (table "item"), with the default prefix `rls`:
+ * // create policy "item_permissive_1_select" on "public"."item" as permissive for select to public using ("owner_id" = (select nullif(current_setting('rls.account_id', true), '')::integer))
+ * // create policy "item_permissive_1_update" on "public"."item" as permissive for update to public using ("owner_id" = (select nullif(current_setting('rls.account_id', true), '')::integer)) with check ("owner_id" = (select nullif(current_setting('rls.account_id', true), '')::integer))
+ *
+ * @throws {RlsDeclarationError} when the declaration cannot mean what it says: no `cmd`, an unknown
+ * or repeated command, neither condition args nor `customExpr`, a condition arg the expressions never
+ * read, an expression that is not a `sql` fragment, `withCheck` on select/delete only, an empty
+ * `customPolicyName` or role.
  */
 export function Permissive<const Args extends readonly ConditionArg[]>(options: PolicyOptions<Args>): Policy {
   return definePolicy('permissive', options);
 }
 
-/** A restrictive policy: every restrictive policy for the command must also allow the row. */
+/**
+ * A restrictive policy: every restrictive policy for the command must also allow the row, on top of at
+ * least one permissive policy (restrictive policies alone let no row through).
+ *
+ * @example
+ * const tenantId = ConditionArg({ comparatorName: 'tenant_id', type: 'uuid' });
+ * const sameTenant = Restrictive({ conditionArgs: [tenantId], cmd: Command.all });
+ * // As the second policy of entity Item (table "item"), the default expression compares the column named like the arg:
+ * // create policy "item_restrictive_2_all" on "public"."item" as restrictive for all to public using ("tenant_id" = (select nullif(current_setting('rls.tenant_id', true), '')::uuid)) with check ("tenant_id" = (select nullif(current_setting('rls.tenant_id', true), '')::uuid))
+ *
+ * @throws {RlsDeclarationError} for the declarations {@link Permissive} refuses.
+ */
 export function Restrictive<const Args extends readonly ConditionArg[]>(options: PolicyOptions<Args>): Policy {
   return definePolicy('restrictive', options);
 }

@@ -13,7 +13,14 @@ export type SqlPart =
 
 /**
  * A SQL boolean expression (or a piece of one) built with the {@link sql} tag. Plain, immutable data:
- * it is turned into SQL text only when rendered against a table and a variable prefix.
+ * it is turned into SQL text only when rendered against a table and a variable prefix. Fragments can be
+ * kept in variables and combined.
+ *
+ * @example
+ * const accountId = ConditionArg({ comparatorName: 'account_id', type: 'integer' });
+ * const notArchived: SqlExpression = sql`${column('archived_at')} is null`;
+ * Permissive({ conditionArgs: [accountId], cmd: Command.select, customExpr: (id) => sql`${column('owner_id')} = ${id} and ${notArchived}` });
+ * // create policy "item_permissive_1_select" on "public"."item" as permissive for select to public using ("owner_id" = (select nullif(current_setting('rls.account_id', true), '')::integer) and "archived_at" is null)
  */
 export class SqlExpression {
   /** @internal */
@@ -52,22 +59,52 @@ function build(strings: readonly string[], values: readonly unknown[]): SqlExpre
 }
 
 /**
- * Tagged template for policy expressions.
+ * Tagged template for policy expressions. The text between the `${...}` is SQL, written as is; only
+ * {@link column}, the condition references `customExpr` receives and other `sql` fragments (including
+ * {@link sql.literal} and {@link sql.raw}) may be interpolated, so no JavaScript value reaches the SQL
+ * by accident.
  *
  * @example
- * customExpr: (accountId) => sql`${column('owner_id')} = ${accountId}`
+ * const accountId = ConditionArg({ comparatorName: 'account_id', type: 'integer' });
+ * Permissive({
+ *   conditionArgs: [accountId],
+ *   cmd: Command.select,
+ *   customExpr: (id) => sql`${column('owner_id')} = ${id} or ${column('shared')} = ${sql.literal(true)}`,
+ * });
+ * // create policy "item_permissive_1_select" on "public"."item" as permissive for select to public using ("owner_id" = (select nullif(current_setting('rls.account_id', true), '')::integer) or "shared" = true)
+ *
+ * @throws {RlsDeclarationError} when anything else is interpolated (a string, a number, `undefined`).
  */
 export function sql(strings: TemplateStringsArray, ...values: SqlValue[]): SqlExpression {
   return build(strings, values);
 }
 
-/** Trusted SQL text, inserted verbatim. Never pass request data here. */
+/**
+ * Trusted SQL text, inserted verbatim. Never pass request data here.
+ *
+ * @example
+ * const accountId = ConditionArg({ comparatorName: 'account_id', type: 'integer' });
+ * Permissive({ conditionArgs: [accountId], cmd: Command.select, customExpr: (id) => sql`${column('owner_id')} = ${id} and ${column('starts_at')} <= ${sql.raw('now()')}` });
+ * // create policy "item_permissive_1_select" on "public"."item" as permissive for select to public using ("owner_id" = (select nullif(current_setting('rls.account_id', true), '')::integer) and "starts_at" <= now())
+ *
+ * @throws {RlsDeclarationError} when `text` is not a string.
+ */
 sql.raw = (text: string): SqlExpression => {
   if (typeof text !== 'string') throw new RlsDeclarationError(`sql.raw() takes a string, got ${describe(text)}.`);
   return new SqlExpression([{ kind: 'text', text }]);
 };
 
-/** A constant rendered as a quoted SQL literal (strings, finite numbers, bigints, booleans). */
+/**
+ * A constant rendered as a quoted SQL literal (strings, finite numbers, bigints, booleans), written into
+ * the policy's text.
+ *
+ * @example
+ * const accountId = ConditionArg({ comparatorName: 'account_id', type: 'integer' });
+ * Permissive({ conditionArgs: [accountId], cmd: Command.select, customExpr: (id) => sql`${column('owner_id')} = ${id} and ${column('status')} <> ${sql.literal("won't ship")}` });
+ * // create policy "item_permissive_1_select" on "public"."item" as permissive for select to public using ("owner_id" = (select nullif(current_setting('rls.account_id', true), '')::integer) and "status" <> 'won''t ship')
+ *
+ * @throws {RlsDeclarationError} for a string with a NUL character, a number that is not finite, or another type.
+ */
 sql.literal = (value: string | number | bigint | boolean): SqlExpression => {
   const ok =
     (typeof value === 'string' && !value.includes('\0')) ||
@@ -83,11 +120,15 @@ sql.literal = (value: string | number | bigint | boolean): SqlExpression => {
 };
 
 /**
- * A column of the table the policy is declared on, by its database name. Always quoted when rendered;
- * checked against the entity's columns when the ORM starts.
+ * A column of the table the policy is declared on, by its database name (not the property name). Always
+ * quoted when rendered, as given; checked against the entity's columns when the ORM starts (an unknown
+ * column is an {@link RlsDeclarationError} from `MikroORM.init`).
  *
  * @example
- * sql`${column('owner_id')} = ${accountId}`
+ * Permissive({ cmd: Command.select, customExpr: () => sql`${column('publishedAt')} is not null` });
+ * // create policy "item_permissive_1_select" on "public"."item" as permissive for select to public using ("publishedAt" is not null)
+ *
+ * @throws {RlsDeclarationError} when `name` is empty, not a string, or contains a NUL character.
  */
 export function column(name: string): SqlExpression {
   if (typeof name !== 'string' || name.length === 0 || name.includes('\0')) {

@@ -15,7 +15,8 @@ export interface ScopeStatement {
   readonly params: readonly string[];
 }
 
-// The role name is bound, not spliced; `is_local = true` ends the switch with the transaction.
+// The role name takes the placeholder and is written in as an escaped literal by MikroORM's quoting
+// (never concatenated here); `is_local = true` ends the switch with the transaction.
 const SWITCH_ROLE = "select pg_catalog.set_config('role', ?, true)";
 
 /** The one statement that applies the scope, or nothing when there is nothing to set. */

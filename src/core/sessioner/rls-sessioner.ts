@@ -9,8 +9,10 @@ import { RlsMissingContextError } from '../errors/rls-missing-context-error';
  * before any SQL is sent. A class with a `getContext` method works as well as a function.
  *
  * @example
- * const fromRequest: ContextGetter<[Request], { account_id: number }> = (req) =>
- *   req.user ? { account_id: req.user.accountId } : undefined;
+ * interface Job { accountId?: number }
+ * const fromJob: ContextGetter<[Job], { account_id: number }> = (job) =>
+ *   job.accountId === undefined ? undefined : { account_id: job.accountId };
+ * const jobs = new RlsSessioner(orm, fromJob);
  */
 export type ContextGetter<Args extends unknown[], Context> =
   | ((...args: Args) => Context | undefined | null | Promise<Context | undefined | null>)
@@ -18,11 +20,15 @@ export type ContextGetter<Args extends unknown[], Context> =
 
 /**
  * Hands out RLS-scoped entity managers built from a context getter: the counterpart of the Python
- * package's `RlsSessioner`. Frameworks integrations are built on it.
+ * package's `RlsSessioner`. The framework integrations are built on it.
  *
  * @example
  * const sessioner = new RlsSessioner(orm, (accountId: number) => ({ account_id: accountId }));
  * const items = await sessioner.run([42], (em) => em.find(Item, {}));
+ *
+ * @throws {RlsConfigurationError} from the constructor, for an ORM not set up with `withRls`.
+ * @throws {RlsMissingContextError} from `fork` and `run` when the getter returns nothing.
+ * @throws {RlsContextError} from `fork` and `run` when what it returns fails the context schema.
  */
 export class RlsSessioner<
   Args extends unknown[],
@@ -43,8 +49,14 @@ export class RlsSessioner<
   }
 
   /**
-   * A scoped fork for the caller described by `args`. Throws `RlsMissingContextError` when the
-   * getter returns nothing and `RlsContextError` when what it returns is invalid; no SQL either way.
+   * A scoped fork for the caller described by `args`. No SQL is sent when the context cannot be built.
+   *
+   * @example
+   * const em = await sessioner.fork(42);
+   * await em.find(Item, {});
+   *
+   * @throws {RlsMissingContextError} when the getter returns nothing.
+   * @throws {RlsContextError} when what it returns fails the context schema.
    */
   async fork(...args: Args): Promise<Manager> {
     const context = await this.getter(...args);
@@ -55,6 +67,12 @@ export class RlsSessioner<
   /**
    * Runs `work` in one transaction of a scoped fork: committed (and flushed) when it resolves, rolled
    * back when it throws; the fork's identity map is cleared afterwards either way.
+   *
+   * @example
+   * const count = await sessioner.run([42], (em) => em.count(Item));
+   *
+   * @throws {RlsMissingContextError} when the getter returns nothing.
+   * @throws {RlsContextError} when what it returns fails the context schema.
    */
   async run<T>(args: Args, work: (em: Manager) => T | Promise<T>): Promise<T> {
     const em = await this.fork(...args);

@@ -7,6 +7,18 @@ import { collectTableSpecs } from '../entity/collect-table-specs';
 import { VARIABLE_NAME } from '../policy/condition-arg';
 import { RlsConfigurationError } from '../errors/rls-configuration-error';
 
+/**
+ * The second argument of {@link withRls}.
+ *
+ * @example
+ * const rls: RlsOptions = {
+ *   context: z.object({ account_id: z.number().int(), role: z.enum(['member', 'admin']) }),
+ *   prefix: 'app',
+ *   bypassRole: 'app_bypass',
+ *   refuseInvisibleWrites: true,
+ * };
+ * const orm = await MikroORM.init(withRls(config, rls));
+ */
 export interface RlsOptions<Schema extends ContextSchema | undefined = ContextSchema | undefined> {
   /**
    * Schema of the request context (zod 3 or 4 `z.object`). Its fields become the session variables.

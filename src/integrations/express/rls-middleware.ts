@@ -8,8 +8,11 @@ import { createRequestScoper, type RlsRequestOptions } from '../request-scope';
  * cannot be built is answered with 401 (or `status`) and never reaches the database.
  *
  * @example
- * app.use(rlsMiddleware({ orm, context: (req) => (req.user ? { account_id: req.user.accountId } : undefined) }));
- * app.get('/items', async (_req, res) => res.json(await orm.em.find(Item, {})));
+ * // accountIdOf: your authentication, returning the caller's account id or undefined
+ * app.use(rlsMiddleware({ orm, context: (req) => { const id = accountIdOf(req); return id === undefined ? undefined : { account_id: id }; } }));
+ * app.get('/items', async (_req, res) => { res.json(await orm.em.find(Item, {})); });
+ *
+ * @throws {RlsConfigurationError} when created for an ORM not set up with `withRls`.
  */
 export function rlsMiddleware<Context extends object>(options: RlsRequestOptions<Request, Context>): RequestHandler {
   const scope = createRequestScoper(options);

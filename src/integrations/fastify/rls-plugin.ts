@@ -6,7 +6,8 @@ import { createRequestScoper, type RlsRequestOptions } from '../request-scope';
  * Options of {@link rlsPlugin}: the ORM, the context getter (it receives the Fastify request) and the refusal status.
  *
  * @example
- * const options: RlsPluginOptions = { orm, context: (request) => ({ account_id: accountIdOf(request) }), status: 403 };
+ * const options: RlsPluginOptions = { orm, context: (request) => { const id = accountIdOf(request); return id === undefined ? undefined : { account_id: id }; }, status: 403 };
+ * await app.register(rlsPlugin, options);
  */
 export type RlsPluginOptions<Context extends object = object> = RlsRequestOptions<FastifyRequest, Context>;
 
@@ -38,8 +39,10 @@ async function rlsPluginFunction(app: FastifyInstance, options: RlsPluginOptions
  *
  * @example
  * // accountIdOf: your authentication, returning the caller's account id or undefined
- * await app.register(rlsPlugin, { orm, context: (request) => ({ account_id: accountIdOf(request) }) });
+ * await app.register(rlsPlugin, { orm, context: (request) => { const id = accountIdOf(request); return id === undefined ? undefined : { account_id: id }; } });
  * app.get('/items', async () => orm.em.find(Item, {}));
+ *
+ * @throws {RlsConfigurationError} from `register`, when the ORM was not set up with `withRls`.
  */
 export const rlsPlugin = Object.assign(rlsPluginFunction, {
   [Symbol.for('skip-override')]: true,

@@ -14,7 +14,8 @@ export type RlsExcludedRoute = Parameters<ReturnType<MiddlewareConsumer['apply']
  * Options of `RlsModule.forRoot`. The ORM is not among them: it is the one `MikroOrmModule` provides.
  *
  * @example
- * const options: RlsModuleOptions<express.Request> = { context: (req) => ({ account_id: accountIdOf(req) }), exclude: ['health'] };
+ * const options: RlsModuleOptions<Request> = { context: (req) => { const id = accountIdOf(req); return id === undefined ? undefined : { account_id: id }; }, exclude: ['health'] };
+ * RlsModule.forRoot(options);
  */
 export interface RlsModuleOptions<Request = IncomingMessage, Context extends object = object> {
   /** Builds the context from the request (e.g. from the authenticated user); return `undefined` when there is none. */

@@ -15,10 +15,21 @@ import { RLS_MODULE_OPTIONS, type RlsModuleOptions } from './rls-module-options'
  * \@Module({
  *   imports: [
  *     MikroOrmModule.forRoot(withRls({ driver: PostgreSqlDriver, clientUrl, entities }, { bypassRole: 'app_bypass' })),
- *     RlsModule.forRoot({ context: (req: Request) => ({ account_id: accountIdOf(req) }) }),
+ *     RlsModule.forRoot({ context: (req: Request) => { const id = accountIdOf(req); return id === undefined ? undefined : { account_id: id }; } }),
  *   ],
  * })
  * export class AppModule {}
+ *
+ * \@Injectable()
+ * export class ItemService {
+ *   constructor(private readonly em: RlsEntityManager) {}
+ *   list() {
+ *     return this.em.find(Item, {}); // inside a request: its scoped fork
+ *   }
+ * }
+ *
+ * @throws {RlsConfigurationError} when the application starts (`app.init()`, `listen()`) with an
+ * ORM not set up with `withRls`; from `forRoot` when the package's root (the adapter) is not loaded.
  */
 @Global()
 @Module({})
@@ -29,7 +40,14 @@ export class RlsModule implements NestModule {
    * The module, configured: how to build a request's context, the refusal status, excluded routes.
    *
    * @example
-   * RlsModule.forRoot({ context: (req: Request) => ({ account_id: accountIdOf(req) }), status: 403, exclude: ['admin/{*path}'] })
+   * RlsModule.forRoot({
+   *   context: (req: Request) => { const id = accountIdOf(req); return id === undefined ? undefined : { account_id: id }; },
+   *   status: 403,
+   *   exclude: ['admin/{*path}'],
+   * });
+   *
+   * @throws {RlsConfigurationError} when no adapter of this package is loaded (the `mikro-orm-rls/nestjs`
+   * entry loads it).
    */
   static forRoot<Request = IncomingMessage, Context extends object = object>(options: RlsModuleOptions<Request, Context>): DynamicModule {
     // The entity manager class of the MikroORM major in use, which the adapter registered when loaded.
@@ -46,6 +64,7 @@ export class RlsModule implements NestModule {
     };
   }
 
+  /** Called by Nest: applies the middleware to every route but the excluded ones. */
   configure(consumer: MiddlewareConsumer): void {
     // '*' is "every route" for Nest 10 and, converted to '{*path}' (the root path included), for Nest 11.
     consumer

@@ -103,7 +103,13 @@ async function viewFindings(db: Queryable): Promise<AuditFinding[]> {
   });
 }
 
-/** What an audit found, and the database and role it checked (which its role findings describe). */
+/**
+ * What an audit found, and the database and role it checked (which its role findings describe).
+ *
+ * @example
+ * const report: AuditReport = await auditRlsReport(orm);
+ * console.log(describeAuditTarget(report.target).join('\n'), report.findings.length);
+ */
 export interface AuditReport {
   readonly target: AuditTarget;
   readonly findings: AuditFinding[];
@@ -112,6 +118,14 @@ export interface AuditReport {
 /**
  * {@link auditRls}, with the database and role it ran as: `describeAuditTarget(report.target)` gives the
  * lines `mikro-orm-rls audit` prints first, which say when that role is not a plain application role.
+ * Read-only, in one transaction.
+ *
+ * @example
+ * const { target, findings } = await auditRlsReport(orm);
+ * console.log(describeAuditTarget(target).join('\n'));
+ * if (findings.length > 0) process.exitCode = 1;
+ *
+ * @throws {RlsConfigurationError} when the ORM was not set up with `withRls`.
  */
 export async function auditRlsReport(orm: MikroORM): Promise<AuditReport> {
   const settings = rlsSettingsOf(orm.config);
@@ -146,6 +160,8 @@ export async function auditRlsReport(orm: MikroORM): Promise<AuditReport> {
  * @example
  * const findings = await auditRls(orm);
  * for (const f of findings) console.log(`${f.code}: ${f.message} Fix: ${f.fix}`);
+ *
+ * @throws {RlsConfigurationError} when the ORM was not set up with `withRls`.
  */
 export async function auditRls(orm: MikroORM): Promise<AuditFinding[]> {
   return (await auditRlsReport(orm)).findings;

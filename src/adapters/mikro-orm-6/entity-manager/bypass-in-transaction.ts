@@ -6,7 +6,8 @@ import { resetSessionAtEndOf } from '../wire/deferred-scope';
 import { adoptTransaction, scopeSqlOf } from '../wire/scoped-connection';
 
 // Reads the role in force, then switches: the subquery (kept apart by `offset 0`) yields its row before
-// the outer select list, with the switch, is evaluated. The role name is bound, never spliced.
+// the outer select list, with the switch, is evaluated. The role name takes a placeholder, which
+// MikroORM's `execute` fills with an escaped literal (it sends no bound parameters); never concatenated here.
 const SWITCH_ROLE = "select before.previous, pg_catalog.set_config('role', ?, true) as role from (select pg_catalog.current_setting('role') as previous offset 0) as before";
 const RESTORE_ROLE = "select pg_catalog.set_config('role', ?, true)";
 

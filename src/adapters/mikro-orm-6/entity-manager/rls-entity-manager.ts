@@ -14,10 +14,20 @@ import { scopeDriver, scopeOf } from '../wire/scoped-driver';
 /**
  * Fork options that make sense for a scoped fork: it never joins the parent's transaction, and always
  * starts with an empty identity map (`clear: false` would hand it entities loaded under another scope).
+ *
+ * @example
+ * const options: RlsForkOptions = { flushMode: FlushMode.COMMIT, useContext: true };
+ * const scoped = orm.em.forkWithRls({ account_id: 42 }, options);
  */
 export type RlsForkOptions = Omit<ForkOptions, 'disableContextResolution' | 'keepTransactionContext' | 'clear'>;
 
-/** Options of `bypassRls(callback, options)`. */
+/**
+ * Options of `bypassRls(callback, options)`.
+ *
+ * @example
+ * const options: RlsBypassOptions = { propagation: 'nested' };
+ * await em.transactional((tx) => tx.bypassRls((admin) => admin.nativeUpdate(Stock, { sku }, { reservedBy: 1 }), options));
+ */
 export interface RlsBypassOptions {
   /**
    * `'requires_new'` (default): the callback runs in a transaction of its own. `'nested'`: in a savepoint
@@ -26,17 +36,29 @@ export interface RlsBypassOptions {
   readonly propagation?: TransactionPropagation.REQUIRES_NEW | TransactionPropagation.NESTED | 'requires_new' | 'nested';
 }
 
-/**
- * The EntityManager installed by `withRls()`. `forkWithRls(ctx)` returns a fork whose every query runs
- * in a transaction opened with the context's session variables; `bypassRls()` one whose transactions
- * switch to the bypass role. Forks of these forks, their `transactional()` forks and a `RequestContext`
- * around them keep the scope, because it lives in the fork's driver, which MikroORM hands down.
- */
 // The driver the next manager built is to get instead of its parent's: set by `forkScoped` around one
 // synchronous `fork()` call, which builds the fork with MikroORM's own constructor (the fork's
 // UnitOfWork, loader and persister take the driver there, so it cannot be swapped afterwards).
 let nextForkDriver: PostgreSqlDriver | undefined;
 
+/**
+ * The EntityManager installed by `withRls()`. `forkWithRls(ctx)` returns a fork whose every query runs
+ * in a transaction opened with the context's session variables; `bypassRls()` one whose transactions
+ * switch to the bypass role. Forks of these forks, their `transactional()` forks and a `RequestContext`
+ * around them keep the scope, because it lives in the fork's driver, which MikroORM hands down.
+ *
+ * @example
+ * const orm = await MikroORM.init(withRls(config));
+ * const em: RlsEntityManager = orm.em;
+ * const scoped = em.forkWithRls({ account_id: 42 });
+ * const mine = await scoped.find(Item, {}); // only the rows the policies give account 42
+ * const all = await em.bypassRls((admin) => admin.count(Item)); // every row, as the bypass role
+ *
+ * @throws {RlsContextError} from `forkWithRls` for an invalid context; see its other errors there
+ * and at `bypassRls`.
+ * @throws {RlsAdapterAssumptionError} from `forkWithRls` and `bypassRls` when MikroORM's `fork()` no
+ * longer builds the fork the way the adapter relies on.
+ */
 export class RlsEntityManager<Context extends object = Record<string, unknown>> extends SqlEntityManager<PostgreSqlDriver> {
   // Every manager, forks included, is built here, each with its own UnitOfWork.
   constructor(...args: ConstructorParameters<typeof SqlEntityManager<PostgreSqlDriver>>) {
@@ -59,9 +81,29 @@ export class RlsEntityManager<Context extends object = Record<string, unknown>> 
    * under this manager's scope into the fork, readable without a query. With `useContext: true`, the
    * fork resolves to the request context or transaction it runs in only when they have its context.
    *
+   * Each transaction of the fork begins with one statement that sets the context's fields as
+   * transaction-local settings, its values written in as escaped literals (by MikroORM's quoting), sent
+   * in the same message as the transaction's first statement. A query outside a transaction is sent
+   * behind the same statement, in one message, which PostgreSQL runs as one implicit transaction.
+   *
    * @example
    * const em = orm.em.forkWithRls({ account_id: 42 });
    * const items = await em.find(Item, {}); // only what the policies let account 42 see
+   * // sent before the query, in the same message:
+   * // select pg_catalog.set_config('rls.account_id', '42', true)
+   *
+   * @throws {RlsContextError} when `context` fails the context schema (no SQL is sent).
+   * @throws {RlsConfigurationError} for `clear: false`, an ORM not set up with `withRls`, and, on
+   * the fork's first query of each connection (with `strict`, the default), a connection role that is a
+   * superuser, has BYPASSRLS or owns an RLS table without FORCE, or a pool without the pool guard.
+   * @throws {RlsViolationError} from the fork's writes that a policy refuses.
+   * @throws {RlsInvisibleRowError} from the fork's flushes that reach a row it cannot see, with
+   * `refuseInvisibleWrites`.
+   * @throws {RlsScopeEscapeError} from raw SQL of the fork that leaves a transaction open (`BEGIN`).
+   * @throws {RlsTransactionStartError} from a statement sent while the transaction's failing first
+   * statement was in flight.
+   * @throws {RlsAdapterAssumptionError} when MikroORM's `fork()` did not build the fork with the scoped
+   * driver (a MikroORM release changed it): refused rather than run unscoped.
    */
   forkWithRls(context: Context, options?: RlsForkOptions): this {
     const encoded = rlsSettingsOf(this.config).codec.encode(context);
@@ -85,6 +127,9 @@ export class RlsEntityManager<Context extends object = Record<string, unknown>> 
    * runs, the caller's transaction refuses statements sent outside the callback's EntityManager. Outside
    * any transaction, `'nested'` runs the callback in a transaction of its own, as MikroORM does.
    *
+   * Each transaction of the fork begins with `select pg_catalog.set_config('role', <bypass role>, true)`,
+   * the role name written in as an escaped literal, in the same message as its first statement.
+   *
    * @example
    * const total = await orm.em.bypassRls((em) => em.count(Item));
    *
@@ -92,10 +137,19 @@ export class RlsEntityManager<Context extends object = Record<string, unknown>> 
    *   const order = tx.create(Order, { sku, account: 42 });
    *   await tx.flush();
    *   // Same transaction, sees the uncommitted order: SAVEPOINT trx2;
-   *   // select before.previous, set_config('role', 'app_bypass', true) ...; update "stock" ...;
-   *   // select set_config('role', <previous>, true); RELEASE SAVEPOINT trx2
+   *   // select before.previous, pg_catalog.set_config('role', 'app_bypass', true) as role from (...) as before; update "stock" ...;
+   *   // select pg_catalog.set_config('role', '<previous>', true); RELEASE SAVEPOINT trx2
    *   await tx.bypassRls((admin) => admin.nativeUpdate(Stock, { sku }, { reservedBy: order.id }), { propagation: 'nested' });
    * });
+   * // With bypassRole: 'app_bypass', each transaction of a bypass fork begins with:
+   * // select pg_catalog.set_config('role', 'app_bypass', true)
+   *
+   * @throws {RlsConfigurationError} when `withRls` was given no `bypassRole`, for a `propagation`
+   * other than `'requires_new'` and `'nested'`, for `clear: false`; on the fork's first query of each
+   * connection, as for `forkWithRls`.
+   * @throws {RlsScopeEscapeError} from raw SQL of the fork that leaves a transaction open (`BEGIN`).
+   * @throws {RlsInvisibleRowError} from the fork's flushes that reach no row, with `refuseInvisibleWrites`.
+   * @throws {RlsAdapterAssumptionError} as for `forkWithRls`.
    */
   bypassRls(): this;
   bypassRls<T>(callback: (em: this) => T | Promise<T>, options?: RlsBypassOptions): Promise<T>;
@@ -122,13 +176,24 @@ export class RlsEntityManager<Context extends object = Record<string, unknown>> 
     return fork.transactional((em) => callback(em));
   }
 
-  /** The validated context this manager's queries run with, if it is a `forkWithRls` fork. */
+  /**
+   * The validated context this manager's queries run with, if it is a `forkWithRls` fork (as the schema
+   * parsed it); `undefined` otherwise.
+   *
+   * @example
+   * orm.em.forkWithRls({ account_id: 42 }).rlsContext; // { account_id: 42 }
+   */
   get rlsContext(): Readonly<Context> | undefined {
     const scope = scopeOf(this.getContext(false).driver);
     return scope?.kind === 'context' ? (scope.context as Readonly<Context>) : undefined;
   }
 
-  /** Whether this manager's queries run as the bypass role. */
+  /**
+   * Whether this manager's queries run as the bypass role.
+   *
+   * @example
+   * orm.em.bypassRls().isRlsBypassed; // true
+   */
   get isRlsBypassed(): boolean {
     return scopeOf(this.getContext(false).driver)?.kind === 'bypass';
   }

@@ -9,5 +9,9 @@ import type { RlsEntityManager } from './rls-entity-manager';
  * @example
  * const sessioner = new RlsSessioner(orm, (accountId: number) => ({ account_id: accountId }));
  * const items = await sessioner.run([42], (em) => em.find(Item, {}));
+ *
+ * @throws {RlsConfigurationError} from the constructor, for an ORM not set up with `withRls`.
+ * @throws {RlsMissingContextError} from `fork` and `run` when the getter returns nothing.
+ * @throws {RlsContextError} from `fork` and `run` when what it returns fails the context schema.
  */
 export class RlsSessioner<Args extends unknown[], Context extends object> extends CoreRlsSessioner<Args, Context, RlsEntityManager<Context>> {}

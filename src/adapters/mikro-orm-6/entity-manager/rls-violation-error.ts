@@ -7,6 +7,16 @@ import { withoutScopePrefix } from '../wire/error-redaction';
  * caller's to write, or the scope is missing. Distinct from other database errors, so it can be mapped
  * to 403/404 rather than 500. A MikroORM `ConstraintViolationException` (where MikroORM 7 puts its own RLS
  * violation), and an `RlsError` (`rlsCode` `RLS_VIOLATION`); `code` is PostgreSQL's SQLSTATE, `42501`.
+ * Reads never throw it: a row the policies hide is simply not returned.
+ *
+ * @example
+ * const scoped = orm.em.forkWithRls({ account_id: 42 });
+ * try {
+ *   await scoped.insert(Item, { id: 1, ownerId: 7 }); // another account's row: the policy's WITH CHECK refuses it
+ * } catch (error) {
+ *   if (error instanceof RlsViolationError) console.warn(`${error.command} on ${error.table} refused`); // insert on item refused
+ *   throw error;
+ * }
  */
 export class RlsViolationError extends ConstraintViolationException {
   /** The stable code of this package's errors (`code` is the SQLSTATE, as on every MikroORM exception). */
@@ -90,8 +100,20 @@ export function convertRlsViolations(platform: Platform): void {
  * A write of this fork reached no row although the row it names exists or was expected to: it is not
  * visible to the fork's scope (another tenant's row, or one the policies hide). PostgreSQL raises no
  * error for this (an UPDATE or DELETE whose row the policies hide changes nothing; an
- * `INSERT ... ON CONFLICT DO NOTHING` on a hidden row returns nothing), so this package reports it.
- * An {@link RlsViolationError}, so code that answers those with 403/404 handles it too.
+ * `INSERT ... ON CONFLICT DO NOTHING` on a hidden row returns nothing), so this package reports it:
+ * a flush with `refuseInvisibleWrites: true` (see {@link RlsOptions}), rolled back. An
+ * {@link RlsViolationError} (`rlsCode` `RLS_INVISIBLE_ROW`), so code that answers those with 403/404
+ * handles it too.
+ *
+ * @example
+ * // withRls(config, { refuseInvisibleWrites: true })
+ * const scoped = orm.em.forkWithRls({ account_id: 42 });
+ * const other = scoped.getReference(Item, 1); // a row of account 7, which account 42 cannot see
+ * scoped.remove(other);
+ * await scoped.flush().catch((error) => {
+ *   if (error instanceof RlsInvisibleRowError) console.warn(error.entity, error.command); // Item delete
+ *   throw error;
+ * });
  */
 export class RlsInvisibleRowError extends RlsViolationError {
   /** The entity the write was for. */

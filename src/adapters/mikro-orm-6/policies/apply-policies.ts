@@ -42,6 +42,22 @@ async function apply(db: Queryable, desired: readonly TableRlsSpec[], orm: Mikro
  * later is covered by the next run.
  *
  * @returns the operations it performed.
+ *
+ * @example
+ * // As the tables' owner, after orm.schema.createSchema(), for the Item entity of the Rls example:
+ * const operations = await createPolicies(orm);
+ * operations.map((op) => op.description); // ['enable row level security', 'force row level security', 'create policy item_permissive_1_all']
+ * // The statements it ran, in one transaction:
+ * // alter table "public"."item" enable row level security
+ * // alter table "public"."item" force row level security
+ * // create policy "item_permissive_1_all" on "public"."item" as permissive for all to public using ("owner_id" = (select nullif(current_setting('rls.account_id', true), '')::integer)) with check ("owner_id" = (select nullif(current_setting('rls.account_id', true), '')::integer))
+ * // comment on policy "item_permissive_1_all" on "public"."item" is 'managed by mikro-orm-rls'
+ *
+ * @throws {RlsConfigurationError} when a table does not exist yet, a policy not created by this
+ * package already has a declared policy's name, the role may not create policies (not the owner), or
+ * the ORM was not set up with `withRls`. Nothing is changed then.
+ * @throws {RlsDeclarationError} when PostgreSQL rejects a rendered policy (its expression or
+ * roles); nothing is changed.
  */
 export async function createPolicies(orm: MikroORM): Promise<RlsOperation[]> {
   const desired = rlsSettingsOf(orm.config).tables;
@@ -60,6 +76,18 @@ export async function createPolicies(orm: MikroORM): Promise<RlsOperation[]> {
 /**
  * Drops every policy this package created on the entities' tables and their partitions and switches RLS
  * off there, unless hand-written policies remain on a table. One transaction, as the owner.
+ *
+ * @returns the operations it performed.
+ *
+ * @example
+ * // After createPolicies(orm) for the Item entity of the Rls example:
+ * await dropPolicies(orm);
+ * // The statements it ran, in one transaction:
+ * // drop policy "item_permissive_1_all" on "public"."item"
+ * // alter table "public"."item" disable row level security
+ * // alter table "public"."item" no force row level security
+ *
+ * @throws {RlsConfigurationError} when the ORM was not set up with `withRls`.
  */
 export async function dropPolicies(orm: MikroORM): Promise<RlsOperation[]> {
   return inTransaction(orm, (db) => apply(db, [], orm));

@@ -29,11 +29,27 @@ function rlsMigrator(): { register(orm: MikroORM): void } | undefined {
 type ContextOf<Schema> = Schema extends ContextSchema<infer Output> ? Output & object : Record<string, unknown>;
 
 /**
- * Wires row-level security into MikroORM options; the only call needed.
+ * Wires row-level security into MikroORM options; the only call needed. The returned options install
+ * {@link RlsEntityManager} (`forkWithRls`, `bypassRls`), guard the connection pool (a connection a scoped
+ * fork left with session state is reset or destroyed), make migrations and `orm.schema` write the
+ * policies, and turn RLS refusals into {@link RlsViolationError}. The declarations are compiled once
+ * entities are discovered, in `MikroORM.init`.
  *
  * @example
- * const orm = await MikroORM.init(withRls(config, { context: z.object({ account_id: z.number().int() }) }));
+ * const orm = await MikroORM.init(withRls(config, { context: z.object({ account_id: z.number().int() }), bypassRole: 'app_bypass' }));
  * const em = orm.em.forkWithRls({ account_id: 42 });
+ * await em.find(Item, {});
+ * // One message: the scope, the query, then the session reset (reset role, ...):
+ * // select pg_catalog.set_config('rls.account_id', '42', true); select "i0".* from "item" as "i0"; reset role; ...
+ *
+ * @throws {RlsConfigurationError} from `withRls` itself when `options.entityManager` is not
+ * RlsEntityManager (or a subclass), `driverOptions` is a knex instance, or `prefix` or `bypassRole` is
+ * malformed; from `MikroORM.init` when the context schema lacks a field the policies read.
+ * @throws {RlsDeclarationError} from `MikroORM.init` when a declaration does not fit the entities
+ * (an unknown column, two policies with one name, policies on a single-table-inheritance child, one
+ * condition arg declared with two types).
+ * @throws {RlsAdapterAssumptionError} when an internal of MikroORM, knex or pg that the adapter relies
+ * on is not what it expects (checked once per process, when `withRls` runs).
  */
 export function withRls<Schema extends ContextSchema | undefined = undefined>(
   options: Options<PostgreSqlDriver>,
