@@ -1,6 +1,6 @@
 import type { EntityManager, EntityMetadata, FilterQuery } from '@mikro-orm/core';
 import type { AbstractSqlDriver } from '@mikro-orm/knex';
-import { RlsConfigurationError } from '../../../core/errors/rls-configuration-error';
+import { RlsAdapterAssumptionError } from '../../../core/errors/rls-adapter-assumption-error';
 import { rlsSettingsOf } from '../../../core/settings/rls-settings';
 import { RlsInvisibleRowError } from './rls-violation-error';
 import { scopeOf } from '../wire/scoped-driver';
@@ -71,9 +71,9 @@ export function refuseInvisibleFlushWrites(em: EntityManager): void {
   // field, taken from the manager when its UnitOfWork is built (MikroORM 6.6).
   const persister = em.getUnitOfWork(false).getChangeSetPersister() as unknown as { driver?: AbstractSqlDriver };
   if (persister.driver !== driver) {
-    throw new RlsConfigurationError(
-      "refuseInvisibleWrites: this MikroORM version's ChangeSetPersister no longer keeps the manager's driver in `driver`; " +
-        'this mikro-orm-rls release cannot check flushed writes with it. Remove the option or use MikroORM 6.6.',
+    throw new RlsAdapterAssumptionError(
+      "MikroORM's ChangeSetPersister keeps the manager's driver in `driver` (for refuseInvisibleWrites)",
+      'its `driver` is not the manager\'s; remove refuseInvisibleWrites or use MikroORM 6.6',
     );
   }
   Object.defineProperty(persister, 'driver', { value: flushDriver(driver), configurable: true, writable: true });
