@@ -4,6 +4,7 @@ import { RlsTransactionStartError, type RlsEntityManager } from '../../src';
 import { boot, type Booted } from '../fixtures/boot';
 import { Project, RESET_SQL, tenantEntities } from '../fixtures/tenant-model';
 import { TEST_ROLES } from '../support/test-roles';
+import { ids } from '../support/ids';
 
 // A backend terminated (pg_terminate_backend) at each step of scoped work: during a scoped message,
 // during the first statement of a transaction (which carries BEGIN and the scope), between statements,
@@ -46,7 +47,6 @@ afterEach(() => {
 afterAll(() => t?.close());
 
 const tenant1 = () => t.app.em.forkWithRls({ account_id: 1 });
-const ids = (rows: { id: number }[]) => rows.map((r) => r.id).sort((a, b) => a - b);
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Terminates the application's backend once it runs a statement containing `marker`; resolves when it is gone. */

@@ -2,6 +2,7 @@ import { RequestContext } from '@mikro-orm/core';
 import { RlsConfigurationError } from '../../src';
 import { boot, type Booted } from '../fixtures/boot';
 import { Project, RESET_SQL, tenantEntities } from '../fixtures/tenant-model';
+import { ids } from '../support/ids';
 
 // bypassRls(cb) inside a scoped transaction: by default a transaction of its own; with
 // `propagation: 'nested'` a savepoint of the caller's transaction, as the bypass role for the callback
@@ -10,7 +11,6 @@ import { Project, RESET_SQL, tenantEntities } from '../fixtures/tenant-model';
 let t: Booted;
 const tenant1 = () => t.app.em.forkWithRls({ account_id: 1 });
 const nested = { propagation: 'nested' } as const;
-const ids = (rows: { id: number }[]) => rows.map((r) => r.id).sort((a, b) => a - b);
 const titles = (rows: Project[]) => rows.map((p) => p.title).sort();
 const superTitle = async (id: number) => (await t.db.query<{ title: string }>(`select title from projects where id = $1`, [id]))[0]?.title;
 const whoAmI = `select current_user as "user", current_setting('role') as role, coalesce(current_setting('rls.account_id', true), '') as account`;

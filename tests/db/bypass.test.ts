@@ -2,6 +2,7 @@ import { MikroORM } from '@mikro-orm/postgresql';
 import { RlsConfigurationError, withRls, type RlsEntityManager } from '../../src';
 import { boot, type Booted } from '../fixtures/boot';
 import { Project, RESET_SQL, Tag, tenantEntities } from '../fixtures/tenant-model';
+import { ids } from '../support/ids';
 
 let t: Booted;
 beforeAll(async () => {
@@ -11,7 +12,6 @@ beforeAll(async () => {
 beforeEach(() => t.db.query(RESET_SQL));
 afterAll(() => t?.close());
 
-const ids = (rows: { id: number }[]) => rows.map((r) => r.id).sort((a, b) => a - b);
 
 it('a bypass fork sees and changes every tenant rows', async () => {
   const admin = t.app.em.bypassRls();

@@ -1,5 +1,6 @@
 import { boot, type Booted } from '../fixtures/boot';
 import { Project, RESET_SQL, tenantEntities } from '../fixtures/tenant-model';
+import { ids } from '../support/ids';
 
 // node-postgres' query_timeout gives up on a statement while the server still runs it; knex then drops
 // the queued ROLLBACK and hands the connection back, still inside the transaction. One pooled
@@ -17,7 +18,6 @@ beforeAll(async () => {
 beforeEach(() => t.db.query(RESET_SQL));
 afterAll(() => t?.close());
 
-const ids = (rows: Project[]) => rows.map((p) => p.id).sort();
 const timedOut = (work: Promise<unknown>) => expect(work).rejects.toThrow(/timeout/i);
 
 async function nextTenantSeesOnlyItsOwnRows() {

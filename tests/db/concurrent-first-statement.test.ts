@@ -2,6 +2,7 @@ import { RlsTransactionStartError } from '../../src';
 import { boot, type Booted } from '../fixtures/boot';
 import { Project, RESET_SQL, tenantEntities } from '../fixtures/tenant-model';
 import type { RlsEntityManager } from '../../src';
+import { ids } from '../support/ids';
 
 // A scoped (or bypass) transaction's BEGIN and scope travel with its first statement. Statements sent
 // while that first one is in flight must wait for it: if it fails before BEGIN ran (a syntax error is
@@ -12,7 +13,6 @@ import type { RlsEntityManager } from '../../src';
 let t: Booted;
 const tenant1 = () => t.app.em.forkWithRls({ account_id: 1 });
 const bypass = () => t.app.em.bypassRls();
-const ids = (rows: { id: number }[]) => rows.map((r) => r.id).sort((a, b) => a - b);
 // A table without RLS: a statement that escaped its transaction would keep its write there.
 const AUDIT = `create table if not exists audit_log (note text); grant select, insert on audit_log to rls_test_app, rls_test_bypass; truncate audit_log;`;
 const auditNotes = async () => (await t.db.query<{ note: string }>(`select note from audit_log order by note`)).map((r) => r.note);

@@ -3,6 +3,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { RlsConfigurationError } from '../../src';
 import { boot, type Booted } from '../fixtures/boot';
 import { Project, RESET_SQL, Tag, Task, tenantEntities } from '../fixtures/tenant-model';
+import { ids } from '../support/ids';
 
 // A scoped fork hands its context to everything MikroORM derives from it.
 
@@ -12,7 +13,6 @@ beforeAll(async () => {
 });
 afterAll(() => t?.close());
 
-const ids = (rows: { id: number }[]) => rows.map((r) => r.id).sort((a, b) => a - b);
 
 it('forks of a scoped fork keep its context', async () => {
   const fork = t.app.em.forkWithRls({ account_id: 2 }).fork().fork({ clear: false });

@@ -2,6 +2,7 @@ import { Entity, EntitySchema, PrimaryKey, Property } from '@mikro-orm/core';
 import { MikroORM } from '@mikro-orm/postgresql';
 import { Command, ConditionArg, Permissive, Rls, column, sql, withRls } from '../../src';
 import { boot, type Booted } from '../fixtures/boot';
+import { ids } from '../support/ids';
 
 // Policies attach through the decorator, through EntitySchema (and defineEntity, see seed-example), are
 // inherited from base entities, and STI children share their root's table and policies.
@@ -74,7 +75,6 @@ beforeAll(async () => {
 });
 afterAll(() => t?.close());
 
-const ids = (rows: { id: number }[]) => rows.map((r) => r.id).sort((a, b) => a - b);
 
 it('creates policies for decorated, inherited, STI and schema-inherited entities, and nothing for abstract bases', async () => {
   const rows = await t.db.query(`select tablename, policyname from pg_policies where schemaname = 'public' order by 1, 2`);

@@ -1,6 +1,7 @@
 import { boot, type Booted } from '../fixtures/boot';
 import { freshBackends } from '../support/fresh-backends';
 import { Project, RESET_SQL, tenantEntities } from '../fixtures/tenant-model';
+import { ids } from '../support/ids';
 
 // Found by the second adversarial review: raw SQL that is the FIRST statement of a scoped or bypass transaction, and that COMMITs
 // and then fails (`...; commit; select 1/0`). The message carried BEGIN and the scope; after the failure
@@ -16,7 +17,6 @@ beforeAll(async () => {
 afterAll(() => t?.close());
 beforeEach(() => freshBackends(t));
 
-const ids = (rows: Project[]) => rows.map((p) => p.id).sort((a, b) => a - b);
 
 it('tenant transaction: SET ROLE bypass; COMMIT; failure -- the next tenant runs as the bypass role', async () => {
   await expect(

@@ -1,6 +1,7 @@
 import type { AbstractSqlConnection } from '@mikro-orm/knex';
 import { boot, type Booted } from '../fixtures/boot';
 import { Project, RESET_SQL, Tag, tenantEntities } from '../fixtures/tenant-model';
+import { ids } from '../support/ids';
 
 // Faults in the middle of scoped work: the error reaches the caller, no later request sees the failed
 // request's context or bypass, and the pool recovers. One pooled connection, so "later" means "on the
@@ -21,7 +22,6 @@ beforeAll(async () => {
 beforeEach(() => t.db.query(RESET_SQL));
 afterAll(() => t?.close());
 
-const ids = (rows: { id: number }[]) => rows.map((r) => r.id).sort((a, b) => a - b);
 
 /** What the next request finds: another tenant scoped correctly, and an unscoped connection clean. */
 async function expectCleanAfterwards() {

@@ -1,6 +1,7 @@
 import { boot, type Booted } from '../fixtures/boot';
 import { freshBackends } from '../support/fresh-backends';
 import { Project, RESET_SQL, tenantEntities } from '../fixtures/tenant-model';
+import { ids } from '../support/ids';
 
 // bypassRls(cb, { propagation: 'nested' }) called from an UNSCOPED fork's transaction
 // (orm.em.fork().transactional(...), e.g. a background job), found by the seventh review: the bypass step
@@ -16,7 +17,6 @@ beforeAll(async () => {
 afterAll(() => t?.close());
 beforeEach(() => freshBackends(t));
 
-const ids = (rows: Project[]) => rows.map((p) => p.id).sort();
 
 it('SET ROLE <bypass> made in a nested bypass step of an unscoped transaction does not reach the next users', async () => {
   // A running application: the one-time role check has already passed.

@@ -3,6 +3,7 @@ import { MikroORM } from '@mikro-orm/postgresql';
 import { boot, type Booted } from '../fixtures/boot';
 import { TEST_ROLES } from '../support/test-roles';
 import { Project, RESET_SQL, tenantEntities } from '../fixtures/tenant-model';
+import { ids } from '../support/ids';
 
 // MikroORM finds the current transaction and request context by the ORM's name alone ('default'). A
 // second ORM of the application with the same name (here a superuser one, as an admin or reporting ORM
@@ -19,7 +20,6 @@ afterAll(async () => {
   await t?.close();
 });
 
-const ids = (rows: { id: number }[]) => rows.map((r) => r.id).sort((a, b) => a - b);
 
 it('a scoped fork made inside another ORM transaction runs on the RLS ORM, with its scope', async () => {
   await other.em.fork().transactional(async () => {

@@ -1,5 +1,6 @@
 import { boot, type Booted } from '../fixtures/boot';
 import { Project, RESET_SQL, tenantEntities } from '../fixtures/tenant-model';
+import { ids } from '../support/ids';
 
 // Found by the third adversarial review: withRls() guards `options.pool`, but MikroORM merges `driverOptions` over it
 // (Utils.mergeConfig({ pool: config.pool }, driverOptions)). An application that passes a pool health
@@ -7,7 +8,6 @@ import { Project, RESET_SQL, tenantEntities } from '../fixtures/tenant-model';
 // no reset before reuse after a failed message, no refusal of non-idle connections.
 // One pooled connection, so the next user gets the same backend.
 
-const ids = (rows: Project[]) => rows.map((p) => p.id).sort();
 
 async function attack(t: Booted) {
   const bypass = t.db.roles.bypass;

@@ -5,6 +5,7 @@ import { RlsConfigurationError, withRls, type RlsEntityManager } from '../../src
 import { boot, type Booted } from '../fixtures/boot';
 import { Project, RESET_SQL, tenantEntities } from '../fixtures/tenant-model';
 import { TEST_ROLES } from '../support/test-roles';
+import { ids } from '../support/ids';
 
 // Edge cases of the pool guard: pool and connection options an application may pass, and where the
 // guard's promises must still hold. No connection whose transaction is not idle, or whose session
@@ -14,7 +15,6 @@ import { TEST_ROLES } from '../support/test-roles';
 
 type Orm = CoreMikroORM<PostgreSqlDriver, RlsEntityManager>;
 
-const ids = (rows: Project[]) => rows.map((p) => p.id).sort();
 const TENANT1 = [1, 2];
 const TENANT2 = [3, 4];
 

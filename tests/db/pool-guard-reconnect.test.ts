@@ -1,5 +1,6 @@
 import { boot, type Booted } from '../fixtures/boot';
 import { Project, RESET_SQL, tenantEntities } from '../fixtures/tenant-model';
+import { ids } from '../support/ids';
 
 // Found by the fifth adversarial review: withRls() installs the pool guard into the options once, before MikroORM.init. The
 // public `orm.reconnect(options)` (and `orm.config.set('pool', ...)` followed by a reconnect) writes
@@ -8,7 +9,6 @@ import { Project, RESET_SQL, tenantEntities } from '../fixtures/tenant-model';
 // (`set role <bypass>; commit; select 1/0`) leaves it on the pooled backend for the next user.
 // The app role stays NOSUPERUSER, NOBYPASSRLS and owns no RLS table. One pooled connection.
 
-const ids = (rows: Project[]) => rows.map((p) => p.id).sort();
 
 async function attack(t: Booted) {
   await expect(t.app.em.forkWithRls({ account_id: 1 }).execute(`set role ${t.db.roles.bypass}; commit; select 1/0`)).rejects.toThrow(/division by zero/);

@@ -2,6 +2,7 @@ import { MikroORM } from '@mikro-orm/postgresql';
 import { withRls, type RlsEntityManager } from '../../src';
 import { boot, type Booted } from '../fixtures/boot';
 import { Project, RESET_SQL, tenantEntities } from '../fixtures/tenant-model';
+import { ids } from '../support/ids';
 
 // Found by the third adversarial review: the driverOptions variant for a read replica. MikroORM merges a replica's own
 // driverOptions last (getKnexOptions: mergeConfig({ pool }, config.driverOptions, replica.driverOptions)),
@@ -30,7 +31,6 @@ afterAll(async () => {
   await t?.close();
 });
 
-const ids = (rows: Project[]) => rows.map((p) => p.id).sort();
 
 it("tenant 2's reads on the replica do not run as the bypass role a failed scoped message left there", async () => {
   const tenant1 = orm.em.forkWithRls({ account_id: 1 });

@@ -1,13 +1,13 @@
 import { NotFoundError, ref } from '@mikro-orm/core';
 import { boot, type Booted } from '../fixtures/boot';
 import { Account, Project, RESET_SQL, Tag, Task, tenantEntities } from '../fixtures/tenant-model';
+import { ids } from '../support/ids';
 
 // Every query path of a forkWithRls fork, one test each. Account 1 must see only its own rows, even where
 // a relation (pivot row, foreign key) points across tenants; writes must land only on its own rows.
 
 let t: Booted;
 const tenant1 = () => t.app.em.forkWithRls({ account_id: 1 });
-const ids = (rows: { id: number }[]) => rows.map((r) => r.id).sort((a, b) => a - b);
 const superRows = (sql: string) => t.db.query(sql);
 
 beforeAll(async () => {

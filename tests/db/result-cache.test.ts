@@ -3,13 +3,13 @@ import { MikroORM } from '@mikro-orm/postgresql';
 import { withRls, type RlsEntityManager } from '../../src';
 import { boot, type Booted } from '../fixtures/boot';
 import { Project, RESET_SQL, Tag, Task, tenantEntities } from '../fixtures/tenant-model';
+import { ids } from '../support/ids';
 
 // MikroORM's result cache is shared by every fork of an ORM. Each scope (a context, the bypass, no
 // scope at all) must only ever read the entries it stored itself, whichever way caching is asked for.
 
 let t: Booted;
 const tenant = (account: number) => t.app.em.forkWithRls({ account_id: account });
-const ids = (rows: { id: number }[]) => rows.map((r) => r.id).sort((a, b) => a - b);
 const TTL = 60_000;
 
 beforeAll(async () => {

@@ -5,12 +5,12 @@ import { RlsConfigurationError, withRls, type RlsEntityManager } from '../../src
 import { boot, type Booted } from '../fixtures/boot';
 import { freshBackends } from '../support/fresh-backends';
 import { Project, RESET_SQL, Tag, Task, tenantEntities } from '../fixtures/tenant-model';
+import { ids } from '../support/ids';
 
 // Attacks on tenant isolation tried by the seventh adversarial review that were refused. Each states the
 // secure outcome; they document what was tried. Its two breaks, now fixed, are tested in
 // nested-bypass-unscoped.test.ts and role-check-after-reconnect.test.ts.
 
-const ids = (rows: { id: number }[]) => rows.map((r) => r.id).sort((a, b) => a - b);
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('query paths of a scoped fork', () => {

@@ -1,6 +1,7 @@
 import { RlsConfigurationError } from '../../src';
 import { boot, type Booted } from '../fixtures/boot';
 import { Project, RESET_SQL, tenantEntities } from '../fixtures/tenant-model';
+import { ids } from '../support/ids';
 
 // The strict role check ("scoped queries refuse to run as a role RLS does not apply to, on the primary and
 // each replica") after orm.reconnect() with other credentials (orm.reconnect({ clientUrl }), or
@@ -15,7 +16,6 @@ beforeEach(async () => {
 });
 afterEach(() => t?.close());
 
-const ids = (rows: Project[]) => rows.map((p) => p.id).sort();
 
 /** What tenant 1 gets: its own rows, or a refusal. */
 async function tenantOne(): Promise<number[] | 'refused'> {

@@ -2,6 +2,7 @@ import { MikroORM } from '@mikro-orm/postgresql';
 import { RlsConfigurationError, RlsScopeEscapeError } from '../../src';
 import { boot, type Booted } from '../fixtures/boot';
 import { Project, RESET_SQL, tenantEntities } from '../fixtures/tenant-model';
+import { ids } from '../support/ids';
 
 // The scope travels in the same message as the caller's SQL (outside a transaction) or as the first
 // statement of a transaction, with BEGIN. What could go wrong with that, each a test that would fail
@@ -10,7 +11,6 @@ import { Project, RESET_SQL, tenantEntities } from '../fixtures/tenant-model';
 let t: Booted;
 const tenant1 = () => t.app.em.forkWithRls({ account_id: 1 });
 const tenant2 = () => t.app.em.forkWithRls({ account_id: 2 });
-const ids = (rows: Project[]) => rows.map((p) => p.id).sort();
 // A table without RLS: a statement that escaped its transaction would keep its write there.
 const AUDIT = `create table if not exists audit_log (note text); grant select, insert on audit_log to rls_test_app, rls_test_bypass; truncate audit_log;`;
 const auditNotes = async () => (await t.db.query<{ note: string }>(`select note from audit_log order by note`)).map((r) => r.note);

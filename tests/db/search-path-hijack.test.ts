@@ -1,6 +1,7 @@
 import { boot, type Booted } from '../fixtures/boot';
 import { freshBackends } from '../support/fresh-backends';
 import { Project, RESET_SQL, tenantEntities } from '../fixtures/tenant-model';
+import { ids } from '../support/ids';
 
 // Found by the third adversarial review: the scope statement (`select set_config('rls.account_id', '2', true)`) and the reset
 // (`select pg_advisory_unlock_all(), set_config(...)`) call their functions unqualified. pg_catalog is
@@ -20,7 +21,6 @@ beforeAll(async () => {
 afterAll(() => t?.close());
 beforeEach(() => freshBackends(t));
 
-const ids = (rows: Project[]) => rows.map((p) => p.id).sort();
 
 it('control: tenant 2 sees its own rows', async () => {
   expect(ids(await t.app.em.forkWithRls({ account_id: 2 }).find(Project, {}))).toEqual([3, 4]);

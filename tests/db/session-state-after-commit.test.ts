@@ -1,6 +1,7 @@
 import { boot, type Booted } from '../fixtures/boot';
 import { freshBackends } from '../support/fresh-backends';
 import { Project, RESET_SQL, tenantEntities } from '../fixtures/tenant-model';
+import { ids } from '../support/ids';
 
 // Session state (SET ROLE to the bypass role) made by a scoped fork's raw SQL, on paths where
 // the reset sent behind it does not run or is undone: an explicit COMMIT inside the message followed by
@@ -15,7 +16,6 @@ beforeAll(async () => {
 afterAll(() => t?.close());
 beforeEach(() => freshBackends(t));
 
-const ids = (rows: Project[]) => rows.map((p) => p.id).sort();
 const bypass = () => t.db.roles.bypass;
 
 async function whatTheNextUsersSee() {

@@ -1,5 +1,6 @@
 import { boot, type Booted } from '../fixtures/boot';
 import { Project, RESET_SQL, tenantEntities } from '../fixtures/tenant-model';
+import { ids } from '../support/ids';
 
 // Raw SQL in a scoped fork that changes session state for good (SET ROLE, set_config(..., false), SET
 // without LOCAL) must not reach the next user of the pooled connection. One pooled connection, so the
@@ -11,7 +12,6 @@ beforeAll(async () => {
 });
 afterAll(() => t?.close());
 
-const ids = (rows: Project[]) => rows.map((p) => p.id).sort();
 const tenant1 = () => t.app.em.forkWithRls({ account_id: 1 });
 
 async function nextUsersAreUnaffected() {

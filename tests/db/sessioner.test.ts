@@ -1,6 +1,7 @@
 import { RlsContextError, RlsMissingContextError, RlsSessioner } from '../../src';
 import { boot, type Booted } from '../fixtures/boot';
 import { Project, RESET_SQL, Tag, tenantEntities } from '../fixtures/tenant-model';
+import { ids } from '../support/ids';
 
 let t: Booted;
 beforeAll(async () => {
@@ -9,7 +10,6 @@ beforeAll(async () => {
 beforeEach(() => t.db.query(RESET_SQL));
 afterAll(() => t?.close());
 
-const ids = (rows: { id: number }[]) => rows.map((r) => r.id).sort((a, b) => a - b);
 
 it('hands out a fork scoped to the context built from its arguments (function getter)', async () => {
   const sessioner = new RlsSessioner(t.app, (accountId: number) => ({ account_id: accountId }));

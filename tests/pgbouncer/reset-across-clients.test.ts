@@ -4,6 +4,7 @@ import { boot, type Booted } from '../fixtures/boot';
 import { Project, RESET_SQL, tenantEntities } from '../fixtures/tenant-model';
 import { PGBOUNCER_ADDR_ENV, startPgBouncer, type PgBouncer } from '../support/pgbouncer';
 import { superuserUrl } from '../support/superuser-url';
+import { ids } from '../support/ids';
 
 // Found by the third adversarial review: the reset of a failed scoped message (`set role x; commit; select 1/0`) is deferred to the
 // pool guard's validate, which runs it on the same *client* connection before its next use. Through
@@ -38,7 +39,6 @@ afterAll(async () => {
   await own?.stop();
 });
 
-const ids = (rows: Project[]) => rows.map((p) => p.id).sort();
 
 it('tenant 2 on another app instance does not get the backend a failed scoped message left as the bypass role', async () => {
   // Baseline, through PgBouncer: isolated.
