@@ -1,4 +1,4 @@
-import { splitSchemaSql } from '../../src/adapters/mikro-orm-6/migrations/plan-with-orm';
+import { splitSqlStatements as splitSchemaSql } from '../../src/core/plan/split-statements';
 import { tablesInSchemaSql } from '../../src/core/plan/tables-in-sql';
 
 // MikroORM's schema SQL as one string (schema:update), split into the statements the planner reads.
@@ -11,6 +11,27 @@ describe('splitSchemaSql', () => {
 
   it('keeps a semicolon that does not end a line inside its statement, and a last statement without one', () => {
     expect(splitSchemaSql('comment on table "a" is \'x; y\';\ndrop table "b"')).toEqual(['comment on table "a" is \'x; y\'', 'drop table "b"']);
+  });
+
+  it('does not split inside a string literal, a quoted identifier, a dollar-quoted body or a comment', () => {
+    const sql = [
+      `comment on column "note"."body" is 'first line;\nsecond; line';`,
+      `alter table "odd;\nname" add column "x" int;`,
+      `create function "f"() returns int as $body$ select 1;\n select 2; $body$ language sql;`,
+      `do $$ begin perform 1;\n end $$;`,
+      `-- a comment;\nselect 1;`,
+      `/* block;\n comment */ select 2;`,
+      `select 'it''s;\n fine';`,
+    ].join('\n');
+    expect(splitSchemaSql(sql)).toEqual([
+      `comment on column "note"."body" is 'first line;\nsecond; line'`,
+      `alter table "odd;\nname" add column "x" int`,
+      `create function "f"() returns int as $body$ select 1;\n select 2; $body$ language sql`,
+      `do $$ begin perform 1;\n end $$`,
+      `-- a comment;\nselect 1`,
+      `/* block;\n comment */ select 2`,
+      `select 'it''s;\n fine'`,
+    ]);
   });
 
   it('returns nothing for empty or blank SQL', () => {

@@ -15,14 +15,6 @@ export function defaultSchemaOf(config: Configuration, platform: AbstractSqlPlat
   return config.get('schema') ?? platform.getDefaultSchemaName() ?? 'public';
 }
 
-/** Splits MikroORM's schema SQL (statements end with `;` and a newline) into statements. */
-export function splitSchemaSql(sql: string): string[] {
-  return sql
-    .split(/;\s*\n/)
-    .map((s) => s.trim())
-    .filter((s) => s.length > 0);
-}
-
 /** Plans the RLS part of a schema change against the ORM's database, in a transaction that changes nothing. */
 export async function planWithOrm(
   em: EntityManager,

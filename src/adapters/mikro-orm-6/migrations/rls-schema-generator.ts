@@ -3,7 +3,8 @@ import { replaceExtension } from './register-extension';
 import { SqlSchemaGenerator } from '@mikro-orm/postgresql';
 import { diffRls } from '../../../core/diff/diff-rls';
 import { rlsSettingsOf } from '../../../core/settings/rls-settings';
-import { planWithOrm, splitSchemaSql } from './plan-with-orm';
+import { planWithOrm } from './plan-with-orm';
+import { splitSqlStatements } from '../../../core/plan/split-statements';
 
 type CreateOptions = Parameters<SqlSchemaGenerator['getCreateSchemaSQL']>[0];
 type UpdateOptions = Parameters<SqlSchemaGenerator['getUpdateSchemaSQL']>[0];
@@ -28,7 +29,7 @@ export class RlsSchemaGenerator extends SqlSchemaGenerator {
 
   override async getUpdateSchemaSQL(options: UpdateOptions = {}): Promise<string> {
     const sql = await super.getUpdateSchemaSQL(options);
-    const plan = await planWithOrm(this.em as never, { up: splitSchemaSql(sql), down: [] });
+    const plan = await planWithOrm(this.em as never, { up: splitSqlStatements(sql), down: [] });
     return plan.up.map((s) => `${s};\n`).join('');
   }
 }
