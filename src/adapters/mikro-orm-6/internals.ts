@@ -79,11 +79,15 @@ export const ASSUMPTIONS: readonly Assumption[] = [
     problem: methods('knex Client.prototype', knex.Client.prototype, ['acquireConnection', 'releaseConnection', 'query', 'stream', 'transaction']),
   },
   {
-    what: "knex's Transaction has begin and query, and builds its per-transaction client in its constructor",
-    why: 'wire/deferred-scope.ts: the transaction\'s BEGIN is deferred into its first statement\'s message (one round trip less), which knex offers no option for',
+    what: "knex's Transaction has begin and query, builds its per-transaction client when it starts, and links a savepoint to its parent (parentTransaction)",
+    why: "wire/deferred-scope.ts: the transaction's BEGIN is deferred into its first statement's message (one round trip less), which knex offers no option for; entity-manager/bypass-in-transaction.ts: a nested bypass guards and resets the whole chain of transactions",
     problem: () => {
       const transaction = knexTransactionClass();
       if (!transaction?.prototype) return "knex's lib/execution/transaction does not export the Transaction class";
+      const onAcquire = (transaction.prototype as { _onAcquire?: () => unknown })._onAcquire;
+      if (typeof onAcquire !== 'function' || !/transactor\.parentTransaction = this\.outerTx\.transactor/.test(onAcquire.toString())) {
+        return "knex's Transaction no longer links a savepoint to its parent (transactor.parentTransaction)";
+      }
       return methods('knex Transaction.prototype', transaction.prototype, ['begin', 'query', 'commit', 'rollback'])();
     },
   },

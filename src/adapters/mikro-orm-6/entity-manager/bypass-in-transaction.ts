@@ -39,10 +39,14 @@ export async function bypassInTransaction<EM extends EntityManager, T>(caller: E
   // What the callback's raw SQL changes at session level (SET ROLE, set_config(..., false), temporary
   // tables) is committed with the caller's transaction: its end must reset the session, also when the
   // caller's transaction is unscoped (a scoped one's end does already).
-  await resetSessionAtEndOf(outer, scopeSqlOf(adminConnection)!.reset);
+  // The caller may itself be in a savepoint (a nested transactional()): the session is reset at the end
+  // of the top-level transaction, and every transaction of the chain is guarded (each has a knex client
+  // of its own, and the role switch holds for all of them until it is undone).
+  const chain = transactionChain(outer);
+  await resetSessionAtEndOf(chain[chain.length - 1]!, scopeSqlOf(adminConnection)!.reset);
   const savepoint = await callerConnection.begin({ ctx: outer });
   adoptTransaction(adminConnection, savepoint);
-  const guard = guardOuterTransaction(outer);
+  const guard = guardTransactions(chain);
   try {
     const [{ previous }] = await adminConnection.execute<{ previous: string }[]>(SWITCH_ROLE, [role], 'all', savepoint);
     admin.setTransactionContext(savepoint);
@@ -82,6 +86,24 @@ async function rollBackToSavepoint(connection: ReturnType<EntityManager['getConn
 interface Guard {
   release(): void;
   poison(): void;
+}
+
+/** `trx` and the transactions it is a savepoint of, innermost first, the top-level one last. */
+function transactionChain(trx: Knex.Transaction): Knex.Transaction[] {
+  const chain = [trx];
+  // knex links a savepoint's transactor to its parent's (see internals.ts).
+  for (let parent = parentOf(trx); parent; parent = parentOf(parent)) chain.push(parent);
+  return chain;
+}
+
+const parentOf = (trx: Knex.Transaction) => (trx as unknown as { parentTransaction?: Knex.Transaction }).parentTransaction;
+
+function guardTransactions(chain: readonly Knex.Transaction[]): Guard {
+  const guards = chain.map(guardOuterTransaction);
+  return {
+    release: () => guards.forEach((guard) => guard.release()),
+    poison: () => guards.forEach((guard) => guard.poison()),
+  };
 }
 
 /**

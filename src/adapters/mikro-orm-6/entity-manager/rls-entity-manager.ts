@@ -36,11 +36,6 @@ export interface RlsBypassOptions {
   readonly propagation?: TransactionPropagation.REQUIRES_NEW | TransactionPropagation.NESTED | 'requires_new' | 'nested';
 }
 
-// The driver the next manager built is to get instead of its parent's: set by `forkScoped` around one
-// synchronous `fork()` call, which builds the fork with MikroORM's own constructor (the fork's
-// UnitOfWork, loader and persister take the driver there, so it cannot be swapped afterwards).
-let nextForkDriver: PostgreSqlDriver | undefined;
-
 /**
  * The EntityManager installed by `withRls()`. `forkWithRls(ctx)` returns a fork whose every query runs
  * in a transaction opened with the context's session variables; `bypassRls()` one whose transactions
@@ -62,10 +57,7 @@ let nextForkDriver: PostgreSqlDriver | undefined;
 export class RlsEntityManager<Context extends object = Record<string, unknown>> extends SqlEntityManager<PostgreSqlDriver> {
   // Every manager, forks included, is built here, each with its own UnitOfWork.
   constructor(...args: ConstructorParameters<typeof SqlEntityManager<PostgreSqlDriver>>) {
-    const [config, driver, ...rest] = args;
-    const scoped = nextForkDriver;
-    nextForkDriver = undefined;
-    super(config, scoped ?? driver, ...rest);
+    super(...args);
     refuseInvisibleFlushWrites(this);
   }
 
@@ -309,19 +301,20 @@ export class RlsEntityManager<Context extends object = Record<string, unknown>> 
       );
     }
     const parent = this.getContext(false);
-    // MikroORM's fork(), building the new manager with the scoped view of the parent's driver.
+    // MikroORM's fork() builds the new manager with `em.driver` (see internals.ts), which its UnitOfWork,
+    // loader and persister take in the constructor, so it cannot be swapped afterwards: fork from a view
+    // of the parent whose driver is the scoped one. Only this one call reads that view. (A driver handed
+    // to the constructor through a module-level slot instead could be taken by any manager user code
+    // builds meanwhile, in a subscriber's getSubscribedEntities() or a subclass constructor: found by
+    // the eighth review.)
     const driver = scopeDriver(parent.driver, scope);
-    nextForkDriver = driver;
-    try {
-      const fork = SqlEntityManager.prototype.fork.call(parent, { ...options, disableContextResolution: true }) as this;
-      if (fork.driver !== driver) {
-        // Fail closed: a fork with the parent's driver would run unscoped.
-        throw new RlsAdapterAssumptionError("MikroORM's fork() builds exactly one manager, with its constructor", 'the fork did not get the scoped driver');
-      }
-      return rememberForkedUnder(fork, this.config.get('context')(this.name));
-    } finally {
-      nextForkDriver = undefined; // also when fork() threw before building the manager
+    const host = Object.create(parent, { driver: { value: driver } }) as this;
+    const fork = SqlEntityManager.prototype.fork.call(host, { ...options, disableContextResolution: true }) as this;
+    if (fork.driver !== driver) {
+      // Fail closed: a fork with the parent's driver would run unscoped.
+      throw new RlsAdapterAssumptionError("MikroORM's fork() builds the fork from em.driver", 'the fork did not get the scoped driver');
     }
+    return rememberForkedUnder(fork, this.config.get('context')(this.name));
   }
 }
 

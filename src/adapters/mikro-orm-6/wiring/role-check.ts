@@ -37,11 +37,30 @@ function problemsOf(row: RoleRow): string[] {
   return problems;
 }
 
+// The same check for the role `RESET ROLE` returns to, which the session reset after every scoped
+// message and transaction runs: a login that switches to the application role (`SET ROLE` in a pool's
+// afterCreate) passes the first check but is back to the login role after the first scoped message.
+const SESSION_ROLE_CHECK_SQL = ROLE_CHECK_SQL.replace('/* mikro-orm-rls role check */', '/* mikro-orm-rls session role */');
+
+/** The role row, as the connection is now and as `RESET ROLE` leaves it, in a transaction that changes nothing. */
+async function roleRows(connection: AbstractSqlConnection, tables: readonly TableRef[]): Promise<[RoleRow | undefined, RoleRow | undefined]> {
+  const params = [JSON.stringify(tables.map((t) => [t.schema, t.name]))];
+  const trx = await connection.begin();
+  try {
+    const [current] = await connection.execute<RoleRow[]>(ROLE_CHECK_SQL, params, 'all', trx);
+    await connection.execute('reset role', [], 'run', trx);
+    const [session] = await connection.execute<RoleRow[]>(SESSION_ROLE_CHECK_SQL, params, 'all', trx);
+    return [current, session];
+  } finally {
+    await connection.rollback(trx); // undoes the RESET ROLE
+  }
+}
+
 async function checkRole(connection: AbstractSqlConnection, tables: readonly TableRef[]): Promise<void> {
   let row: RoleRow | undefined;
+  let session: RoleRow | undefined;
   try {
-    const rows = await connection.execute<RoleRow[]>(ROLE_CHECK_SQL, [JSON.stringify(tables.map((t) => [t.schema, t.name]))]);
-    row = rows[0];
+    [row, session] = await roleRows(connection, tables);
   } catch (error) {
     // knex starts the message with the statement; the reason is what follows it.
     const message = String((error as Error).message);
@@ -51,6 +70,17 @@ async function checkRole(connection: AbstractSqlConnection, tables: readonly Tab
         'The check needs to read pg_roles and pg_class; fix what the error says, or pass withRls(..., { strict: false }) to skip the check.',
       { cause: error },
     );
+  }
+  if (session && row && session.role !== row.role) {
+    const problems = problemsOf(session);
+    if (problems.length > 0) {
+      throw new RlsConfigurationError(
+        `mikro-orm-rls refuses to run scoped queries: the ORM's connections are set to the role "${row.role}", but RESET ROLE ` +
+          `(which runs after every scoped message, and which any raw SQL can run) returns them to "${session.role}", which ${problems.join('; and ')}. ` +
+          'Log in as the application role itself (or make it the session default with the connection option -c role=<application role>) ' +
+          'instead of switching to it with SET ROLE.',
+      );
+    }
   }
   if (!row) throw new RlsConfigurationError('mikro-orm-rls could not check the role this ORM connects as: pg_roles has no row for current_user.');
   const problems = problemsOf(row);

@@ -1,0 +1,54 @@
+import type { MikroORM as CoreMikroORM, Options } from '@mikro-orm/core';
+import { MikroORM, type PostgreSqlDriver } from '@mikro-orm/postgresql';
+import { withRls, type RlsEntityManager } from '../../src';
+import { boot, type Booted } from '../fixtures/boot';
+import { Project, RESET_SQL, tenantEntities } from '../fixtures/tenant-model';
+
+// The role check (wiring/role-check.ts) also checks the role `RESET ROLE` returns to: every scoped
+// message and transaction end carries `reset role`, which returns to the role the SESSION started with
+// (the login role, or its `-c role=` / role-level default). Found by the eighth review: a pool whose
+// connections log in as a privileged role and drop to the application role in `pool.afterCreate`
+// (`SET ROLE app`) passed the check, which read `current_user` only, and the reset then put every
+// connection back to the superuser, so the second tenant saw every row.
+
+type Orm = CoreMikroORM<PostgreSqlDriver, RlsEntityManager>;
+type Done = (error: Error | null, connection: unknown) => void;
+
+let t: Booted;
+beforeAll(async () => {
+  t = await boot({ entities: tenantEntities, seedSql: RESET_SQL });
+});
+afterAll(() => t?.close());
+
+async function ormAt(url: string, extra: Partial<Options<PostgreSqlDriver>> = {}): Promise<Orm> {
+  return (await MikroORM.init(
+    withRls({ entities: tenantEntities, clientUrl: url, allowGlobalContext: true, ensureDatabase: false, pool: { min: 0, max: 1 }, ...extra }, { bypassRole: t.db.roles.bypass }),
+  )) as never;
+}
+
+it('a superuser login that drops to the application role in pool.afterCreate is refused, naming the role RESET ROLE returns to', async () => {
+  const setRole = (connection: { query(sql: string, cb: (e: Error | null) => void): void }, done: Done) =>
+    connection.query(`set role ${t.db.roles.app}`, (error) => done(error, connection));
+  const orm = await ormAt(t.db.superUrl, { pool: { min: 0, max: 1, afterCreate: setRole } as never });
+  try {
+    for (const account of [1, 2, 1]) {
+      await expect(orm.em.forkWithRls({ account_id: account }).find(Project, {})).rejects.toThrow(
+        'RESET ROLE (which runs after every scoped message, and which any raw SQL can run) returns them to "postgres", which is a superuser',
+      );
+    }
+    // Nothing was scoped, and the check changed nothing: unscoped work still runs as the role afterCreate set.
+    expect(await orm.em.fork().execute('select current_user as role')).toEqual([{ role: t.db.roles.app }]);
+  } finally {
+    await orm.close(true);
+  }
+});
+
+it('a superuser login whose session default is the application role (-c role=) runs scoped queries as that role', async () => {
+  const orm = await ormAt(t.db.superUrl, { driverOptions: { connection: { options: `-c role=${t.db.roles.app}` } } as never });
+  try {
+    expect((await orm.em.forkWithRls({ account_id: 2 }).find(Project, {})).map((p) => p.id).sort()).toEqual([3, 4]);
+    expect(await orm.em.forkWithRls({ account_id: 1 }).execute('select current_user as role')).toEqual([{ role: t.db.roles.app }]);
+  } finally {
+    await orm.close(true);
+  }
+});
