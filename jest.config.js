@@ -2,8 +2,10 @@
 module.exports = {
   preset: 'ts-jest',
   transform: {
-    // Full type information (not isolatedModules): decorator metadata needs it. Type errors fail tests.
-    '^.+\\.tsx?$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.json' }],
+    // Each file compiled on its own (tsconfig.jest.json: isolatedModules), which is several times faster
+    // than a whole TypeScript program per worker; `npm test` runs tsc over src and tests first, so a type
+    // error still fails the tests.
+    '^.+\\.tsx?$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.jest.json' }],
   },
   testEnvironment: 'node',
   roots: ['<rootDir>/tests'],
@@ -11,6 +13,5 @@ module.exports = {
   globalSetup: '<rootDir>/tests/support/global-setup.ts',
   globalTeardown: '<rootDir>/tests/support/global-teardown.ts',
   testTimeout: 30000,
-  // Each worker builds its own TypeScript program; more workers mostly means more compiling.
   maxWorkers: 2,
 };
