@@ -33,7 +33,7 @@ it('a superuser login that drops to the application role in pool.afterCreate is 
   try {
     for (const account of [1, 2, 1]) {
       await expect(orm.em.forkWithRls({ account_id: account }).find(Project, {})).rejects.toThrow(
-        'RESET ROLE (which runs after every scoped message, and which any raw SQL can run) returns them to "postgres", which is a superuser',
+        'RESET SESSION AUTHORIZATION (the first runs after every scoped message; raw SQL can run either) return them to "postgres", which is a superuser',
       );
     }
     // Nothing was scoped, and the check changed nothing: unscoped work still runs as the role afterCreate set.

@@ -69,23 +69,24 @@ export async function bypassInTransaction<EM extends EntityManager, T>(caller: E
 }
 
 async function rollBackToSavepoint(connection: ReturnType<EntityManager['getConnection']>, savepoint: Knex.Transaction, guard: Guard): Promise<void> {
-  // knex reports the outcome of ROLLBACK TO SAVEPOINT on the savepoint's execution promise, not on the
-  // call; it resolves once the savepoint was rolled back.
-  await connection.rollback(savepoint);
   try {
+    // knex reports the outcome of ROLLBACK TO SAVEPOINT on the savepoint's execution promise, not on the
+    // call; it resolves once the savepoint was rolled back.
+    await connection.rollback(savepoint);
     await savepoint.executionPromise;
     guard.release();
   } catch {
-    // Not rolled back (the connection failed, or the savepoint was already ended): the caller's
-    // transaction may still run as the bypass role. Safe because the guard stays on, for good: nothing
-    // but ROLLBACK runs in it any more. The callback's error is what the caller sees.
-    guard.poison();
+    // Not rolled back (the connection failed, the savepoint was already ended, or another nested step of
+    // the chain refused it): the connection may still run as the bypass role. Safe because the whole
+    // transaction is rolled back now, so nothing more runs in it, a new savepoint included. The
+    // callback's error is what the caller sees.
+    await guard.poison();
   }
 }
 
 interface Guard {
   release(): void;
-  poison(): void;
+  poison(): void | Promise<void>;
 }
 
 /** `trx` and the transactions it is a savepoint of, innermost first, the top-level one last. */
@@ -102,7 +103,19 @@ function guardTransactions(chain: readonly Knex.Transaction[]): Guard {
   const guards = chain.map(guardOuterTransaction);
   return {
     release: () => guards.forEach((guard) => guard.release()),
-    poison: () => guards.forEach((guard) => guard.poison()),
+    // A step that could not be undone ends the top-level transaction (ROLLBACK always passes the guards):
+    // guarding its existing clients is not enough, since a new savepoint gets a knex client of its own
+    // (found by the ninth review). knex then refuses every later statement of the transaction.
+    poison: async () => {
+      guards.forEach((guard) => guard.poison());
+      const top = chain[chain.length - 1]!;
+      if (!top.isCompleted()) {
+        await top.rollback().catch(() => {
+          // The connection is gone or the ROLLBACK failed: knex has marked the transaction completed
+          // either way, and the pool guard destroys a connection that is not idle.
+        });
+      }
+    },
   };
 }
 
@@ -130,8 +143,8 @@ function guardOuterTransaction(trx: Knex.Transaction): Guard {
     },
     poison() {
       reason =
-        'A bypassRls nested step in this transaction could not be undone (ROLLBACK TO SAVEPOINT failed), so the transaction may ' +
-        'still run as the bypass role: every statement but ROLLBACK is refused. Roll the transaction back.';
+        'A bypassRls nested step in this transaction could not be undone (ROLLBACK TO SAVEPOINT failed), so the transaction ' +
+        'was rolled back: it could still have run as the bypass role. Run the work again in a new transaction.';
     },
   };
 }

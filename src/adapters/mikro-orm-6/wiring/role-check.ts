@@ -37,9 +37,10 @@ function problemsOf(row: RoleRow): string[] {
   return problems;
 }
 
-// The same check for the role `RESET ROLE` returns to, which the session reset after every scoped
-// message and transaction runs: a login that switches to the application role (`SET ROLE` in a pool's
-// afterCreate) passes the first check but is back to the login role after the first scoped message.
+// The same check for the role `RESET ROLE` (and `RESET SESSION AUTHORIZATION`) returns to, which the
+// session reset after every scoped message and transaction runs: a login that switches to the
+// application role (`SET ROLE` in a pool's afterCreate) passes the first check but is back to the login
+// role after the first scoped message.
 const SESSION_ROLE_CHECK_SQL = ROLE_CHECK_SQL.replace('/* mikro-orm-rls role check */', '/* mikro-orm-rls session role */');
 
 /** The role row, as the connection is now and as `RESET ROLE` leaves it, in a transaction that changes nothing. */
@@ -48,11 +49,15 @@ async function roleRows(connection: AbstractSqlConnection, tables: readonly Tabl
   const trx = await connection.begin();
   try {
     const [current] = await connection.execute<RoleRow[]>(ROLE_CHECK_SQL, params, 'all', trx);
+    // What the session reset (RESET ROLE) and raw SQL (RESET SESSION AUTHORIZATION) can return to: a login
+    // that switched with SET SESSION AUTHORIZATION passes as its new session user otherwise (found by the
+    // ninth review). A role the login's session starts with (`-c role=`) stays: RESET ROLE returns to it.
+    await connection.execute('reset session authorization', [], 'run', trx);
     await connection.execute('reset role', [], 'run', trx);
     const [session] = await connection.execute<RoleRow[]>(SESSION_ROLE_CHECK_SQL, params, 'all', trx);
     return [current, session];
   } finally {
-    await connection.rollback(trx); // undoes the RESET ROLE
+    await connection.rollback(trx); // undoes both resets
   }
 }
 
@@ -75,10 +80,10 @@ async function checkRole(connection: AbstractSqlConnection, tables: readonly Tab
     const problems = problemsOf(session);
     if (problems.length > 0) {
       throw new RlsConfigurationError(
-        `mikro-orm-rls refuses to run scoped queries: the ORM's connections are set to the role "${row.role}", but RESET ROLE ` +
-          `(which runs after every scoped message, and which any raw SQL can run) returns them to "${session.role}", which ${problems.join('; and ')}. ` +
-          'Log in as the application role itself (or make it the session default with the connection option -c role=<application role>) ' +
-          'instead of switching to it with SET ROLE.',
+        `mikro-orm-rls refuses to run scoped queries: the ORM's connections are set to the role "${row.role}", but RESET ROLE and ` +
+          `RESET SESSION AUTHORIZATION (the first runs after every scoped message; raw SQL can run either) return them to "${session.role}", ` +
+          `which ${problems.join('; and ')}. Log in as the application role itself (or make it the session default with the connection ` +
+          'option -c role=<application role>) instead of switching to it with SET ROLE or SET SESSION AUTHORIZATION.',
       );
     }
   }

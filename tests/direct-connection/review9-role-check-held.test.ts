@@ -1,0 +1,63 @@
+import type { MikroORM as CoreMikroORM, Options } from '@mikro-orm/core';
+import { MikroORM, type PostgreSqlDriver } from '@mikro-orm/postgresql';
+import { RlsConfigurationError, withRls, type RlsEntityManager } from '../../src';
+import { boot, type Booted } from '../fixtures/boot';
+import { Project, RESET_SQL, tenantEntities } from '../fixtures/tenant-model';
+import { TEST_ROLES } from '../support/test-roles';
+
+// Attacks of the ninth adversarial review on the role check that were refused, through afterCreate and
+// role-level defaults: direct connections only (through a transaction-mode PgBouncer, server connections
+// made before an ALTER ROLE ... SET do not have it). Each asserts the secure outcome.
+
+type Orm = CoreMikroORM<PostgreSqlDriver, RlsEntityManager>;
+type Done = (error: Error | null, connection: unknown) => void;
+type Conn = { query(sql: string, cb: (e: Error | null) => void): void };
+
+let t: Booted;
+beforeAll(async () => {
+  t = await boot({ entities: tenantEntities, seedSql: RESET_SQL, poolSize: 1 });
+});
+afterAll(() => t?.close());
+
+async function ormAt(url: string, extra: Partial<Options<PostgreSqlDriver>> = {}): Promise<Orm> {
+  return (await MikroORM.init(
+    withRls({ entities: tenantEntities, clientUrl: url, allowGlobalContext: true, ensureDatabase: false, pool: { min: 0, max: 1 }, ...extra }, { bypassRole: t.db.roles.bypass }),
+  )) as never;
+}
+
+
+describe('role check', () => {
+  it("a superuser login with set_config('role', <app>, false) in afterCreate is refused", async () => {
+    const setRole = (connection: Conn, done: Done) => connection.query(`select set_config('role', '${t.db.roles.app}', false)`, (error) => done(error, connection));
+    const orm = await ormAt(t.db.superUrl, { pool: { min: 0, max: 1, afterCreate: setRole } as never });
+    try {
+      await expect(orm.em.forkWithRls({ account_id: 1 }).find(Project, {})).rejects.toThrow(RlsConfigurationError);
+    } finally {
+      await orm.close(true);
+    }
+  });
+
+  it('a role-level default set by a superuser for the login in this database (role = <bypass>) is refused', async () => {
+    await t.db.query(`alter role ${t.db.roles.app} in database ${t.db.name} set role = ${t.db.roles.bypass}`);
+    const orm = await ormAt(t.db.appUrl);
+    try {
+      await expect(orm.em.forkWithRls({ account_id: 1 }).find(Project, {})).rejects.toThrow(RlsConfigurationError);
+    } finally {
+      await orm.close(true);
+      await t.db.query(`alter role ${t.db.roles.app} in database ${t.db.name} reset role`);
+    }
+  });
+
+  it('the check leaves no transaction and no role switch behind on its connection', async () => {
+    const setRole = (connection: Conn, done: Done) => connection.query(`set role ${t.db.roles.app}`, (error) => done(error, connection));
+    const orm = await ormAt(t.db.superUrl, { pool: { min: 0, max: 1, afterCreate: setRole } as never });
+    try {
+      await expect(orm.em.forkWithRls({ account_id: 1 }).find(Project, {})).rejects.toThrow(RlsConfigurationError);
+      expect(await orm.em.fork().execute(`select current_user as who, (select count(*)::int from pg_stat_activity where datname = current_database() and state like 'idle in transaction%') as open`)).toEqual([
+        { who: TEST_ROLES.app, open: 0 },
+      ]);
+    } finally {
+      await orm.close(true);
+    }
+  });
+});
