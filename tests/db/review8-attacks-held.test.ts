@@ -1,7 +1,8 @@
-import { RequestContext, TransactionPropagation, type MikroORM as CoreMikroORM, type Options } from '@mikro-orm/core';
-import { MikroORM, type PostgreSqlDriver } from '@mikro-orm/postgresql';
-import { withRls, type RlsEntityManager } from '../../src';
+import { RequestContext, TransactionPropagation, type MikroORM as CoreMikroORM } from '@mikro-orm/core';
+import {  type PostgreSqlDriver } from '@mikro-orm/postgresql';
+import {  type RlsEntityManager } from '../../src';
 import { boot, type Booted } from '../fixtures/boot';
+import { tenantOrmAt } from '../support/tenant-orm';
 import { freshBackends } from '../support/fresh-backends';
 import { Project, RESET_SQL, tenantEntities } from '../fixtures/tenant-model';
 import { TEST_ROLES } from '../support/test-roles';
@@ -18,14 +19,7 @@ beforeAll(async () => {
 });
 afterAll(() => t?.close());
 
-async function ormAt(url: string, extra: Partial<Options<PostgreSqlDriver>> = {}, rls: object = {}): Promise<Orm> {
-  return (await MikroORM.init(
-    withRls(
-      { entities: tenantEntities, clientUrl: url, allowGlobalContext: true, ensureDatabase: false, pool: { min: 0, max: 1 }, ...extra },
-      { bypassRole: t.db.roles.bypass, ...rls },
-    ),
-  )) as never;
-}
+const ormAt = tenantOrmAt;
 
 describe('two RLS ORMs with the same name (contextName "default")', () => {
   let other: Orm;

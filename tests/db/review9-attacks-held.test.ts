@@ -1,9 +1,10 @@
-import { RequestContext, TransactionPropagation, type MikroORM as CoreMikroORM, type Options } from '@mikro-orm/core';
-import { MikroORM, type PostgreSqlDriver } from '@mikro-orm/postgresql';
-import { withRls, type RlsEntityManager } from '../../src';
+import { RequestContext, TransactionPropagation, type MikroORM as CoreMikroORM } from '@mikro-orm/core';
+import {  type PostgreSqlDriver } from '@mikro-orm/postgresql';
+import {  type RlsEntityManager } from '../../src';
 import { boot, type Booted } from '../fixtures/boot';
 import { freshBackends } from '../support/fresh-backends';
 import { Project, RESET_SQL, tenantEntities } from '../fixtures/tenant-model';
+import { tenantOrmAt } from '../support/tenant-orm';
 import { ids } from '../support/ids';
 import { TEST_ROLES } from '../support/test-roles';
 
@@ -19,11 +20,7 @@ beforeAll(async () => {
 });
 afterAll(() => t?.close());
 
-async function ormAt(url: string, extra: Partial<Options<PostgreSqlDriver>> = {}): Promise<Orm> {
-  return (await MikroORM.init(
-    withRls({ entities: tenantEntities, clientUrl: url, allowGlobalContext: true, ensureDatabase: false, pool: { min: 0, max: 1 }, ...extra }, { bypassRole: t.db.roles.bypass }),
-  )) as never;
-}
+const ormAt = tenantOrmAt;
 
 const nextTenantIsolated = async () => {
   expect(ids(await t.app.em.forkWithRls({ account_id: 2 }).find(Project, {}))).toEqual([3, 4]);

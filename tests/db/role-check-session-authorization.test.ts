@@ -1,8 +1,7 @@
-import type { MikroORM as CoreMikroORM, Options } from '@mikro-orm/core';
-import { MikroORM, type PostgreSqlDriver } from '@mikro-orm/postgresql';
-import { RlsConfigurationError, withRls, type RlsEntityManager } from '../../src';
+import { RlsConfigurationError } from '../../src';
 import { boot, type Booted } from '../fixtures/boot';
 import { Project, RESET_SQL, tenantEntities } from '../fixtures/tenant-model';
+import { tenantOrmAt } from '../support/tenant-orm';
 import { ids } from '../support/ids';
 
 // The role check (wiring/role-check.ts) checks the role RESET SESSION AUTHORIZATION returns to. Found by the
@@ -10,7 +9,6 @@ import { ids } from '../support/ids';
 // passed (current_user and the session user were both the application role), and raw SQL of one tenant
 // could return the pooled connection to the superuser for the next.
 
-type Orm = CoreMikroORM<PostgreSqlDriver, RlsEntityManager>;
 type Done = (error: Error | null, connection: unknown) => void;
 type Conn = { query(sql: string, cb: (e: Error | null) => void): void };
 
@@ -20,11 +18,7 @@ beforeAll(async () => {
 });
 afterAll(() => t?.close());
 
-async function ormAt(url: string, extra: Partial<Options<PostgreSqlDriver>> = {}): Promise<Orm> {
-  return (await MikroORM.init(
-    withRls({ entities: tenantEntities, clientUrl: url, allowGlobalContext: true, ensureDatabase: false, pool: { min: 0, max: 1 }, ...extra }, { bypassRole: t.db.roles.bypass }),
-  )) as never;
-}
+const ormAt = tenantOrmAt;
 
 it('a superuser login that drops to the application role with SET SESSION AUTHORIZATION in afterCreate: a tenant cannot hand the superuser to the next tenant', async () => {
   // The check reads current_user (the application role) and the role RESET ROLE returns to (the

@@ -1,7 +1,5 @@
-import type { MikroORM as CoreMikroORM, Options } from '@mikro-orm/core';
-import { MikroORM, type PostgreSqlDriver } from '@mikro-orm/postgresql';
-import { withRls, type RlsEntityManager } from '../../src';
 import { boot, type Booted } from '../fixtures/boot';
+import { tenantOrmAt } from '../support/tenant-orm';
 import { Project, RESET_SQL, tenantEntities } from '../fixtures/tenant-model';
 
 // The role check (wiring/role-check.ts) also checks the role `RESET ROLE` returns to: every scoped
@@ -11,7 +9,6 @@ import { Project, RESET_SQL, tenantEntities } from '../fixtures/tenant-model';
 // (`SET ROLE app`) passed the check, which read `current_user` only, and the reset then put every
 // connection back to the superuser, so the second tenant saw every row.
 
-type Orm = CoreMikroORM<PostgreSqlDriver, RlsEntityManager>;
 type Done = (error: Error | null, connection: unknown) => void;
 
 let t: Booted;
@@ -20,11 +17,7 @@ beforeAll(async () => {
 });
 afterAll(() => t?.close());
 
-async function ormAt(url: string, extra: Partial<Options<PostgreSqlDriver>> = {}): Promise<Orm> {
-  return (await MikroORM.init(
-    withRls({ entities: tenantEntities, clientUrl: url, allowGlobalContext: true, ensureDatabase: false, pool: { min: 0, max: 1 }, ...extra }, { bypassRole: t.db.roles.bypass }),
-  )) as never;
-}
+const ormAt = tenantOrmAt;
 
 it('a superuser login that drops to the application role in pool.afterCreate is refused, naming the role RESET ROLE returns to', async () => {
   const setRole = (connection: { query(sql: string, cb: (e: Error | null) => void): void }, done: Done) =>

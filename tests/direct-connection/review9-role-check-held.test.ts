@@ -1,7 +1,6 @@
-import type { MikroORM as CoreMikroORM, Options } from '@mikro-orm/core';
-import { MikroORM, type PostgreSqlDriver } from '@mikro-orm/postgresql';
-import { RlsConfigurationError, withRls, type RlsEntityManager } from '../../src';
+import { RlsConfigurationError } from '../../src';
 import { boot, type Booted } from '../fixtures/boot';
+import { tenantOrmAt } from '../support/tenant-orm';
 import { Project, RESET_SQL, tenantEntities } from '../fixtures/tenant-model';
 import { TEST_ROLES } from '../support/test-roles';
 
@@ -9,7 +8,6 @@ import { TEST_ROLES } from '../support/test-roles';
 // role-level defaults: direct connections only (through a transaction-mode PgBouncer, server connections
 // made before an ALTER ROLE ... SET do not have it). Each asserts the secure outcome.
 
-type Orm = CoreMikroORM<PostgreSqlDriver, RlsEntityManager>;
 type Done = (error: Error | null, connection: unknown) => void;
 type Conn = { query(sql: string, cb: (e: Error | null) => void): void };
 
@@ -19,11 +17,7 @@ beforeAll(async () => {
 });
 afterAll(() => t?.close());
 
-async function ormAt(url: string, extra: Partial<Options<PostgreSqlDriver>> = {}): Promise<Orm> {
-  return (await MikroORM.init(
-    withRls({ entities: tenantEntities, clientUrl: url, allowGlobalContext: true, ensureDatabase: false, pool: { min: 0, max: 1 }, ...extra }, { bypassRole: t.db.roles.bypass }),
-  )) as never;
-}
+const ormAt = tenantOrmAt;
 
 
 describe('role check', () => {
