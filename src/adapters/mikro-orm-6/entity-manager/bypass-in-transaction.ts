@@ -55,6 +55,16 @@ export async function bypassInTransaction<EM extends EntityManager, T>(caller: E
       await admin.flush();
       return value;
     });
+    if (savepoint.isCompleted()) {
+      // The callback ended the savepoint itself (admin.commit(), a commit on its connection): a RELEASE
+      // keeps the role switch for the rest of the caller's transaction, and the switch can no longer be
+      // undone in it (found by the tenth review). The transaction is rolled back below.
+      throw new RlsConfigurationError(
+        "A bypassRls(cb, { propagation: 'nested' }) callback ended the step's savepoint itself (em.commit() or em.rollback() on the " +
+          "manager it was given), so the role switch could not be undone: the caller's transaction was rolled back. Return from the " +
+          'callback (or throw) instead; the step commits or rolls back its savepoint itself.',
+      );
+    }
     await adminConnection.execute(RESTORE_ROLE, [previous], 'run', savepoint);
     await callerConnection.commit(savepoint);
     guard.release();
@@ -69,6 +79,13 @@ export async function bypassInTransaction<EM extends EntityManager, T>(caller: E
 }
 
 async function rollBackToSavepoint(connection: ReturnType<EntityManager['getConnection']>, savepoint: Knex.Transaction, guard: Guard): Promise<void> {
+  // A savepoint that is already over was ended by someone else (the callback's own commit or rollback,
+  // or a failed release): knex sends no ROLLBACK TO for it and its execution promise is long settled, so
+  // nothing tells whether the switch was undone. Roll the whole transaction back.
+  if (savepoint.isCompleted()) {
+    await guard.poison();
+    return;
+  }
   try {
     // knex reports the outcome of ROLLBACK TO SAVEPOINT on the savepoint's execution promise, not on the
     // call; it resolves once the savepoint was rolled back.
@@ -143,7 +160,7 @@ function guardOuterTransaction(trx: Knex.Transaction): Guard {
     },
     poison() {
       reason =
-        'A bypassRls nested step in this transaction could not be undone (ROLLBACK TO SAVEPOINT failed), so the transaction ' +
+        'A bypassRls nested step in this transaction could not be undone (its savepoint could not be rolled back), so the transaction ' +
         'was rolled back: it could still have run as the bypass role. Run the work again in a new transaction.';
     },
   };

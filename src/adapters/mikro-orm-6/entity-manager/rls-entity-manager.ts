@@ -32,6 +32,9 @@ export interface RlsBypassOptions {
   /**
    * `'requires_new'` (default): the callback runs in a transaction of its own. `'nested'`: in a savepoint
    * of the caller's transaction, switched to the bypass role for the callback only (see `bypassRls`).
+   * The step commits or rolls back its savepoint itself: a callback that ends it (`admin.commit()`) is
+   * refused, and a step that cannot be undone rolls the caller's transaction back; do not go on with a
+   * transaction whose nested step failed.
    */
   readonly propagation?: TransactionPropagation.REQUIRES_NEW | TransactionPropagation.NESTED | 'requires_new' | 'nested';
 }
