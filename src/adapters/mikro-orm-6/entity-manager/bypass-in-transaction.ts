@@ -26,9 +26,10 @@ interface TransactionClient {
  *   commit or roll back with the caller's transaction);
  * - on any error, a failed statement included (which leaves the savepoint aborted): the savepoint is
  *   rolled back, which undoes the switch and the callback's writes, and the error is rethrown.
- * While the callback runs, the caller's transaction refuses every statement sent outside the savepoint
- * (they would run as the bypass role); if the savepoint cannot be rolled back, it keeps refusing them,
- * so the transaction can only be rolled back.
+ * While the callback runs, the caller's transaction (and every transaction it is a savepoint of)
+ * refuses every statement sent outside the savepoint (they would run as the bypass role). If the switch
+ * cannot be undone (the savepoint cannot be rolled back, or the callback ended it itself), the whole
+ * transaction is rolled back and refuses every later statement.
  */
 export async function bypassInTransaction<EM extends EntityManager, T>(caller: EM, admin: EM, role: string, callback: (em: EM) => T | Promise<T>): Promise<T> {
   const outer = caller.getTransactionContext() as Knex.Transaction;
