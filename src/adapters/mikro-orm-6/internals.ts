@@ -1,6 +1,7 @@
 import { Configuration, EntityManager, Platform } from '@mikro-orm/core';
 import { EntityManager as SqlEntityManager, knex } from '@mikro-orm/knex';
 import { PostgreSqlConnection } from '@mikro-orm/postgresql';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { RlsAdapterAssumptionError } from '../../core/errors/rls-adapter-assumption-error';
 import { SHARED_STATE } from './wire/scoped-connection';
@@ -29,8 +30,10 @@ const methods = (label: string, owner: object | undefined, members: readonly str
 
 // knex's Transaction class is not exported; the one a `knex.transaction()` builds is.
 type TransactionClass = { prototype: object };
+const knexDirectory = () => path.dirname(require.resolve('knex/package.json', { paths: [require.resolve('@mikro-orm/knex')] }));
+
 function knexTransactionClass(): TransactionClass | undefined {
-  const modulePath = path.join(path.dirname(require.resolve('knex/package.json', { paths: [require.resolve('@mikro-orm/knex')] })), 'lib/execution/transaction');
+  const modulePath = path.join(knexDirectory(), 'lib/execution/transaction');
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   return require(modulePath) as TransactionClass | undefined;
 }
@@ -79,11 +82,15 @@ export const ASSUMPTIONS: readonly Assumption[] = [
     problem: methods('knex Client.prototype', knex.Client.prototype, ['acquireConnection', 'releaseConnection', 'query', 'stream', 'transaction']),
   },
   {
-    what: "knex's Transaction has begin and query, builds its per-transaction client when it starts, and links a savepoint to its parent (parentTransaction)",
+    what: "knex's Transaction has begin and query, builds its per-transaction client when it starts, links a savepoint to its parent (parentTransaction), and makes savepoints through its client's transaction()",
     why: "wire/deferred-scope.ts: the transaction's BEGIN is deferred into its first statement's message (one round trip less), which knex offers no option for; entity-manager/bypass-in-transaction.ts: a nested bypass guards and resets the whole chain of transactions",
     problem: () => {
       const transaction = knexTransactionClass();
       if (!transaction?.prototype) return "knex's lib/execution/transaction does not export the Transaction class";
+      // A transaction's savepoints are made through its client's `transaction` (make-knex's _transaction),
+      // which the nested bypass guard replaces to refuse new savepoints while the step runs.
+      const makeKnex = readFileSync(path.join(knexDirectory(), 'lib/knex-builder/make-knex.js'), 'utf8');
+      if (!/this\.client\.transaction\(/.test(makeKnex)) return "knex no longer makes a transaction's savepoints through its client's transaction()";
       const onAcquire = (transaction.prototype as { _onAcquire?: () => unknown })._onAcquire;
       if (typeof onAcquire !== 'function' || !/transactor\.parentTransaction = this\.outerTx\.transactor/.test(onAcquire.toString())) {
         return "knex's Transaction no longer links a savepoint to its parent (transactor.parentTransaction)";

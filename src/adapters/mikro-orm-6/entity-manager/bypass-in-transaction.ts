@@ -15,6 +15,8 @@ type Send = (this: unknown, connection: unknown, query: unknown, ...rest: unknow
 interface TransactionClient {
   query: Send;
   stream: Send;
+  // knex creates every savepoint of a transaction through its client's `transaction` (see internals.ts).
+  transaction: (...args: unknown[]) => unknown;
 }
 
 /**
@@ -139,11 +141,15 @@ function guardTransactions(chain: readonly Knex.Transaction[]): Guard {
 
 /**
  * Refuses every statement sent in `trx` itself (not in its savepoints, which have knex clients of their
- * own) until released. ROLLBACK always goes through: it ends the transaction and the role switch.
+ * own), and every new savepoint of it, until released. ROLLBACK always goes through: it ends the
+ * transaction and the role switch. New savepoints are refused because each gets a knex client of its
+ * own, which the guard would not cover: one opened while the step runs (knex queues it behind the step's
+ * savepoint) would start on the switched connection (found by the eleventh review).
  */
 function guardOuterTransaction(trx: Knex.Transaction): Guard {
-  const client = trx.client as TransactionClient;
+  const client = trx.client as unknown as TransactionClient;
   const { query, stream } = client;
+  const ownTransaction = Object.prototype.hasOwnProperty.call(client, 'transaction') ? client.transaction : undefined;
   let reason =
     "This transaction is running a bypassRls(cb, { propagation: 'nested' }) step: its statements would run as the bypass role. " +
     'Await the bypass callback before using the transaction again; inside the callback, use the EntityManager it is given.';
@@ -153,11 +159,16 @@ function guardOuterTransaction(trx: Knex.Transaction): Guard {
   };
   client.query = guardedQuery;
   client.stream = refuse;
+  client.transaction = refuse;
   return {
     release() {
       // Only if nothing replaced the guard meanwhile (it would be the transaction's own hook).
       if (client.query === guardedQuery) client.query = query;
       if (client.stream === refuse) client.stream = stream;
+      if (client.transaction === refuse) {
+        if (ownTransaction) client.transaction = ownTransaction;
+        else delete (client as Partial<TransactionClient>).transaction; // back to knex's own, on the prototype
+      }
     },
     poison() {
       reason =
