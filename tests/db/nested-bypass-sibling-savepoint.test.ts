@@ -2,6 +2,7 @@ import { boot, type Booted } from '../fixtures/boot';
 import { freshBackends } from '../support/fresh-backends';
 import { Project, RESET_SQL, tenantEntities } from '../fixtures/tenant-model';
 import { ids } from '../support/ids';
+import { expectNextUsersIsolated } from '../support/next-users-isolated';
 import { TEST_ROLES } from '../support/test-roles';
 
 // A savepoint of the caller's transaction opened while a nested bypass step runs. Found by the eleventh
@@ -23,10 +24,7 @@ beforeEach(async () => {
 });
 afterAll(() => t?.close());
 
-const nextTenantIsolated = async () => {
-  expect(ids(await t.app.em.forkWithRls({ account_id: 2 }).find(Project, {}))).toEqual([3, 4]);
-  expect(await t.app.em.fork().execute(whoAmI)).toEqual([{ who: TEST_ROLES.app }]);
-};
+const nextTenantIsolated = () => expectNextUsersIsolated(t);
 
 type Seen = { rows?: number[]; who?: unknown; error?: string };
 

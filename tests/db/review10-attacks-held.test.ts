@@ -2,6 +2,7 @@ import { boot, type Booted } from '../fixtures/boot';
 import { freshBackends } from '../support/fresh-backends';
 import { Project, RESET_SQL, tenantEntities } from '../fixtures/tenant-model';
 import { ids } from '../support/ids';
+import { expectNextUsersIsolated } from '../support/next-users-isolated';
 import { TEST_ROLES } from '../support/test-roles';
 
 // Attacks of the tenth adversarial review that were refused. Each asserts the secure outcome.
@@ -17,12 +18,7 @@ beforeAll(async () => {
 beforeEach(() => freshBackends(t));
 afterAll(() => t?.close());
 
-const nextTenantIsolated = async () => {
-  expect(ids(await t.app.em.forkWithRls({ account_id: 2 }).find(Project, {}))).toEqual([3, 4]);
-  expect(await t.app.em.fork().execute('select current_user as who')).toEqual([{ who: TEST_ROLES.app }]);
-  const open = await t.db.query(`select 1 from pg_stat_activity where datname = current_database() and usename = $1 and state like 'idle in transaction%'`, [TEST_ROLES.app]);
-  expect(open).toEqual([]);
-};
+const nextTenantIsolated = () => expectNextUsersIsolated(t);
 
 describe('nested bypass steps that end their own savepoint or transaction', () => {
   it('callback calls admin.rollback() (ROLLBACK TO SAVEPOINT): the step is refused and the caller transaction rolled back, never the bypass role', async () => {

@@ -3,6 +3,7 @@ import { boot, type Booted } from '../fixtures/boot';
 import { freshBackends } from '../support/fresh-backends';
 import { Project, RESET_SQL, tenantEntities } from '../fixtures/tenant-model';
 import { ids } from '../support/ids';
+import { expectNextUsersIsolated } from '../support/next-users-isolated';
 import { TEST_ROLES } from '../support/test-roles';
 
 // Attacks of the eleventh adversarial review that were refused. Each asserts the secure outcome: after
@@ -62,13 +63,7 @@ async function afterStep(step: (admin: Admin) => Promise<unknown>, before?: (tx:
 
 const secure = ['[1,2]', JSON.stringify([{ who: TEST_ROLES.app }]), '0'];
 
-async function nextTenantIsolated() {
-  expect(await t.db.query(`select title from projects where id = 3`)).toEqual([{ title: 'p3' }]);
-  expect(ids(await t.app.em.forkWithRls({ account_id: 2 }).find(Project, {}))).toEqual([3, 4]);
-  expect(await t.app.em.fork().execute(whoAmI)).toEqual([{ who: TEST_ROLES.app }]);
-  const open = await t.db.query(`select 1 from pg_stat_activity where datname = current_database() and usename = $1 and state like 'idle in transaction%'`, [TEST_ROLES.app]);
-  expect(open).toEqual([]);
-}
+const nextTenantIsolated = () => expectNextUsersIsolated(t, { untouched: true });
 
 describe('nested bypass: savepoints the callback opens, releases or forges itself', () => {
   it('admin.transactional() inside the callback (a savepoint it opens and releases)', async () => {

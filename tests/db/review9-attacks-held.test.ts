@@ -6,6 +6,7 @@ import { freshBackends } from '../support/fresh-backends';
 import { Project, RESET_SQL, tenantEntities } from '../fixtures/tenant-model';
 import { tenantOrmAt } from '../support/tenant-orm';
 import { ids } from '../support/ids';
+import { expectNextUsersIsolated } from '../support/next-users-isolated';
 import { TEST_ROLES } from '../support/test-roles';
 
 // Attacks of the ninth adversarial review that were refused. Each asserts the secure outcome.
@@ -22,10 +23,7 @@ afterAll(() => t?.close());
 
 const ormAt = tenantOrmAt;
 
-const nextTenantIsolated = async () => {
-  expect(ids(await t.app.em.forkWithRls({ account_id: 2 }).find(Project, {}))).toEqual([3, 4]);
-  expect(await t.app.em.fork().execute('select current_user as who')).toEqual([{ who: TEST_ROLES.app }]);
-};
+const nextTenantIsolated = () => expectNextUsersIsolated(t);
 
 describe('nested bypass steps', () => {
   beforeEach(() => freshBackends(t));
