@@ -11,8 +11,8 @@ interface RoleRow {
   owned: { schema: string; name: string; owner: string }[];
 }
 
-// One statement, so the check costs one round trip per connection for the life of the ORM. The comment
-// names it in query logs. `pg_has_role(..., 'USAGE')` is true for the owner and for every member that
+// Run twice per pool for the life of the ORM (see roleRows: five statements in a transaction it rolls
+// back, on the first scoped query only). The comment names it in query logs. `pg_has_role(..., 'USAGE')` is true for the owner and for every member that
 // inherits the owner's privileges: PostgreSQL skips the policies for both unless the table has FORCE.
 const ROLE_CHECK_SQL = `/* mikro-orm-rls role check */ select r.rolname as role, r.rolsuper as superuser, r.rolbypassrls as bypass,
   coalesce((select json_agg(json_build_object('schema', n.nspname, 'name', c.relname, 'owner', pg_get_userbyid(c.relowner)) order by n.nspname, c.relname)
