@@ -1,3 +1,7 @@
+// Which install tree this run takes MikroORM from (jest.v7.config.js says v7): workers inherit it, and
+// tests/db/mikro-orm-in-use.test.ts checks that the run got the MikroORM and Node it expects.
+process.env.RLS_TEST_MIKRO_ORM_TREE = 'root';
+
 /** @type {import('jest').Config} */
 module.exports = {
   preset: 'ts-jest',
