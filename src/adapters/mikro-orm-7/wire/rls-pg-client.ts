@@ -87,7 +87,7 @@ export class RlsPgClient extends Client {
   /** Ends the nested bypass step `token` armed on its client; with `poison`, refuses all but ROLLBACK until then. */
   static endStep(token: object, poison: boolean): void {
     const client = STEPS.get(token);
-    if (!client?.#step || client.#step.token !== token) return;
+    if (!client || !client.#step || client.#step.token !== token) return;
     if (poison) client.#step.poisoned = STEP_POISONED;
     else client.#step = undefined;
     STEPS.delete(token);
@@ -194,7 +194,7 @@ export class RlsPgClient extends Client {
         await super.query(start.sql);
         result = this.#send(text, values);
       } else {
-        result = withoutScopeResult((await super.query(`${start.sql};\n${text}`)) as PgResult[], 2, emptyResult());
+        result = withoutScopeResult((await super.query(`${start.sql};\n${text}`)) as unknown as PgResult[], 2, emptyResult());
       }
       const waiting = trx.waiting;
       trx.waiting = undefined;
@@ -229,7 +229,7 @@ export class RlsPgClient extends Client {
       this.#step = undefined;
     }
     try {
-      const results = (await super.query(`${text.trim()};\n${trx.reset.sql}`)) as PgResult[];
+      const results = (await super.query(`${text.trim()};\n${trx.reset.sql}`)) as unknown as PgResult[];
       return Array.isArray(results) ? results[0] : results;
     } catch (error) {
       this.#pendingReset = trx.reset.sql;
@@ -271,7 +271,7 @@ export class RlsPgClient extends Client {
    * come within {@link SETTLE_BOUND_MS} (the client gave up; the statement still runs).
    */
   #statusAfterFailure(): Promise<Status> {
-    if (this.readyForQuery || this.#status() === undefined) return Promise.resolve(this.#status());
+    if ((this as unknown as { readyForQuery: boolean }).readyForQuery || this.#status() === undefined) return Promise.resolve(this.#status());
     return new Promise((resolve) => {
       const connection = this.connection as unknown as NodeJS.EventEmitter;
       const finish = (status: Status) => {
@@ -292,7 +292,7 @@ export class RlsPgClient extends Client {
 
   /** Whether the connection may serve the next user: idle, nothing in flight, no step of ours open. */
   #reusable(): boolean {
-    return this.readyForQuery === true && this.#status() === 'I' && !this.#step;
+    return (this as unknown as { readyForQuery: boolean }).readyForQuery === true && this.#status() === 'I' && !this.#step;
   }
 
   #guardedRelease(error?: Error | boolean): void {

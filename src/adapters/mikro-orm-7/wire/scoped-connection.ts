@@ -123,7 +123,7 @@ export function scopeConnection<C extends AbstractSqlConnection>(connection: C, 
     if (options.readOnly) builder = builder.setAccessMode('read only');
     // Only Kysely's BEGIN sees the scope: it is kept back by the pg client, and sent with the first statement.
     const trx = scopeSql ? await scopeStorage.run({ begin: scopeSql }, () => builder.execute()) : await builder.execute();
-    for (const query of platform.getBeginTransactionSQL(options)) internals.logQuery(query, options.loggerContext);
+    for (const query of (platform as unknown as { getBeginTransactionSQL(o: object): string[] }).getBeginTransactionSQL(options)) internals.logQuery(query, options.loggerContext);
     if (statement) internals.logQuery(statement.sql, options.loggerContext);
     await endIfStartFails(trx, () => options.eventBroadcaster?.dispatchEvent(EventType.afterTransactionStart, trx));
     return rememberScope(trx, scopeSql);
