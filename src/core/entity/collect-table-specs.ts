@@ -113,6 +113,15 @@ function optedOut(relation: PivotRelation, declared: ReadonlyMap<string, TableDe
 }
 
 /**
+ * Every entity's metadata, once each: MikroORM 6's `getAll()` is a record by name, MikroORM 7's a Map
+ * (keyed by class, with a name key for some entities too).
+ */
+function allMetadata(storage: MetadataStorage): EntityMetadata[] {
+  const all = storage.getAll() as unknown as Map<unknown, EntityMetadata> | Record<string, EntityMetadata>;
+  return [...new Set(all instanceof Map ? all.values() : Object.values(all))];
+}
+
+/**
  * Entity metadata -> the RLS state of each table. Runs once, right after discovery, so every policy is
  * rendered to SQL text before MikroORM's metadata cache could drop its functions.
  */
@@ -125,7 +134,7 @@ export function collectTableSpecs(
   const entityTables: TableRef[] = [];
   const variables = new Map<string, ValueKind>();
   const variableTypes = new Map<string, string>();
-  const metas = Object.values(storage.getAll());
+  const metas = allMetadata(storage);
   const tableOf = (meta: EntityMetadata): TableRef => ({ schema: defaultSchema(meta, options.defaultSchema), name: meta.tableName });
   const declared = new Map<string, TableDeclaration>();
   const pivots: EntityMetadata[] = [];

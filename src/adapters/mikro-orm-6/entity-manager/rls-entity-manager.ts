@@ -1,7 +1,7 @@
 import { TransactionContext, TransactionPropagation, ValidationError, type ConnectionType, type EntityManager, type EntityData, type EntityName, type ForkOptions, type LoggingOptions, type UpsertManyOptions, type UpsertOptions } from '@mikro-orm/core';
 import { EntityManager as SqlEntityManager, type PostgreSqlDriver, type QueryBuilder } from '@mikro-orm/postgresql';
 import { bypassInTransaction } from './bypass-in-transaction';
-import { rememberForkedUnder, resolveContext } from './context-resolution';
+import { rememberForkedUnder, resolveContext } from '../../../core/scope/context-resolution';
 import { refuseInvisibleFlushWrites } from './invisible-flush-writes';
 import { RLS_ENTITY_MANAGER } from '../../../core/adapter/rls-entity-manager-like';
 import { RlsAdapterAssumptionError } from '../../../core/errors/rls-adapter-assumption-error';

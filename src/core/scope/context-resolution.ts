@@ -1,6 +1,6 @@
 import type { EntityManager } from '@mikro-orm/core';
-import type { RlsScope } from '../../../core/scope/rls-scope';
-import { sameScope } from '../../../core/scope/scope-identity';
+import type { RlsScope } from './rls-scope';
+import { sameScope } from './scope-identity';
 
 // The request context manager that was current when each manager was forked. For a transaction's
 // manager (MikroORM forks one per transaction), that is the request context it was started under.

@@ -1,0 +1,128 @@
+import { EntityManager, Platform, RowLevelSecurityViolationException } from '@mikro-orm/core';
+import { PostgreSqlConnection } from '@mikro-orm/postgresql';
+import { AbstractSqlConnection } from '@mikro-orm/sql';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { Client } from 'pg';
+import { RlsAdapterAssumptionError } from '../../core/errors/rls-adapter-assumption-error';
+import { VIEW_MEMBERS } from './wire/scoped-connection';
+
+/**
+ * Every internal of MikroORM 7, Kysely and node-postgres this adapter relies on, named in one place,
+ * with why no public API serves. `assertMikroOrm7Internals()` checks them once, when `withRls` first
+ * runs: if a patch release changed one, it throws an `RlsAdapterAssumptionError` naming it, instead of
+ * leaving a query path unscoped. `tests/unit/adapter-internals-v7.test.ts` is the tripwire.
+ */
+export interface Assumption {
+  readonly what: string;
+  readonly why: string;
+  problem(): string | undefined;
+}
+
+const isFunction = (owner: object | undefined, member: string) => typeof (owner as Record<string, unknown> | undefined)?.[member] === 'function';
+const methods = (label: string, owner: object | undefined, members: readonly string[]) => () => {
+  const missing = members.filter((member) => !isFunction(owner, member));
+  return missing.length ? `${label} has no ${missing.join(', ')}` : undefined;
+};
+
+/** A package's directory as `from` resolves it (each package resolves its own dependencies). */
+function packageDirectory(name: string, from?: string): string {
+  const entry = require.resolve(name, from ? { paths: [from] } : undefined);
+  let dir = path.dirname(entry);
+  while (!readFileSafe(path.join(dir, 'package.json')).includes(`"name": "${name}"`)) {
+    const parent = path.dirname(dir);
+    if (parent === dir) throw new Error(`no package.json of ${name} above ${entry}`);
+    dir = parent;
+  }
+  return dir;
+}
+
+function readFileSafe(file: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch {
+    return ''; // not there: the caller goes on looking one folder up
+  }
+}
+
+const source = (pkg: string, file: string, from?: string) => readFileSync(path.join(packageDirectory(pkg, from), file), 'utf8');
+const postgresqlDir = () => packageDirectory('@mikro-orm/postgresql');
+
+export const ASSUMPTIONS: readonly Assumption[] = [
+  {
+    what: "MikroORM's EntityManager.fork builds the fork with `new em.constructor(em.config, em.driver, ...)`, and its constructor takes useContext fourth",
+    why: 'entity-manager/rls-entity-manager.ts: a fork gets the scoped driver through the constructor it is built with (MikroORM has no option to give a fork another driver, and its #private fields rule out a view of the parent)',
+    problem: () => {
+      if (!/new em\.constructor\(em\.config, em\.driver\b/.test(EntityManager.prototype.fork.toString())) return 'EntityManager.prototype.fork no longer builds the fork with new em.constructor(em.config, em.driver, ...)';
+      if (!/constructor\(config, driver, metadata, useContext\b/.test(EntityManager.toString())) return "EntityManager's constructor no longer takes (config, driver, metadata, useContext, ...)";
+      return methods('EntityManager.prototype', EntityManager.prototype, ['getDriver', 'getConnection', 'upsert', 'upsertMany', 'tryCache', 'clearCache', 'getContext', 'setTransactionContext', 'resetTransactionContext'])();
+    },
+  },
+  {
+    what: `MikroORM's SQL connection has ${VIEW_MEMBERS.join(', ')}, commit, rollback, ensureConnection and logQuery; the PostgreSQL one getNativeClient`,
+    why: "wire/scoped-connection.ts: a scoped view runs MikroORM's own execute with the scope handed to the pg client, and reimplements begin to defer BEGIN; every other method is bound to the shared connection (#private state)",
+    problem: () =>
+      methods('AbstractSqlConnection.prototype', AbstractSqlConnection.prototype, [...VIEW_MEMBERS, 'commit', 'rollback', 'ensureConnection', 'logQuery', 'getPlatform'])() ??
+      methods('PostgreSqlConnection.prototype', PostgreSqlConnection.prototype, ['getNativeClient', 'createKyselyDialect', 'mapOptions'])(),
+  },
+  {
+    what: "MikroORM's PostgreSQL connection builds its pg Pool from the connection options merged with driverOptions (so driverOptions.Client is the class of every pooled client)",
+    why: 'wiring/pool-guard.ts: the scope and the pool guard live in that Client class; the pool is checked at the first scoped query too',
+    problem: () => {
+      const mapOptions = PostgreSqlConnection.prototype.mapOptions.toString();
+      const dialect = PostgreSqlConnection.prototype.createKyselyDialect.toString();
+      if (!/mergeConfig\(ret, overrides\)/.test(mapOptions)) return 'PostgreSqlConnection.mapOptions no longer merges driverOptions over the pool options';
+      if (!/new Pool\(options\)/.test(dialect)) return 'PostgreSqlConnection.createKyselyDialect no longer builds new Pool(mapOptions(...))';
+      return undefined;
+    },
+  },
+  {
+    what: "Kysely's PostgresDriver sends BEGIN (or START TRANSACTION ...), COMMIT and ROLLBACK as plain statements through the connection, which calls client.query(sql, parameters)",
+    why: "wire/rls-pg-client.ts: BEGIN is kept back and sent in front of the transaction's first statement, and COMMIT/ROLLBACK carry the session reset; Kysely has no option for either",
+    problem: () => {
+      const driver = source('kysely', 'dist/dialect/postgres/postgres-driver.js', postgresqlDir());
+      const wanted = [/let sql = 'begin'/, /sql = 'start transaction'/, /CompiledQuery\.raw\('commit'\)/, /CompiledQuery\.raw\('rollback'\)/, /this\.#client\.query\(compiledQuery\.sql, compiledQuery\.parameters\)/];
+      return wanted.every((re) => re.test(driver)) ? undefined : "kysely's postgres-driver.js no longer sends begin/commit/rollback as expected, or no longer calls client.query(sql, parameters)";
+    },
+  },
+  {
+    what: "The pg that @mikro-orm/postgresql loads is this adapter's pg, whose Client has getTransactionStatus, readyForQuery and the wire connection's readyForQuery event, and pg-pool sets client.release on each acquire and reuses a client only while _queryable and not _ending",
+    why: "wire/rls-pg-client.ts: the client class, the transaction status read after each message, and the guarded release (pg-pool has no validate-on-release hook)",
+    problem: () => {
+      const theirs = require.resolve('pg', { paths: [postgresqlDir()] });
+      const ours = require.resolve('pg');
+      if (theirs !== ours) return `two copies of pg: @mikro-orm/postgresql loads ${theirs}, mikro-orm-rls ${ours}; install pg at the version @mikro-orm/postgresql pins (npm i -E pg@<that version>) so npm keeps one copy`;
+      if (!isFunction(Client.prototype, 'getTransactionStatus')) return 'pg Client has no getTransactionStatus (pg 8.21 or later is needed)';
+      const client = new Client({}) as unknown as Record<string, unknown>;
+      if (typeof client._queryable !== 'boolean' || typeof client._ending !== 'boolean' || !isFunction(client.connection as object, 'once')) return 'a new pg Client lacks _queryable, _ending or connection.once';
+      const handler = (Client.prototype as unknown as { _handleReadyForQuery?: () => void })._handleReadyForQuery?.toString() ?? '';
+      if (!/this\._txStatus = /.test(handler) || !/this\.readyForQuery = true/.test(handler)) return "pg Client's ReadyForQuery handler no longer sets the transaction status and readyForQuery";
+      const pool = source('pg-pool', 'index.js', path.dirname(ours));
+      if (!/client\.release = this\._releaseOnce\(/.test(pool) || !/this\.Client = this\.options\.Client/.test(pool)) return 'pg-pool no longer takes options.Client or no longer sets client.release on each acquire';
+      return undefined;
+    },
+  },
+  {
+    what: "MikroORM's exception converter is reached through Platform.getExceptionConverter().convertException, and core exports RowLevelSecurityViolationException",
+    why: 'entity-manager/rls-violation-error.ts: RLS refusals become RlsViolationError (a RowLevelSecurityViolationException); MikroORM has no hook to add a conversion',
+    problem: () =>
+      typeof RowLevelSecurityViolationException !== 'function' ? '@mikro-orm/core exports no RowLevelSecurityViolationException' : methods('Platform.prototype', Platform.prototype, ['getExceptionConverter'])(),
+  },
+];
+
+/** Throws for the first assumption that does not hold. */
+export function assertAssumptions(assumptions: readonly Assumption[]): void {
+  for (const assumption of assumptions) {
+    const problem = assumption.problem();
+    if (problem !== undefined) throw new RlsAdapterAssumptionError(assumption.what, problem);
+  }
+}
+
+let checked = false;
+
+/** Checks every assumption once per process (they are facts about the installed packages). */
+export function assertMikroOrm7Internals(): void {
+  if (checked) return;
+  assertAssumptions(ASSUMPTIONS);
+  checked = true;
+}

@@ -1,0 +1,323 @@
+import { Client } from 'pg';
+import { RlsConfigurationError } from '../../../core/errors/rls-configuration-error';
+import { withoutScopeResult, withoutTrailingResults, type ScopeSql } from '../../../core/scope/rls-scope';
+import { RlsScopeEscapeError } from './rls-scope-escape-error';
+import { RlsTransactionStartError } from './rls-transaction-start-error';
+import { scopeStorage, type ScopeStore } from './scope-storage';
+
+/** The statement a failed query sent (the caller's, without ours), for the violation error's `command`. */
+export const FAILED_STATEMENT = Symbol('mikro-orm-rls failed statement');
+
+// Kysely's PostgresDriver sends exactly these (see internals.ts).
+const BEGIN = /^\s*(begin|start transaction\b[^;]*)\s*;?\s*$/i;
+const END = /^\s*(commit|rollback)\s*;?\s*$/i;
+const ROLLBACK = /^\s*rollback\s*;?\s*$/i;
+// How long a failed message may take to be followed by the server's ReadyForQuery: at once when the
+// server reported the error; when the client gave up (`query_timeout`) the server still runs it.
+const SETTLE_BOUND_MS = 100;
+
+type Status = 'I' | 'T' | 'E' | undefined | 'busy';
+type Release = (error?: Error | boolean) => void;
+interface PgResult {
+  command: string | null;
+  rowCount: number | null;
+  rows: unknown[];
+  fields: unknown[];
+}
+const emptyResult = (command: string | null = null): PgResult => ({ command, rowCount: null, rows: [], fields: [] });
+
+interface Transaction {
+  /** The reset its COMMIT or ROLLBACK carries. */
+  readonly reset: ScopeSql['reset'];
+  /** `BEGIN` and the scope, not sent yet: they go in front of the transaction's first statement. */
+  start?: { readonly sql: string };
+  /** Set while the message carrying the start is in flight: what was issued meanwhile waits. */
+  waiting?: { send(): void; fail(error: unknown): void }[];
+}
+
+interface Step {
+  readonly token: object;
+  /** Set when the step could not be undone: the whole transaction is refused but for its ROLLBACK. */
+  poisoned?: string;
+}
+
+const STEP_REFUSED =
+  "This transaction is running a bypassRls(cb, { propagation: 'nested' }) step: its statements would run as the bypass role. " +
+  'Await the bypass callback before using the transaction again; inside the callback, use the EntityManager it is given.';
+const STEP_POISONED =
+  'A bypassRls nested step in this transaction could not be undone (its savepoint could not be rolled back), so the transaction ' +
+  'is refused but for its ROLLBACK: it could still run as the bypass role. Run the work again in a new transaction.';
+
+const STEPS = new WeakMap<object, RlsPgClient>();
+
+/**
+ * The node-postgres client of every pooled connection of an RLS ORM (installed as `driverOptions.Client`,
+ * which MikroORM 7 hands to the `pg.Pool` it builds). Its `query(text, values)` is the one place where the
+ * final SQL and the raw connection meet (Kysely's PostgresConnection calls it), so the scope is joined to
+ * the statement here, in the same message, with no round trip of its own:
+ * - outside a transaction, with a `message` scope in {@link scopeStorage}: `<scope>; <sql>; <reset>` as
+ *   one message, which PostgreSQL runs as one implicit transaction;
+ * - a scoped transaction's `BEGIN` is kept back and sent as `begin; <scope>` in front of its first
+ *   statement (a savepoint included), and its COMMIT or ROLLBACK carries the session reset;
+ * - the pool's `release` is guarded: a connection goes back to the pool only idle and with its session
+ *   reset; otherwise it is reset first, or destroyed.
+ * Without a scope in storage it is plain node-postgres.
+ */
+export class RlsPgClient extends Client {
+  #transaction?: Transaction;
+  #step?: Step;
+  #pendingReset?: string;
+  #poolRelease?: Release;
+
+  // pg-pool sets `client.release` on every acquire (an own property assignment, which this accessor
+  // receives): the pool's function is kept, and the guard is what callers get.
+  get release(): Release {
+    return (error) => this.#guardedRelease(error);
+  }
+
+  set release(release: Release) {
+    this.#poolRelease = release;
+  }
+
+  /** Whether this client is in a nested bypass step (see bypass-in-transaction.ts). */
+  static stepOf(token: object): RlsPgClient | undefined {
+    return STEPS.get(token);
+  }
+
+  /** Ends the nested bypass step `token` armed on its client; with `poison`, refuses all but ROLLBACK until then. */
+  static endStep(token: object, poison: boolean): void {
+    const client = STEPS.get(token);
+    if (!client || !client.#step || client.#step.token !== token) return;
+    if (poison) client.#step.poisoned = STEP_POISONED;
+    else client.#step = undefined;
+    STEPS.delete(token);
+  }
+
+  // pg's overloads are many; Kysely uses query(text, values) and query(submittable). Both pass here.
+  override query(config: any, values?: any, callback?: any): any {
+    if (typeof config !== 'string' || typeof values === 'function' || callback !== undefined) return this.#submittable(config, values, callback);
+    return this.#statement(config, Array.isArray(values) ? values : []);
+  }
+
+  #send(text: string, values: readonly unknown[] = []): Promise<any> {
+    return values.length ? super.query(text, values as unknown[]) : super.query(text);
+  }
+
+  #refusedByStep(text: string | undefined): string | undefined {
+    const step = this.#step;
+    if (!step) return undefined;
+    if (text !== undefined && ROLLBACK.test(text)) return undefined; // ends the transaction and the switch
+    if (step.poisoned) return step.poisoned;
+    return scopeStorage.getStore()?.step === step.token ? undefined : STEP_REFUSED;
+  }
+
+  async #statement(text: string, values: readonly unknown[]): Promise<unknown> {
+    const refused = this.#refusedByStep(text);
+    if (refused) throw new RlsConfigurationError(refused);
+    const store = scopeStorage.getStore();
+    const arm = store?.armStep;
+    if (!arm) return this.#route(text, values, store);
+    // A nested bypass step's savepoint: once it is sent, the step's connection accepts only the step's
+    // statements. In a transaction that carries no reset (an unscoped one) its end must reset too.
+    this.#transaction ??= { reset: arm.reset };
+    const result = await this.#route(text, values, undefined);
+    this.#step = { token: arm.token };
+    STEPS.set(arm.token, this);
+    return result;
+  }
+
+  async #route(text: string, values: readonly unknown[], store: ScopeStore | undefined): Promise<unknown> {
+    const trx = this.#transaction;
+    if (trx?.waiting) return this.#waitForStart(trx, () => this.#route(text, values, store));
+    if (trx?.start) {
+      if (END.test(text)) {
+        // Nothing of the transaction was sent: nothing to end.
+        this.#transaction = undefined;
+        return emptyResult(text.trim().toUpperCase());
+      }
+      return this.#sendStart(trx, text, values);
+    }
+    if (trx) return END.test(text) ? this.#endWithReset(trx, text) : this.#send(text, values);
+    const scoped = store?.message ?? store?.begin;
+    if (scoped && this.getTransactionStatus() !== 'I') {
+      // Fail closed: the pool guard hands out idle connections only, so this is not ours to run in.
+      throw new RlsConfigurationError('mikro-orm-rls: a scoped statement found its pooled connection inside a transaction; it was not sent.');
+    }
+    if (store?.begin && BEGIN.test(text)) {
+      this.#transaction = { reset: store.begin.reset, start: { sql: `${text.trim()};\n${store.begin.literal}` } };
+      return emptyResult('BEGIN');
+    }
+    if (store?.message) return this.#sendBehindScope(store.message, text, values);
+    return this.#send(text, values);
+  }
+
+  /** Outside a transaction: `<scope>; <sql>; <reset>` in one message, the caller's results alone returned. */
+  async #sendBehindScope(scope: ScopeSql, text: string, values: readonly unknown[]): Promise<unknown> {
+    if (values.length) {
+      throw new RlsConfigurationError(
+        'A scoped statement with bound parameters was sent outside a transaction: the scope can only travel with SQL whose values are ' +
+          'written in (as MikroORM writes them). Run it inside em.transactional() (em.getKysely() there is scoped), or through em.execute().',
+      );
+    }
+    let result: unknown;
+    let failure: unknown;
+    try {
+      result = await super.query(`${scope.literal};\n${text}\n;\n${scope.reset.sql}`);
+    } catch (error) {
+      failure = error;
+    }
+    const status = failure ? await this.#statusAfterFailure() : this.#status();
+    if (status === 'T' || status === 'E') {
+      // The caller's SQL opened a transaction (BEGIN), which would keep the scope after the message.
+      await super.query(`rollback;\n${scope.reset.sql}`);
+      if (!failure) throw new RlsScopeEscapeError(text);
+    } else if (failure) {
+      // The reset behind the failing statement never ran; what a raw COMMIT before it made stays.
+      this.#pendingReset = scope.reset.sql;
+    }
+    if (failure) throw withStatement(failure, text);
+    return withoutScopeResult(withoutTrailingResults(result as PgResult[], scope.reset.results), 1, emptyResult());
+  }
+
+  /**
+   * The transaction's first statement, with `BEGIN` and the scope in front. What is issued while it is
+   * in flight waits; if it fails, what waited is not sent (a message refused whole never ran its BEGIN).
+   */
+  async #sendStart(trx: Transaction, text: string, values: readonly unknown[]): Promise<unknown> {
+    const start = trx.start!;
+    trx.start = undefined;
+    trx.waiting = [];
+    try {
+      let result: unknown;
+      if (values.length) {
+        // Bound parameters go through the extended protocol, one statement per message: the start first.
+        await super.query(start.sql);
+        result = this.#send(text, values);
+      } else {
+        result = withoutScopeResult((await super.query(`${start.sql};\n${text}`)) as unknown as PgResult[], 2, emptyResult());
+      }
+      const waiting = trx.waiting;
+      trx.waiting = undefined;
+      for (const waiter of waiting) waiter.send();
+      return await result;
+    } catch (error) {
+      if (trx.waiting === undefined) throw withStatement(error, text); // the caller's statement itself failed
+      const status = await this.#statusAfterFailure();
+      const waiting = trx.waiting;
+      trx.waiting = undefined;
+      // Idle again: BEGIN never ran (a syntax error refuses the whole message), or the caller's SQL
+      // committed before failing. The start stays pending for the next statement; the session is reset
+      // before the connection's next use (what a raw COMMIT made stays otherwise).
+      if (status === 'I') trx.start = start;
+      if (status !== 'T' && status !== 'E') this.#pendingReset = trx.reset.sql;
+      for (const waiter of waiting) waiter.fail(error);
+      throw withStatement(error, text);
+    }
+  }
+
+  #waitForStart<R>(trx: Transaction, send: () => Promise<R>): Promise<R> {
+    return new Promise<R>((resolve, reject) => {
+      trx.waiting!.push({ send: () => resolve(send()), fail: (error) => reject(new RlsTransactionStartError(error)) });
+    });
+  }
+
+  /** COMMIT or ROLLBACK, with the session reset behind it in the same message. */
+  async #endWithReset(trx: Transaction, text: string): Promise<unknown> {
+    this.#transaction = undefined;
+    if (this.#step && ROLLBACK.test(text)) {
+      STEPS.delete(this.#step.token);
+      this.#step = undefined;
+    }
+    try {
+      const results = (await super.query(`${text.trim()};\n${trx.reset.sql}`)) as unknown as PgResult[];
+      return Array.isArray(results) ? results[0] : results;
+    } catch (error) {
+      this.#pendingReset = trx.reset.sql;
+      throw withStatement(error, text);
+    }
+  }
+
+  #submittable(config: any, values?: any, callback?: any): any {
+    const refused = this.#refusedByStep(undefined);
+    if (refused) throw new RlsConfigurationError(refused);
+    const trx = this.#transaction;
+    if (trx?.waiting) {
+      throw new RlsConfigurationError(
+        "A stream was opened while the transaction's first statement was in flight; await that statement before streaming.",
+      );
+    }
+    if (trx?.start) {
+      // A cursor cannot share a message: the start goes on its own, queued in front of it. If it fails,
+      // BEGIN ran first, so the cursor fails in the aborted transaction rather than running outside it.
+      const start = trx.start;
+      trx.start = undefined;
+      super.query(start.sql).catch(() => {
+        // Safe to ignore here: the cursor queued behind it reports the aborted transaction to the caller.
+      });
+    } else if (!trx && scopeStorage.getStore()?.message) {
+      throw new RlsConfigurationError('A scoped fork streams only inside a transaction: run the stream in em.transactional().');
+    }
+    return super.query(config, values, callback);
+  }
+
+  #status(): Status {
+    if ((this as unknown as { _ending?: boolean })._ending || (this as unknown as { _queryable?: boolean })._queryable === false) return undefined;
+    return (this.getTransactionStatus() ?? undefined) as Status;
+  }
+
+  /**
+   * The transaction status once the server has finished with a failed message: an error is reported
+   * before the ReadyForQuery that says where the message left the transaction. `'busy'` when it does not
+   * come within {@link SETTLE_BOUND_MS} (the client gave up; the statement still runs).
+   */
+  #statusAfterFailure(): Promise<Status> {
+    if ((this as unknown as { readyForQuery: boolean }).readyForQuery || this.#status() === undefined) return Promise.resolve(this.#status());
+    return new Promise((resolve) => {
+      const connection = this.connection as unknown as NodeJS.EventEmitter;
+      const finish = (status: Status) => {
+        clearTimeout(timer);
+        connection.removeListener('readyForQuery', ready);
+        this.removeListener('end', gone);
+        this.removeListener('error', gone);
+        resolve(status);
+      };
+      const ready = () => finish(this.#status());
+      const gone = () => finish(undefined);
+      const timer = setTimeout(() => finish('busy'), SETTLE_BOUND_MS);
+      connection.once('readyForQuery', ready);
+      this.once('end', gone);
+      this.once('error', gone);
+    });
+  }
+
+  /** Whether the connection may serve the next user: idle, nothing in flight, no step of ours open. */
+  #reusable(): boolean {
+    return (this as unknown as { readyForQuery: boolean }).readyForQuery === true && this.#status() === 'I' && !this.#step;
+  }
+
+  #guardedRelease(error?: Error | boolean): void {
+    const release = this.#poolRelease;
+    if (!release) return;
+    this.#poolRelease = undefined;
+    // A transaction that never sent anything leaves nothing behind; any other state of ours ends here.
+    this.#transaction = undefined;
+    if (error) return release(error);
+    if (!this.#reusable()) return release(new Error('mikro-orm-rls: a connection that was not idle (or mid bypass step) was destroyed'));
+    const reset = this.#pendingReset;
+    if (reset === undefined) return release();
+    // Only after scoped work that failed: the reset runs before anyone else gets the connection.
+    super.query(reset).then(
+      () => {
+        this.#pendingReset = undefined;
+        release(this.#reusable() ? undefined : new Error('mikro-orm-rls: a connection not idle after its reset was destroyed'));
+      },
+      (resetError: Error) => release(resetError),
+    );
+  }
+}
+
+/** Records on a pg error which statement of the caller failed (our statements around it excluded). */
+function withStatement(error: unknown, text: string): unknown {
+  if (error !== null && typeof error === 'object') (error as Record<symbol, string>)[FAILED_STATEMENT] = text;
+  return error;
+}

@@ -1,0 +1,37 @@
+import type { AbstractSqlConnection, AbstractSqlDriver } from '@mikro-orm/sql';
+import type { RlsScope } from '../../../core/scope/rls-scope';
+import { scopeConnection } from './scoped-connection';
+
+const BASE = Symbol('mikro-orm-rls base driver');
+const SCOPE = Symbol('mikro-orm-rls scope');
+
+/**
+ * A view of the ORM's driver whose connections (primary and read replicas) are scoped. Everything else
+ * (metadata, platform, caches) is the shared driver's, reached through the prototype: MikroORM 7's
+ * drivers keep no #private state, so a prototype view works (see internals.ts).
+ *
+ * The EntityManager hands its driver to every fork, to its EntityLoader, UnitOfWork and QueryBuilders,
+ * so a fork built on this view scopes every query it makes, including lazy loads and pivot loads.
+ */
+export function scopeDriver<D extends AbstractSqlDriver>(driver: D, scope: RlsScope, extra: PropertyDescriptorMap = {}): D {
+  const base = baseDriver(driver);
+  const view = Object.create(base) as D;
+  const replicas = (base as unknown as { replicas: AbstractSqlConnection[] }).replicas.map((r) => scopeConnection(r, scope));
+  Object.defineProperties(view, {
+    [BASE]: { value: base },
+    [SCOPE]: { value: scope },
+    connection: { value: scopeConnection(base.getConnection('write') as AbstractSqlConnection, scope) },
+    replicas: { value: replicas },
+    ...extra,
+  });
+  return view;
+}
+
+export function baseDriver<D extends AbstractSqlDriver>(driver: D): D {
+  return ((driver as unknown as Record<symbol, D>)[BASE] ?? driver) as D;
+}
+
+/** The scope a driver view applies, if any. */
+export function scopeOf(driver: AbstractSqlDriver): RlsScope | undefined {
+  return (driver as unknown as Record<symbol, RlsScope | undefined>)[SCOPE];
+}
