@@ -24,6 +24,7 @@ const LAYERS: Record<string, number> = {
   'core/audit': 6,
   'core/sessioner': 6,
   'adapters/mikro-orm-6': 10,
+  'adapters/mikro-orm-7': 10,
   integrations: 20,
   'integrations/express': 21,
   'integrations/fastify': 21,
