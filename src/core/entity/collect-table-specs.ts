@@ -1,6 +1,6 @@
 import type { EntityMetadata, MetadataStorage } from '@mikro-orm/core';
 import { compileTablePolicies } from '../ddl/compile-policies';
-import type { TableRlsSpec } from '../ddl/policy-spec';
+import type { PolicySpec, TableRlsSpec } from '../ddl/policy-spec';
 import type { TableRef } from '../ddl/quote';
 import type { ValueKind } from '../policy/pg-type';
 import type { Policy } from '../policy/policy';
@@ -11,6 +11,8 @@ import { linkEnds, pivotPolicy, relationsOfPivot, type PivotRelation } from './p
 import { declaredOnClass } from './rls-decorator';
 import type { RlsEntityOptions } from './rls-entity-options';
 import { RlsDeclarationError } from '../errors/rls-declaration-error';
+import { allMetadata, parentClassName, propertiesOf, rlsOptionsOf } from './metadata-access';
+import { nativeDeclaration, refuseRlsFilters, type NativeDeclaration } from './native-policies';
 
 export interface CollectedRls {
   readonly tables: readonly TableRlsSpec[];
@@ -39,24 +41,29 @@ interface TableDeclaration {
   readonly policies: readonly Policy[];
   readonly force: boolean;
   readonly pivotTables: Readonly<Record<string, boolean>>;
+  /** Policies declared through MikroORM 7's own `policies` option, already rendered. */
+  readonly nativePolicies: readonly PolicySpec[];
 }
 
-function merge(meta: EntityMetadata, declarations: readonly Declaration[]): TableDeclaration {
+function merge(meta: EntityMetadata, declarations: readonly Declaration[], native?: NativeDeclaration): TableDeclaration {
   const pivotTables: Record<string, boolean> = Object.assign({}, ...declarations.map((d) => d.pivotTables ?? {}));
   for (const [name, value] of Object.entries(pivotTables)) {
-    const prop = meta.properties[name as never] as { kind?: string } | undefined;
+    const prop = propertiesOf(meta).find((p) => p.name === name);
     if (prop?.kind !== 'm:n' || typeof value !== 'boolean') {
-      const relations = Object.values(meta.properties).filter((p) => p.kind === 'm:n' && !p.name.endsWith('__inverse')).map((p) => p.name);
+      const relations = propertiesOf(meta).filter((p) => p.kind === 'm:n' && !p.name.endsWith('__inverse')).map((p) => p.name);
       throw new RlsConfigurationError(
         `Entity ${meta.className} sets rls.pivotTables.${name} = ${JSON.stringify(value)}, but pivotTables takes the entity's ` +
           `m:n property names with true or false; its m:n properties are: ${relations.join(', ') || '(none)'}.`,
       );
     }
   }
+  const declaredForce = declarations.reduce<boolean | undefined>((acc, d) => d.force ?? acc, undefined);
   return {
     policies: declarations.flatMap((d) => d.policies),
-    force: declarations.reduce<boolean | undefined>((acc, d) => d.force ?? acc, undefined) ?? true,
+    // Native declarations alone keep their native meaning (FORCE only with rowLevelSecurity: 'force').
+    force: declarations.length === 0 ? native!.force : (declaredForce ?? true) || native?.force === true,
     pivotTables,
+    nativePolicies: native?.policies ?? [],
   };
 }
 
@@ -73,9 +80,20 @@ function refuseLongName(meta: EntityMetadata, table: TableRef): void {
   }
 }
 
+/** Native policies next to this package's on one table: one name may not mean two policies. */
+function withDistinctNames(meta: EntityMetadata, ours: readonly PolicySpec[], native: readonly PolicySpec[]): readonly PolicySpec[] {
+  const clash = native.find((p) => ours.some((o) => o.name === p.name));
+  if (clash) {
+    throw new RlsDeclarationError(
+      `Entity ${meta.className}: its native policy "${clash.name}" has the name of a policy its rls declaration generates. Rename one of them.`,
+    );
+  }
+  return native;
+}
+
 /** Own declarations of one entity: `rls` on its schema/metadata, or `@Rls` on its class. */
 function ownDeclaration(meta: EntityMetadata): RlsEntityOptions | undefined {
-  return meta.rls ?? declaredOnClass(meta.class);
+  return rlsOptionsOf(meta) ?? declaredOnClass(meta.class);
 }
 
 /** Declarations from the root of the inheritance chain down to `meta`, base entities first. */
@@ -91,10 +109,13 @@ function inheritedDeclarations(meta: EntityMetadata, lookup: MetadataLookup): De
     proto = Object.getPrototypeOf(proto);
   }
   // Schema inheritance (`extends` in EntitySchema / defineEntity), through abstract bases too.
-  let parent = typeof meta.extends === 'string' ? lookup(meta.extends) : undefined;
-  while (parent) {
-    if (parent.rls) chain.unshift(parent.rls);
-    parent = typeof parent.extends === 'string' ? lookup(parent.extends) : undefined;
+  const parentOf = (m: EntityMetadata) => {
+    const name = parentClassName(m);
+    return name === undefined ? undefined : lookup(name);
+  };
+  for (let parent = parentOf(meta); parent; parent = parentOf(parent)) {
+    const declared = rlsOptionsOf(parent);
+    if (declared) chain.unshift(declared);
   }
   return [...new Set(chain)];
 }
@@ -113,15 +134,6 @@ function optedOut(relation: PivotRelation, declared: ReadonlyMap<string, TableDe
 }
 
 /**
- * Every entity's metadata, once each: MikroORM 6's `getAll()` is a record by name, MikroORM 7's a Map
- * (keyed by class, with a name key for some entities too).
- */
-function allMetadata(storage: MetadataStorage): EntityMetadata[] {
-  const all = storage.getAll() as unknown as Map<unknown, EntityMetadata> | Record<string, EntityMetadata>;
-  return [...new Set(all instanceof Map ? all.values() : Object.values(all))];
-}
-
-/**
  * Entity metadata -> the RLS state of each table. Runs once, right after discovery, so every policy is
  * rendered to SQL text before MikroORM's metadata cache could drop its functions.
  */
@@ -129,18 +141,19 @@ export function collectTableSpecs(
   storage: MetadataStorage,
   options: { prefix: string; defaultSchema: string; lookup?: MetadataLookup },
 ): CollectedRls {
-  const lookup: MetadataLookup = (name) => options.lookup?.(name) ?? (storage.has(name) ? storage.get(name) : undefined);
+  const metas = allMetadata(storage);
+  const lookup: MetadataLookup = (name) => options.lookup?.(name) ?? metas.find((m) => m.className === name);
   const tables: TableRlsSpec[] = [];
   const entityTables: TableRef[] = [];
   const variables = new Map<string, ValueKind>();
   const variableTypes = new Map<string, string>();
-  const metas = allMetadata(storage);
   const tableOf = (meta: EntityMetadata): TableRef => ({ schema: defaultSchema(meta, options.defaultSchema), name: meta.tableName });
   const declared = new Map<string, TableDeclaration>();
   const pivots: EntityMetadata[] = [];
   const optedOutPivotTables: TableRef[] = [];
   for (const meta of metas) {
     if (meta.embeddable || meta.virtual || meta.abstract || !meta.tableName) continue;
+    refuseRlsFilters(meta);
     const isStiChild = meta.root && meta.root !== meta && meta.root.className !== meta.className;
     if (isStiChild) {
       if (ownDeclaration(meta)) {
@@ -159,7 +172,8 @@ export function collectTableSpecs(
     }
     entityTables.push(tableOf(meta));
     const declarations = inheritedDeclarations(meta, lookup);
-    if (declarations.length > 0) declared.set(meta.className, merge(meta, declarations));
+    const native = nativeDeclaration(meta);
+    if (declarations.length > 0 || native) declared.set(meta.className, merge(meta, declarations, native));
     else if (meta.pivotTable) pivots.push(meta);
   }
   // Pivot tables without a declaration of their own: generated from the relations that write them.
@@ -178,7 +192,7 @@ export function collectTableSpecs(
     }
     // Forced unless every RLS end opted out of FORCE (then the owner bypasses those tables anyway).
     const force = relations.some((r) => [r.owner, r.target].some((m) => declared.get(m.className)?.force === true));
-    generated.set(pivot.className, { policies: [pivotPolicy(rlsEnds)], force, pivotTables: {} });
+    generated.set(pivot.className, { policies: [pivotPolicy(rlsEnds)], force, pivotTables: {}, nativePolicies: [] });
   }
   for (const meta of metas) {
     const declaration = declared.get(meta.className) ?? generated.get(meta.className);
@@ -198,8 +212,9 @@ export function collectTableSpecs(
         variables.set(arg.comparatorName, arg.type.kind);
       }
     }
-    const columns = meta.props.flatMap((p) => p.fieldNames ?? []);
-    tables.push(compileTablePolicies(table, declaration.policies, { prefix: options.prefix, force: declaration.force, columns }));
+    const columns = meta.props.flatMap((p: { fieldNames?: string[] }) => p.fieldNames ?? []);
+    const compiled = compileTablePolicies(table, declaration.policies, { prefix: options.prefix, force: declaration.force, columns });
+    tables.push({ ...compiled, policies: [...compiled.policies, ...withDistinctNames(meta, compiled.policies, declaration.nativePolicies)] });
   }
   return { tables, entityTables, variables, optedOutPivotTables };
 }

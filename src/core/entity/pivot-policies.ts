@@ -1,4 +1,5 @@
 import type { EntityMetadata, EntityProperty } from '@mikro-orm/core';
+import { propertiesOf, targetOf, writesPivot } from './metadata-access';
 import { qualifiedTable, quoteIdent, type TableRef } from '../ddl/quote';
 import { Command } from '../policy/command';
 import { Permissive, type Policy } from '../policy/policy';
@@ -22,9 +23,9 @@ export interface PivotRelation {
 export function relationsOfPivot(pivot: EntityMetadata, all: readonly EntityMetadata[]): PivotRelation[] {
   const found: PivotRelation[] = [];
   for (const owner of all) {
-    for (const prop of Object.values(owner.properties ?? {})) {
-      if (prop.kind !== 'm:n' || !prop.owner || prop.pivotEntity !== pivot.className) continue;
-      const target = all.find((m) => m.className === prop.type);
+    for (const prop of propertiesOf(owner)) {
+      if (prop.kind !== 'm:n' || !prop.owner || !writesPivot(prop, pivot)) continue;
+      const target = targetOf(prop, all);
       if (target) found.push({ owner, prop, target });
     }
   }

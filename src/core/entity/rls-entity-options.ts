@@ -39,10 +39,3 @@ export interface RlsEntityOptions<T = any> {
    */
   readonly pivotTables?: PivotTableOptions<T>;
 }
-
-declare module '@mikro-orm/core' {
-  // Lets `defineEntity({ ..., rls })` and `new EntitySchema({ ..., rls })` type-check.
-  interface EntityMetadata<T> {
-    rls?: RlsEntityOptions<T>;
-  }
-}

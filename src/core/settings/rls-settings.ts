@@ -141,7 +141,8 @@ declare module '@mikro-orm/core' {
 }
 
 export function rlsSettingsOf(config: Configuration): RlsSettings {
-  const settings = config.get('rls');
+  // Read structurally: the option is declared on MikroORM 6's MikroORMOptions, which MikroORM 7 does not have.
+  const settings = (config as unknown as { get(key: 'rls'): unknown }).get('rls');
   if (!(settings instanceof RlsSettings)) {
     throw new RlsConfigurationError(
       'This ORM was not configured for row-level security. Wrap its options: MikroORM.init(withRls(options, { ... })).',

@@ -1,119 +1,12 @@
 import type { MikroORM } from '@mikro-orm/core';
 import type { AbstractSqlDriver } from '@mikro-orm/knex';
-import { canonicalizeSpecs } from '../../../core/catalog/canonicalize';
-import { readLiveState, type LiveTableState } from '../../../core/catalog/live-state';
-import { readPartitions, type Partition } from '../../../core/catalog/partitions';
-import type { Queryable } from '../../../core/catalog/queryable';
-import { qualifiedTable, tableLabel, type TableRef } from '../../../core/ddl/quote';
-import { coverPartitions } from '../../../core/diff/cover-partitions';
-import { diffRls } from '../../../core/diff/diff-rls';
-import { knexQueryable } from '../policies/knex-queryable';
-import { rlsSettingsOf, type RlsSettings } from '../../../core/settings/rls-settings';
-import { baseDriver } from '../wire/scoped-driver';
 import type { AuditFinding } from '../../../core/audit/audit-finding';
-import { readAuditTarget, type AuditTarget } from '../../../core/audit/audit-target';
-import { contextFreePolicyFindings } from '../../../core/audit/context-free-policies';
-import { roleFindings } from '../../../core/audit/role-findings';
-import { undeclaredPolicyFindings } from '../../../core/audit/undeclared-policies';
-import { unprotectedPartitionFindings } from '../../../core/audit/unprotected-partitions';
-import { unprotectedReferenceFindings } from '../../../core/audit/unprotected-references';
-import { readsSettingPerRow } from '../../../core/audit/unwrapped-settings';
+import { auditReportIn, type AuditReport } from '../../../core/audit/audit-report';
+import { knexQueryable } from '../policies/knex-queryable';
+import { rlsSettingsOf } from '../../../core/settings/rls-settings';
+import { baseDriver } from '../wire/scoped-driver';
 
-const isIn = (list: readonly TableRef[], t: TableRef) => list.some((x) => x.schema === t.schema && x.name === t.name);
-
-function tableFindings(live: readonly LiveTableState[], declared: ReturnType<typeof rlsSettingsOf>['tables']): AuditFinding[] {
-  const findings: AuditFinding[] = [];
-  for (const spec of declared) {
-    const state = live.find((t) => t.table.schema === spec.table.schema && t.table.name === spec.table.name);
-    const label = tableLabel(spec.table);
-    if (!state) {
-      findings.push({ code: 'table-missing', table: label, message: `${label} declares policies but does not exist.`, fix: 'npx mikro-orm migration:up' });
-      continue;
-    }
-    if (!state.enabled) {
-      findings.push({ code: 'table-rls-disabled', table: label, message: `${label} declares policies but row level security is not enabled: its policies do nothing.`, fix: `ALTER TABLE ${qualifiedTable(spec.table)} ENABLE ROW LEVEL SECURITY;` });
-    }
-    if (spec.force && !state.forced) {
-      findings.push({ code: 'table-not-forced', table: label, message: `${label} is not FORCE ROW LEVEL SECURITY: its owner bypasses the policies.`, fix: `ALTER TABLE ${qualifiedTable(spec.table)} FORCE ROW LEVEL SECURITY;` });
-    }
-  }
-  for (const state of live) {
-    const label = tableLabel(state.table);
-    const commands = new Set(state.policies.map((p) => p.command));
-    const writes = ['insert', 'update', 'delete'].filter((c) => commands.has(c as never));
-    if (state.enabled && writes.length > 0 && !commands.has('select') && !commands.has('all')) {
-      findings.push({ code: 'write-without-select', table: label, message: `${label} has policies for ${writes.join('/')} but none for SELECT: MikroORM's RETURNING makes those writes fail.`, fix: 'Add a select (or all) policy for the same rows.' });
-    }
-    for (const policy of state.policies) {
-      if ([policy.using, policy.withCheck].some((e) => e !== null && readsSettingPerRow(e))) {
-        findings.push({ code: 'setting-read-per-row', table: label, message: `Policy "${policy.name}" on ${label} calls current_setting() outside a (select ...): it is evaluated for every row.`, fix: "Wrap it: (select current_setting('...', true))" });
-      }
-    }
-  }
-  return findings;
-}
-
-/**
- * Policies that differ from the declaration, on the entity tables and on their partitions. Hand-written
- * policies are left out: `policy-undeclared` reports them, and a diff would refuse one named like a
- * declared policy.
- */
-async function driftFindings(db: Queryable, settings: RlsSettings, live: readonly LiveTableState[], partitions: readonly Partition[]): Promise<AuditFinding[]> {
-  const declared = settings.tables.filter((s) => isIn(live.map((t) => t.table), s.table));
-  // Temporary copies: the audit runs as the application role, which may not create policies on the tables.
-  let canonical;
-  try {
-    await db.query('savepoint mikro_orm_rls_audit_drift');
-    canonical = await canonicalizeSpecs(db, declared, { onTemporaryCopies: true });
-    await db.query('release savepoint mikro_orm_rls_audit_drift');
-  } catch (error) {
-    await db.query('rollback to savepoint mikro_orm_rls_audit_drift');
-    return [{ code: 'drift-unchecked', message: `Policy drift could not be checked as this role: ${(error as Error).message}`, fix: 'Grant the role SELECT on the tables, or run the audit as the owner as well.' }];
-  }
-  const desired = coverPartitions(canonical, settings.entityTables, partitions).desired;
-  const managedOnly = live.map((t) => ({ ...t, policies: t.policies.filter((p) => p.managed) }));
-  return diffRls(desired, managedOnly)
-    .filter((op) => op.description.includes('policy'))
-    .map((op) => ({
-      code: 'policy-drift',
-      table: tableLabel(op.table),
-      message: `${tableLabel(op.table)}: the live policies differ from the declared ones (${op.description} needed).`,
-      fix: 'npx mikro-orm migration:create && npx mikro-orm migration:up',
-    }));
-}
-
-async function viewFindings(db: Queryable): Promise<AuditFinding[]> {
-  const views = await db.query<{ schema: string; view: string; kind: string; tables: string }>(
-    `select vn.nspname as schema, v.relname as view, v.relkind::text as kind, string_agg(distinct tn.nspname || '.' || t.relname, ', ') as tables
-     from pg_class v
-     join pg_namespace vn on vn.oid = v.relnamespace
-     join pg_rewrite r on r.ev_class = v.oid
-     join pg_depend d on d.objid = r.oid and d.classid = 'pg_rewrite'::regclass and d.refclassid = 'pg_class'::regclass
-     join pg_class t on t.oid = d.refobjid and t.oid <> v.oid and t.relrowsecurity
-     join pg_namespace tn on tn.oid = t.relnamespace
-     where v.relkind in ('v', 'm')
-       and (v.relkind = 'm' or not exists (select 1 from pg_options_to_table(v.reloptions) o where o.option_name = 'security_invoker' and o.option_value in ('true', 'on', '1')))
-     group by 1, 2, 3 order by 1, 2`,
-  );
-  return views.map((v) => {
-    const view = tableLabel({ schema: v.schema, name: v.view });
-    return v.kind === 'm'
-      ? { code: 'materialized-view-over-rls', table: view, message: `Materialized view ${view} stores rows of ${v.tables} without their policies.`, fix: 'Do not expose it to the application role, or drop it.' }
-      : { code: 'view-without-security-invoker', table: view, message: `View ${view} reads ${v.tables} with its owner's rights: RLS does not apply to its readers.`, fix: `ALTER VIEW ${qualifiedTable({ schema: v.schema, name: v.view })} SET (security_invoker = true);` };
-  });
-}
-
-/**
- * What an audit found, and the database and role it checked (which its role findings describe).
- *
- * @example
- * const report: AuditReport = await auditRlsReport(orm);
- * console.log(describeAuditTarget(report.target).join('\n'), report.findings.length);
- */
-export interface AuditReport {
-  readonly target: AuditTarget;
-  readonly findings: AuditFinding[];
-}
+export type { AuditReport } from '../../../core/audit/audit-report';
 
 /**
  * {@link auditRls}, with the database and role it ran as: `describeAuditTarget(report.target)` gives the
@@ -130,25 +23,7 @@ export interface AuditReport {
 export async function auditRlsReport(orm: MikroORM): Promise<AuditReport> {
   const settings = rlsSettingsOf(orm.config);
   const driver = baseDriver(orm.em.getDriver() as unknown as AbstractSqlDriver);
-  return driver.getConnection('write').transactional(async (trx) => {
-    const db = knexQueryable(trx);
-    const covered = coverPartitions(settings.tables, settings.entityTables, await readPartitions(db, settings.entityTables));
-    const live = await readLiveState(db, covered.entityTables);
-    const target = await readAuditTarget(db, live.map((t) => t.table));
-    // Managed: tables with declared policies and their partitions.
-    const managed = live.filter((t) => isIn(covered.desired.map((s) => s.table), t.table));
-    const findings = [
-      ...roleFindings(target, live),
-      ...tableFindings(live, settings.tables),
-      ...unprotectedPartitionFindings(covered.partitions, settings.tables, live),
-      ...undeclaredPolicyFindings(managed),
-      ...(await contextFreePolicyFindings(db, managed.map((t) => t.table), settings.prefix)),
-      ...(await driftFindings(db, settings, live, covered.partitions)),
-      ...(await unprotectedReferenceFindings(db, { declared: settings.tables.map((s) => s.table), optedOutPivots: settings.optedOutPivotTables })),
-      ...(await viewFindings(db)),
-    ];
-    return { target, findings };
-  });
+  return driver.getConnection('write').transactional((trx) => auditReportIn(knexQueryable(trx), settings));
 }
 
 /**

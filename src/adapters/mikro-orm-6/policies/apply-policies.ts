@@ -1,35 +1,15 @@
 import type { MikroORM } from '@mikro-orm/core';
 import type { AbstractSqlDriver } from '@mikro-orm/knex';
-import { canonicalizeSpecs } from '../../../core/catalog/canonicalize';
-import { findMissingTables, readLiveState } from '../../../core/catalog/live-state';
-import { readPartitions } from '../../../core/catalog/partitions';
 import type { Queryable } from '../../../core/catalog/queryable';
-import { tableLabel } from '../../../core/ddl/quote';
-import type { TableRlsSpec } from '../../../core/ddl/policy-spec';
-import { coverPartitions } from '../../../core/diff/cover-partitions';
-import { diffRls } from '../../../core/diff/diff-rls';
 import type { RlsOperation } from '../../../core/diff/operation';
+import { applyDeclaredState } from '../../../core/plan/apply-declared-state';
 import { knexQueryable } from './knex-queryable';
 import { rlsSettingsOf } from '../../../core/settings/rls-settings';
 import { baseDriver } from '../wire/scoped-driver';
-import { RlsConfigurationError } from '../../../core/errors/rls-configuration-error';
 
 async function inTransaction<T>(orm: MikroORM, work: (db: Queryable) => Promise<T>): Promise<T> {
   const driver = baseDriver(orm.em.getDriver() as unknown as AbstractSqlDriver);
   return driver.getConnection('write').transactional((trx) => work(knexQueryable(trx)));
-}
-
-/** Partitions get their root table's state too: a query that names a partition skips the parent's policies. */
-async function apply(db: Queryable, desired: readonly TableRlsSpec[], orm: MikroORM): Promise<RlsOperation[]> {
-  const canonical = await canonicalizeSpecs(db, desired);
-  const settings = rlsSettingsOf(orm.config);
-  const covered = coverPartitions(canonical, settings.entityTables, await readPartitions(db, settings.entityTables));
-  const live = await readLiveState(db, covered.entityTables, { manageAll: settings.manageAllPolicies });
-  const operations = diffRls(covered.desired, live);
-  for (const op of operations) {
-    for (const statement of op.up) await db.query(statement);
-  }
-  return operations;
 }
 
 /**
@@ -60,17 +40,8 @@ async function apply(db: Queryable, desired: readonly TableRlsSpec[], orm: Mikro
  * roles); nothing is changed.
  */
 export async function createPolicies(orm: MikroORM): Promise<RlsOperation[]> {
-  const desired = rlsSettingsOf(orm.config).tables;
-  return inTransaction(orm, async (db) => {
-    const missing = await findMissingTables(db, desired.map((t) => t.table));
-    if (missing.length > 0) {
-      throw new RlsConfigurationError(
-        `Cannot apply RLS policies: table(s) ${missing.map(tableLabel).join(', ')} do not exist. ` +
-          'Create the schema first (orm.schema.createSchema() or your migrations).',
-      );
-    }
-    return apply(db, desired, orm);
-  });
+  const settings = rlsSettingsOf(orm.config);
+  return inTransaction(orm, (db) => applyDeclaredState(db, { desired: settings.tables, entityTables: settings.entityTables, manageAllPolicies: settings.manageAllPolicies }));
 }
 
 /**
@@ -90,5 +61,6 @@ export async function createPolicies(orm: MikroORM): Promise<RlsOperation[]> {
  * @throws {RlsConfigurationError} when the ORM was not set up with `withRls`.
  */
 export async function dropPolicies(orm: MikroORM): Promise<RlsOperation[]> {
-  return inTransaction(orm, (db) => apply(db, [], orm));
+  const settings = rlsSettingsOf(orm.config);
+  return inTransaction(orm, (db) => applyDeclaredState(db, { desired: [], entityTables: settings.entityTables, manageAllPolicies: settings.manageAllPolicies }));
 }

@@ -1,0 +1,53 @@
+import type { MikroORM } from '@mikro-orm/core';
+import type { RlsOperation } from '../../../core/diff/operation';
+import { applyDeclaredState } from '../../../core/plan/apply-declared-state';
+import { rlsSettingsOf } from '../../../core/settings/rls-settings';
+import { inOrmTransaction } from './in-orm-transaction';
+
+/**
+ * Brings the database's policies and RLS flags to the declared state, in one transaction, without
+ * migrations (MikroORM 7). Idempotent: a second run returns no operations. Policies it did not create are
+ * left alone. Must run as the tables' owner (or a superuser), not as the application role. Every
+ * partition of a table gets the table's flags and policies as well.
+ *
+ * @returns the operations it performed.
+ *
+ * @example
+ * // As the tables' owner, after orm.schema.create(), for the Item entity of the Rls example:
+ * const operations = await createPolicies(orm);
+ * operations.map((op) => op.description); // ['enable row level security', 'force row level security', 'create policy item_permissive_1_all']
+ * // alter table "public"."item" enable row level security
+ * // alter table "public"."item" force row level security
+ * // create policy "item_permissive_1_all" on "public"."item" as permissive for all to public using (...) with check (...)
+ * // comment on policy "item_permissive_1_all" on "public"."item" is 'managed by mikro-orm-rls'
+ *
+ * @throws {RlsConfigurationError} when a table does not exist yet, a policy not created by this
+ * package already has a declared policy's name, the role may not create policies (not the owner), or
+ * the ORM was not set up with `withRls`. Nothing is changed then.
+ * @throws {RlsDeclarationError} when PostgreSQL rejects a rendered policy; nothing is changed.
+ */
+export async function createPolicies(orm: MikroORM): Promise<RlsOperation[]> {
+  const settings = rlsSettingsOf(orm.config);
+  return inOrmTransaction(orm.em, (db) =>
+    applyDeclaredState(db, { desired: settings.tables, entityTables: settings.entityTables, manageAllPolicies: settings.manageAllPolicies }),
+  );
+}
+
+/**
+ * Drops every policy this package created on the entities' tables and their partitions and switches RLS
+ * off there, unless hand-written policies remain on a table. One transaction, as the owner (MikroORM 7).
+ *
+ * @returns the operations it performed.
+ *
+ * @example
+ * await dropPolicies(orm);
+ * // drop policy "item_permissive_1_all" on "public"."item"
+ * // alter table "public"."item" disable row level security
+ * // alter table "public"."item" no force row level security
+ *
+ * @throws {RlsConfigurationError} when the ORM was not set up with `withRls`.
+ */
+export async function dropPolicies(orm: MikroORM): Promise<RlsOperation[]> {
+  const settings = rlsSettingsOf(orm.config);
+  return inOrmTransaction(orm.em, (db) => applyDeclaredState(db, { desired: [], entityTables: settings.entityTables, manageAllPolicies: settings.manageAllPolicies }));
+}
