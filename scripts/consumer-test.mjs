@@ -11,12 +11,12 @@
 // removed at the end, also after a failure.
 //
 //   DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres npm run test:consumer
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { delimiter, dirname, join, relative } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { check, consumerEnv, failures, indent, installArgs, pack, run, spawnCaptured, StepFailed, timings } from './consumer-harness.mjs';
 
 /** The README's install line, run as is with the packed tarball in place of the package name. */
 const INSTALL_LINE = 'npm i -E mikro-orm-rls zod @mikro-orm/core@6.6.16 @mikro-orm/postgresql@6.6.16';
@@ -42,88 +42,6 @@ const FIXTURES = ['database.cjs', 'isolation-check.cjs', 'tenant-isolation.cjs',
 const repo = join(dirname(fileURLToPath(import.meta.url)), '..');
 const fixtures = join(repo, 'scripts', 'consumer');
 const repoPackage = JSON.parse(readFileSync(join(repo, 'package.json'), 'utf8'));
-
-class StepFailed extends Error {}
-
-const timings = [];
-const failures = [];
-
-/** The command running now, so that a signal can stop it and let the clean-up run. */
-let current;
-/** The signal that stopped the test, if one did. */
-let stoppedBy;
-
-/** Runs `command args` and resolves to its exit status (or the reason it did not exit) and its output. */
-function spawnCaptured(command, args, { cwd, env, timeoutSeconds }) {
-  return new Promise((resolve) => {
-    const child = spawn(command, args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'], timeout: timeoutSeconds * 1000 });
-    current = child;
-    let output = '';
-    child.stdout.on('data', (chunk) => (output += chunk));
-    child.stderr.on('data', (chunk) => (output += chunk));
-    child.on('error', (error) => resolve({ status: null, why: error.message, output }));
-    child.on('close', (status, signal) => {
-      current = undefined;
-      const why = signal ? `killed by ${signal}${stoppedBy ? '' : `, maybe at the ${timeoutSeconds} s limit`}` : `exit code ${status}`;
-      resolve({ status, why, output: output.trim() });
-    });
-  });
-}
-
-/** Runs `command args` in `cwd`; throws StepFailed, after printing the command and its output, unless it exits 0. */
-async function run(step, command, args, { cwd, env = consumerEnv(), timeoutSeconds = 300, quiet = false } = {}) {
-  if (stoppedBy) throw new StepFailed(`${step}: not run, stopped by ${stoppedBy}`);
-  const started = Date.now();
-  const shown = [command, ...args].map((arg) => (arg.length > 200 ? '<script>' : arg)).join(' ');
-  process.stdout.write(`\n--- ${step}\n$ ${shown}   (in ${cwd})\n`);
-  const { status, why, output } = await spawnCaptured(command, args, { cwd, env, timeoutSeconds });
-  const seconds = (Date.now() - started) / 1000;
-  timings.push([step, seconds]);
-  if (status !== 0) {
-    console.error(`FAILED: ${step} (${why}, after ${seconds.toFixed(1)} s)\n${indent(lastLines(output, 200))}`);
-    throw new StepFailed(`${step}: ${why}`);
-  }
-  console.log(`${quiet || !output ? '' : `${indent(lastLines(output, 20))}\n`}ok (${seconds.toFixed(1)} s)`);
-  return output;
-}
-
-/** Throws StepFailed with `message` (and prints it) unless `condition` holds. */
-function check(step, condition, message) {
-  if (condition) return;
-  console.error(`FAILED: ${step}\n${indent(message)}`);
-  throw new StepFailed(`${step}: ${message.split('\n')[0]}`);
-}
-
-const indent = (text) => text.replace(/^/gm, '    ');
-function lastLines(text, count) {
-  const lines = text.split('\n');
-  return lines.length <= count ? text : [`[... ${lines.length - count} earlier lines left out]`, ...lines.slice(-count)].join('\n');
-}
-
-/**
- * The environment of the project's commands: without what `npm run` adds (node_modules/.bin folders of
- * the repository on PATH, npm_* variables) and without variables that would point Node, ts-node or
- * MikroORM elsewhere.
- */
-function consumerEnv(extra = {}) {
-  const env = {};
-  for (const [name, value] of Object.entries(process.env)) {
-    if (/^npm_/i.test(name) || ['INIT_CWD', 'NODE_PATH', 'NODE_OPTIONS'].includes(name) || /^(MIKRO_ORM_|TS_NODE_)/.test(name)) continue;
-    env[name] = value;
-  }
-  env.PATH = (process.env.PATH ?? '')
-    .split(delimiter)
-    .filter((entry) => !/node_modules[\\/]\.bin$/.test(entry) && !/[\\/]@npmcli[\\/]run-script[\\/]/.test(entry))
-    .join(delimiter);
-  return { ...env, FORCE_COLOR: '0', NO_COLOR: '1', ...extra };
-}
-
-/** `npm i ...` from a line as a user types it, with `mikro-orm-rls` replaced by the tarball. */
-function installArgs(line, tarball) {
-  const [npm, ...args] = line.split(' ');
-  if (npm !== 'npm') throw new Error(`Not an npm command line: ${line}`);
-  return args.map((arg) => (arg === repoPackage.name ? tarball : arg));
-}
 
 function checkReadme() {
   const step = 'README.md shows the install line this test installs with';
@@ -156,7 +74,7 @@ async function main() {
   const databases = { cjs: `${runId}_cjs`, esm: `${runId}_esm`, migrations: `${runId}_mig` };
   const started = Date.now();
   try {
-    const tarball = await pack(work);
+    const tarball = await pack(repo, work);
     createProject(project);
     await run('install: the README line', 'npm', installArgs(INSTALL_LINE, tarball), { cwd: project });
     await checkResolvesInsideProject(project);
@@ -192,16 +110,6 @@ async function main() {
   }
   console.log('\nconsumer test passed');
   return 0;
-}
-
-/** `npm pack` of the repository (its prepack script builds and checks dist); returns the tarball's path. */
-async function pack(work) {
-  const destination = join(work, 'pack');
-  mkdirSync(destination);
-  await run('npm pack (prepack: build, check package.json paths)', 'npm', ['pack', '--pack-destination', destination], { cwd: repo, env: process.env });
-  const tarballs = readdirSync(destination).filter((f) => f.endsWith('.tgz'));
-  check('npm pack', tarballs.length === 1, `Expected one tarball in ${destination}, found: ${tarballs.join(', ') || 'none'}`);
-  return join(destination, tarballs[0]);
 }
 
 /** A new CommonJS project (no "type"), as `npm init -y` makes it, with the CLI reading the TS config. */
@@ -288,11 +196,4 @@ async function cleanUp(work, project, superUrl, ids) {
   console.log(`removed ${work}`);
 }
 
-// A signal stops the running command; its step fails and the clean-up runs before the exit.
-for (const signal of ['SIGINT', 'SIGTERM']) {
-  process.on(signal, () => {
-    stoppedBy = signal;
-    current?.kill(signal);
-  });
-}
 process.exitCode = await main();

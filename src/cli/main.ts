@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { ConfigurationLoader, MikroORM } from '@mikro-orm/core';
-import { auditRlsReport } from '../adapters/mikro-orm-6/audit/audit-rls';
+import { loadInstalledAdapter } from '../adapters/installed-adapter';
 import { describeAuditTarget } from '../core/audit/audit-target';
 import { parseCliArguments, USAGE } from './cli-arguments';
 
@@ -12,7 +12,7 @@ async function audit(json: boolean): Promise<number> {
   (ConfigurationLoader as unknown as { commonJSCompat(options: object): void }).commonJSCompat({});
   const orm = await MikroORM.init();
   try {
-    const { target, findings } = await auditRlsReport(orm);
+    const { target, findings } = await loadInstalledAdapter().auditRlsReport(orm);
     const header = describeAuditTarget(target);
     if (json) {
       // stdout stays one JSON document for machines; the header is for the person reading the terminal.

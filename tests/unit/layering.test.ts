@@ -26,6 +26,8 @@ const LAYERS: Record<string, number> = {
   'core/sessioner': 6,
   'adapters/mikro-orm-6': 10,
   'adapters/mikro-orm-7': 10,
+  // src/adapters/installed-adapter.ts: loads the adapter of the installed major, for the entry points.
+  adapters: 15,
   integrations: 20,
   'integrations/express': 21,
   'integrations/fastify': 21,
@@ -95,7 +97,8 @@ function folderOf(file: string): string {
 
 function resolveRelative(imp: Import): string {
   const base = path.resolve(path.dirname(imp.from), imp.specifier);
-  for (const candidate of [`${base}.ts`, path.join(base, 'index.ts')]) if (fs.existsSync(candidate)) return candidate;
+  // `.d.ts`: src/adapters/installed-adapter-exports, a JavaScript module with hand-written declarations.
+  for (const candidate of [`${base}.ts`, `${base}.d.ts`, path.join(base, 'index.ts')]) if (fs.existsSync(candidate)) return candidate;
   throw new Error(`${path.relative(SRC, imp.from)} imports ${imp.specifier}, which does not exist`);
 }
 

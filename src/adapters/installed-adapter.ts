@@ -1,0 +1,51 @@
+import { RlsConfigurationError } from '../core/errors/rls-configuration-error';
+import type * as MikroOrm6Adapter from './mikro-orm-6';
+
+/**
+ * What an adapter's index exports: both majors' indexes export the same names
+ * (tests/unit/adapter-exports.test.ts compares them), so the package's entry points can re-export
+ * whichever one is loaded.
+ */
+export type RlsAdapterModule = typeof MikroOrm6Adapter;
+
+/** The MikroORM majors this package has an adapter for, with the oldest version each is tested with. */
+export const SUPPORTED_MIKRO_ORM = { 6: '6.6.16', 7: '7.2.1' } as const;
+
+/** The version of the `@mikro-orm/core` the application resolves (the one MikroORM itself loads). */
+export function installedMikroOrmVersion(): string {
+  // Both majors export ./package.json; reading it loads no MikroORM code.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return (require('@mikro-orm/core/package.json') as { version: string }).version;
+}
+
+/**
+ * Loads the adapter of the installed MikroORM major (`src/adapters/mikro-orm-<major>`); only that one is
+ * loaded, so a MikroORM 7 application never loads the MikroORM 6 adapter and vice versa.
+ *
+ * @throws {RlsConfigurationError} when `@mikro-orm/core` is missing or of a major without an adapter.
+ */
+export function loadInstalledAdapter(version: string = installedMikroOrmVersionOrThrow()): RlsAdapterModule {
+  const major = Number(version.split('.')[0]);
+  // A literal path per major, so that bundlers and the build see both adapters.
+  /* eslint-disable @typescript-eslint/no-require-imports */
+  if (major === 6) return require('./mikro-orm-6') as RlsAdapterModule;
+  if (major === 7) return require('./mikro-orm-7') as RlsAdapterModule;
+  /* eslint-enable @typescript-eslint/no-require-imports */
+  throw new RlsConfigurationError(
+    `mikro-orm-rls supports MikroORM 6 (${SUPPORTED_MIKRO_ORM[6]} or later 6.x) and MikroORM 7 (${SUPPORTED_MIKRO_ORM[7]} or later 7.x), ` +
+      `but the installed @mikro-orm/core is ${version}. Install a supported MikroORM (every @mikro-orm/* package at the same version), ` +
+      'or a mikro-orm-rls release that supports this one.',
+  );
+}
+
+function installedMikroOrmVersionOrThrow(): string {
+  try {
+    return installedMikroOrmVersion();
+  } catch (cause) {
+    throw new RlsConfigurationError(
+      `mikro-orm-rls could not find @mikro-orm/core (${(cause as Error).message.split('\n')[0]}). ` +
+        'Install MikroORM next to it: @mikro-orm/core and @mikro-orm/postgresql, 6.6.16+ or 7.2.1+, at the same version.',
+      { cause },
+    );
+  }
+}
