@@ -5,6 +5,7 @@ import { CliProject } from '../fixtures/cli-project';
 import { LONG_ORDER_POLICY, notesAndOrders, notesAndOrdersEntitiesTs } from '../fixtures/notes-and-orders-model';
 import { policyRows, rlsFlags, rlsState } from '../support/rls-state';
 import { createTestDatabase, grantSchemaUsage, type TestDatabase } from '../support/test-database';
+import { createSchema } from '../support/schema-generator';
 
 // Smoke tests of the real `mikro-orm` CLI in a temporary project, against a real database: the commands
 // reach this package's Migrator and the files they write and run carry the policy DDL. The change matrix
@@ -66,7 +67,7 @@ it('migration:check fails on a policy-only drift; migration:create writes the AL
   // compares with the live catalog.
   const orm = await MikroORM.init(withRls({ clientUrl: db.ownerUrl, entities: notesAndOrders() }));
   try {
-    await orm.schema.createSchema();
+    await createSchema(orm);
   } finally {
     await orm.close(true);
   }

@@ -3,6 +3,7 @@ import { MikroORM } from '@mikro-orm/postgresql';
 import { Command, ConditionArg, Permissive, Restrictive, column, createPolicies, dropPolicies, sql, withRls, type Policy } from '../../src';
 import { fitIdentifier } from '../../src/core/ddl';
 import { createTestDatabase, type TestDatabase } from '../support/test-database';
+import { createSchema } from '../support/schema-generator';
 
 // createPolicies / dropPolicies against a non-default schema with a space in its name, a reserved-word
 // table name and a policy name longer than PostgreSQL keeps.
@@ -52,7 +53,7 @@ const flags = async () =>
 beforeAll(async () => {
   db = await createTestDatabase();
   const orm = await ownerOrm();
-  await orm.schema.createSchema();
+  await createSchema(orm);
   await db.query(`create policy by_hand on "tenant data"."order" as permissive for delete using (false)`);
 });
 afterAll(async () => {

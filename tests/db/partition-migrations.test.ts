@@ -7,6 +7,7 @@ import { Command, Restrictive, column, sql, withRls, type Policy } from '../../s
 import { ITEM_PARTITIONS, itemEntity, PARTITIONED_ITEMS_SQL, tenantPolicy } from '../fixtures/partitioned-model';
 import { runSql } from '../support/sql-client';
 import { createTestDatabase, type TestDatabase } from '../support/test-database';
+import { updateSchema } from '../support/schema-generator';
 
 // Partitions exist only in the database (created by hand-written SQL), so the migration diff reads them
 // from the catalog: migration:create (MikroORM's Migrator, driven through its API) and schema:update put
@@ -130,6 +131,6 @@ it('schema:update brings the partitions to the declared state and then has nothi
   expect(update).toMatch(/alter table "public"."items_t2" force row level security/);
   expect(update).toMatch(/create policy "tenant_all" on "public"."items_t1"/);
   expect(update).toMatch(/drop policy "titled_select" on "public"."items_other_high"/);
-  await orm.schema.updateSchema();
+  await updateSchema(orm);
   expect(await orm.schema.getUpdateSchemaSQL({ wrap: false })).toBe('');
 });

@@ -1,6 +1,7 @@
 import { Collection, EntitySchema } from '@mikro-orm/core';
 import { Command, ConditionArg, Permissive, RlsViolationError, column, sql } from '../../src';
 import { boot, type Booted } from '../fixtures/boot';
+import { updateSchema } from '../support/schema-generator';
 
 // Pivot tables beyond the plain case: composite keys and custom join column names in a schema whose name
 // needs quoting, a relation where only one side has RLS, a self-referencing relation, a pivot entity that
@@ -126,7 +127,7 @@ it('schema:create and schema:update (the path migrations take) include the pivot
   try {
     expect(await t.owner.schema.getUpdateSchemaSQL()).toMatch(/create policy "linked_rows_all" on "shop data"."doc_labels"/);
   } finally {
-    await t.owner.schema.updateSchema();
+    await updateSchema(t.owner);
   }
   expect(await policiesOf('doc_labels')).toEqual(['linked_rows_all']);
 });

@@ -12,7 +12,6 @@ export { RlsViolationError, RlsInvisibleRowError } from './entity-manager/rls-vi
 export { RlsScopeEscapeError } from './wire/rls-scope-escape-error';
 export { RlsTransactionStartError } from './wire/rls-transaction-start-error';
 export { createPolicies, dropPolicies } from './policies/apply-policies';
-export { knexQueryable } from './policies/knex-queryable';
 export { RlsSessioner } from './entity-manager/rls-sessioner';
 export type { ContextGetter } from '../../core/sessioner/rls-sessioner';
 export { auditRls, auditRlsReport, type AuditReport } from './audit/audit-rls';

@@ -1,5 +1,6 @@
 import { registerRlsAdapter } from '../../core/adapter/active-adapter';
 import { RlsEntityManager } from './entity-manager/rls-entity-manager';
+import './entity-metadata-rls';
 
 // Loading this adapter makes it the one the integrations use (see core/adapter/active-adapter).
 registerRlsAdapter({ major: 7, entityManagerClass: RlsEntityManager });
@@ -12,3 +13,5 @@ export { RlsScopeEscapeError } from './wire/rls-scope-escape-error';
 export { RlsTransactionStartError } from './wire/rls-transaction-start-error';
 export { RlsSessioner } from './entity-manager/rls-sessioner';
 export type { ContextGetter } from '../../core/sessioner/rls-sessioner';
+export { createPolicies, dropPolicies } from './policies/apply-policies';
+export { auditRls, auditRlsReport, type AuditReport } from './audit/audit-rls';

@@ -72,7 +72,8 @@ export const ASSUMPTIONS: readonly Assumption[] = [
       const mapOptions = PostgreSqlConnection.prototype.mapOptions.toString();
       const dialect = PostgreSqlConnection.prototype.createKyselyDialect.toString();
       if (!/mergeConfig\(ret, overrides\)/.test(mapOptions)) return 'PostgreSqlConnection.mapOptions no longer merges driverOptions over the pool options';
-      if (!/new Pool\(options\)/.test(dialect)) return 'PostgreSqlConnection.createKyselyDialect no longer builds new Pool(mapOptions(...))';
+      // Written as `new Pool(options)`; `new <binding>.Pool(options)` once compiled to CommonJS (as under the v7 Jest run).
+      if (!/new (?:[\w$]+\.)?Pool\(options\)/.test(dialect)) return 'PostgreSqlConnection.createKyselyDialect no longer builds new Pool(mapOptions(...))';
       return undefined;
     },
   },
