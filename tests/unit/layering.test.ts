@@ -43,7 +43,7 @@ const LAYERS: Record<string, number> = {
 const ENTRY_POINTS_LOADING_THE_ROOT = ['integrations/nestjs/index.ts'];
 
 /** Packages only an adapter may import (their internals differ between majors). */
-const ADAPTER_ONLY_PACKAGES = [/^knex(\/|$)/, /^pg(\/|$)/, /^@mikro-orm\/(knex|postgresql|migrations|sql)(\/|$)/];
+const ADAPTER_ONLY_PACKAGES = [/^knex(\/|$)/, /^kysely(\/|$)/, /^pg(\/|$)/, /^@mikro-orm\/(knex|postgresql|migrations|sql)(\/|$)/];
 /** Members of knex and node-postgres internals that only an adapter may touch. */
 const ADAPTER_ONLY_TEXT = /@mikro-orm\/knex|\bknex\b|getTransactionStatus|readyForQuery|acquireConnection/;
 
