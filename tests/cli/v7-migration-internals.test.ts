@@ -36,6 +36,12 @@ it.each([
   ['prepareSchemaForComparison', `sql.SqlSchemaGenerator.prototype.prepareSchemaForComparison = async function () {};`, /SqlSchemaGenerator.prototype.prepareSchemaForComparison no longer calls this.getTargetSchema\(/],
   ['getUpdateSchemaSQL', `sql.SqlSchemaGenerator.prototype.getUpdateSchemaSQL = async function () { return ''; };`, /getUpdateSchemaSQL no longer calls this.prepareSchemaForComparison\(/],
   ['setPolicies', `delete sql.DatabaseTable.prototype.setPolicies;`, /DatabaseTable.prototype has no setPolicies/],
+  ['setPartitioning', `delete sql.DatabaseTable.prototype.setPartitioning;`, /DatabaseTable.prototype has no setPartitioning/],
+  [
+    "way down's comparison",
+    `sql.SqlSchemaGenerator.prototype.getUpdateSchemaMigrationSQL = async function () { const { fromSchema, toSchema } = await this.prepareSchemaForComparison({}); return { fromSchema, toSchema }; };`,
+    /getUpdateSchemaMigrationSQL no longer calls comparator\.compare\(toSchema, fromSchema/,
+  ],
 ])('catches a changed %s', (_, patch, message) => {
   const out = onV7(`${patch}\nconsole.log(problem(internals.SCHEMA_GENERATOR_ASSUMPTIONS))`);
   expect(out).toMatch(/^RlsAdapterAssumptionError: /);
