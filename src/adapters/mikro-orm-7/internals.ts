@@ -50,11 +50,11 @@ const postgresqlDir = () => packageDirectory('@mikro-orm/postgresql');
 
 export const ASSUMPTIONS: readonly Assumption[] = [
   {
-    what: "MikroORM's EntityManager.fork builds the fork with `new em.constructor(em.config, em.driver, ...)`, and its constructor takes useContext fourth",
-    why: 'entity-manager/rls-entity-manager.ts: a fork gets the scoped driver through the constructor it is built with (MikroORM has no option to give a fork another driver, and its #private fields rule out a view of the parent)',
+    what: "MikroORM's EntityManager.fork builds the fork with `new em.constructor(em.config, em.driver, ...)`, and its constructor takes useContext fourth and the event manager fifth",
+    why: 'entity-manager/rls-entity-manager.ts: a fork gets the scoped driver through the constructor it is built with (MikroORM has no option to give a fork another driver, and its #private fields rule out a view of the parent), and the event manager built before that constructor is armed',
     problem: () => {
       if (!/new em\.constructor\(em\.config, em\.driver\b/.test(EntityManager.prototype.fork.toString())) return 'EntityManager.prototype.fork no longer builds the fork with new em.constructor(em.config, em.driver, ...)';
-      if (!/constructor\(config, driver, metadata, useContext\b/.test(EntityManager.toString())) return "EntityManager's constructor no longer takes (config, driver, metadata, useContext, ...)";
+      if (!/constructor\(config, driver, metadata, useContext\b[^,]*, eventManager\b/.test(EntityManager.toString())) return "EntityManager's constructor no longer takes (config, driver, metadata, useContext, eventManager)";
       return methods('EntityManager.prototype', EntityManager.prototype, ['getDriver', 'getConnection', 'upsert', 'upsertMany', 'tryCache', 'clearCache', 'getContext', 'setTransactionContext', 'resetTransactionContext'])();
     },
   },
