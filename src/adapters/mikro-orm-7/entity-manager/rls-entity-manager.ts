@@ -2,6 +2,7 @@ import { EventManager, TransactionContext, TransactionPropagation, ValidationErr
 import { EntityManager as SqlEntityManager, type PostgreSqlDriver, type QueryBuilder } from '@mikro-orm/postgresql';
 import type { AbstractSqlDriver } from '@mikro-orm/sql';
 import { bypassInTransaction } from './bypass-in-transaction';
+import { driverUnderConstruction } from './invisible-flush-writes';
 import { rememberForkedUnder, resolveContext } from '../../../core/scope/context-resolution';
 import { RLS_ENTITY_MANAGER } from '../../../core/adapter/rls-entity-manager-like';
 import { RlsAdapterAssumptionError } from '../../../core/errors/rls-adapter-assumption-error';
@@ -235,7 +236,8 @@ export class RlsEntityManager<Context extends object = Record<string, unknown>> 
   override getDriver(): PostgreSqlDriver {
     // MikroORM's EntityLoader, EntityFactory and UnitOfWork take the driver in the constructor, before
     // this class's fields exist: they get this manager's own.
-    if (!CONSTRUCTED.has(this)) return this.driver;
+    // With refuseInvisibleWrites, a scoped manager's ChangeSetPersister gets the view that checks flush writes.
+    if (!CONSTRUCTED.has(this)) return driverUnderConstruction(this, this.driver as unknown as AbstractSqlDriver) as unknown as PostgreSqlDriver;
     const em = this.getContext(false);
     return em === this ? this.driver : em.getDriver();
   }
