@@ -19,6 +19,7 @@ const LAYERS: Record<string, number> = {
   'core/entity': 3,
   'core/diff': 4,
   'core/scope': 4,
+  'core/writes': 4,
   'core/settings': 5,
   'core/role': 5,
   'core/plan': 5,
