@@ -5,7 +5,7 @@ import { startEmbeddedPostgres } from '../tests/support/embedded-postgres';
 import { createBenchDatabase, DATASET, itemIdsByTenant, seedBenchDatabase, type BenchDatabase } from './dataset';
 import { Item, PlainItem } from './entities';
 import { seededPicker } from './measure';
-import type { Orms, Variant } from './variants';
+import type { Orms, VariantOf } from './variants';
 import { WithoutSessionReset } from './without-session-reset';
 import type { Workload } from './workloads';
 
@@ -92,11 +92,18 @@ async function closeAll(orms: Partial<Orms>, server: { stop(): Promise<void> }):
   await server.stop();
 }
 
+/** What a request needs of a run: its ORMs (of either major) and each tenant's item ids. */
+export interface RequestSource<O> {
+  orms: O;
+  ids: ReadonlyMap<number, readonly number[]>;
+}
+
 /**
  * One request of `workload` under `variant`, for worker `worker`. The seeds depend on the workload,
- * round and worker only, so every variant draws the same tenants and rows in the same order.
+ * round and worker only, so every variant (of either MikroORM major) draws the same tenants and rows in
+ * the same order.
  */
-export function requestsOf(bench: Bench, variant: Variant, workload: Workload, round: number): (worker: number) => Promise<unknown> {
+export function requestsOf<O>(bench: RequestSource<O>, variant: VariantOf<O>, workload: Workload, round: number): (worker: number) => Promise<unknown> {
   const pickers = Array.from({ length: CONCURRENCY }, (_, w) => seededPicker(workload.id * 10_000 + round * 100 + w));
   return (worker) => {
     const pick = pickers[worker];

@@ -46,6 +46,14 @@ export class RoundTripCounter {
     };
   }
 
+  /**
+   * MikroORM 7 only, for options built by hand (the benchmark): every client the pool connects (pg-pool's
+   * 'connect' event) is counted from then on. Tests use `ormOptions`, which picks the right hook per major.
+   */
+  readonly onPoolCreated = (pool: { on(event: 'connect', listener: (client: PooledClient) => void): void }): void => {
+    pool.on('connect', (client) => this.count(client));
+  };
+
   /** Round trips completed while `work` ran (run it alone on the pool for an exact count). */
   async during(work: () => Promise<unknown>): Promise<number> {
     const before = this.received;
