@@ -309,8 +309,11 @@ export class RlsPgClient extends Client {
   }
 
   #guardedRelease(error?: Error | boolean): void {
-    const release = this.#poolRelease;
-    if (!release) return;
+    const poolRelease = this.#poolRelease;
+    if (!poolRelease) return;
+    // The pool hands the connection to whoever waits for one, and makes a new connection for them, from
+    // inside this call: their callbacks would run in the releaser's async context, with its scope.
+    const release: Release = (reason) => scopeStorage.exit(() => poolRelease(reason));
     this.#poolRelease = undefined;
     // A transaction that never sent anything leaves nothing behind; any other state of ours ends here.
     this.#transaction = undefined;
