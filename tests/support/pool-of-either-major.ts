@@ -90,3 +90,12 @@ export async function rawPooledQuery<T = Record<string, unknown>>(orm: MikroORM,
   const result = onV7 ? await (await connection.getNativeClient!()).query(sql) : await connection.getKnex!().raw(sql);
   return result.rows as T[];
 }
+
+/** Runs `sql` on a transaction as MikroORM hands it to transaction events (a knex transaction on 6, a Kysely one on 7). */
+export async function rawInTransaction(transaction: unknown, sql: string): Promise<unknown> {
+  if (!onV7) return (transaction as { raw(sql: string): Promise<unknown> }).raw(sql);
+  // Kysely is in the v7 tree only: loaded here, in the v7 run.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { CompiledQuery } = require('kysely') as { CompiledQuery: { raw(sql: string): unknown } };
+  return (transaction as { executeQuery(query: unknown): Promise<unknown> }).executeQuery(CompiledQuery.raw(sql));
+}
