@@ -71,6 +71,15 @@ export const ASSUMPTIONS: readonly Assumption[] = [
     },
   },
   {
+    what: "MikroORM's SQL connection runs a transaction's statements through ctx.executeQuery and opens a savepoint with ctx.savepoint",
+    why: "entity-manager/bypass-in-transaction.ts: while a nested bypass step runs, the caller's transaction refuses both (its statements would run as the bypass role on the shared pg client); Kysely has no hook per transaction object",
+    problem: () => {
+      if (!/\(ctx \?\? this\.#client\)\.executeQuery\(/.test(AbstractSqlConnection.prototype.execute.toString())) return 'AbstractSqlConnection.execute no longer runs statements through (ctx ?? client).executeQuery';
+      if (!/options\.ctx\.savepoint\(/.test(AbstractSqlConnection.prototype.begin.toString())) return 'AbstractSqlConnection.begin no longer opens savepoints with options.ctx.savepoint';
+      return undefined;
+    },
+  },
+  {
     what: `MikroORM's SQL connection has ${VIEW_MEMBERS.join(', ')}, commit, rollback, ensureConnection and logQuery; the PostgreSQL one getNativeClient`,
     why: "wire/scoped-connection.ts: a scoped view runs MikroORM's own execute with the scope handed to the pg client, and reimplements begin to defer BEGIN; every other method is bound to the shared connection (#private state)",
     problem: () =>

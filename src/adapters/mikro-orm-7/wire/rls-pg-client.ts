@@ -41,7 +41,7 @@ interface Step {
   poisoned?: string;
 }
 
-const STEP_REFUSED =
+export const STEP_REFUSED =
   "This transaction is running a bypassRls(cb, { propagation: 'nested' }) step: its statements would run as the bypass role. " +
   'Await the bypass callback before using the transaction again; inside the callback, use the EntityManager it is given.';
 const STEP_POISONED =
