@@ -93,3 +93,92 @@ it('a project whose policies native MikroORM created adopts the package: the fir
   expect((await policyRows(db!, ['note'])).find((r) => r.policyname === 'tenant')!.qual).toContain('::bigint');
   expect((await policyRows(db!, ['note'])).map((r) => r.policyname)).toContain('by_hand');
 });
+
+/**
+ * `note` on native RLS, its `tenant` policy built from four parts that each change in one way below; and
+ * `memo`, whose policy is declared with this package's `rls` option only (native does not read it).
+ */
+const sideBySide = (part: Partial<typeof BASE> = {}) => {
+  const p = { ...BASE, ...part };
+  const using = [p.cast, p.precedence, p.literal, p.selfJoin].map((x) => `(${x})`).join(' and ');
+  return [
+    `const member = new EntitySchema({ name: 'Member', tableName: 'member', properties: { id: { type: 'integer', primary: true }, accountId: { type: 'integer' } } });`,
+    `const note = new EntitySchema({ name: 'Note', tableName: 'note', properties: { id: { type: 'integer', primary: true }, accountId: { type: 'integer' }, a: { type: 'integer' }, b: { type: 'integer' }, c: { type: 'integer' }, status: { type: 'string' }, pinned: { type: 'boolean', default: false } },`,
+    `  rowLevelSecurity: 'force', policies: [{ name: 'tenant', using: ${JSON.stringify(using)} }] });`,
+    `const memo = new EntitySchema({ name: 'Memo', tableName: 'memo', properties: { id: { type: 'integer', primary: true }, accountId: { type: 'integer' } },`,
+    `  rls: { policies: [Permissive({ conditionArgs: [ConditionArg({ comparatorName: 'account_id', type: 'integer' })], cmd: Command.all, customPolicyName: 'memo_tenant' })] } });`,
+    `exports.entities = [member, note, memo];`,
+    '',
+  ].join('\n');
+};
+const BASE = {
+  // `as nullif` is the column name PostgreSQL stores: without it, native's comparison never matches (see below).
+  cast: "note.account_id = (select nullif(current_setting('rls.account_id', true), '')::integer as nullif)",
+  precedence: 'a = 1 or b = 2 and c = 3',
+  literal: "status <> 'closed'",
+  selfJoin: 'exists (select 1 from member m where m.account_id = note.account_id)',
+};
+/** Each change, and the text of it that this package's ALTER POLICY carries. */
+const CHANGES: [string, Partial<typeof BASE>, string][] = [
+  ['::integer to ::bigint', { cast: BASE.cast.replace('::integer', '::bigint') }, "'')::bigint as nullif)"],
+  ['operator precedence', { precedence: '(a = 1 or b = 2) and c = 3' }, '((a = 1 or b = 2) and c = 3)'],
+  ["a literal's case", { literal: "status <> 'CLOSED'" }, "(status <> 'CLOSED')"],
+  ['a.x = b.x to a.x = a.x (always true)', { selfJoin: 'exists (select 1 from member m where m.account_id = m.account_id)' }, 'where m.account_id = m.account_id)'],
+];
+/** What native's schema:update proposes on this database whatever the declarations: it drops what it did not declare. */
+const NATIVE_DROPS_UNDECLARED = [
+  'drop policy "memo_by_hand" on "memo";',
+  'drop policy "memo_tenant_all" on "memo";',
+  'drop policy "by_hand" on "note";',
+  'alter table "memo" no force row level security;',
+  'alter table "memo" disable row level security;',
+];
+const statementsOf = (output: string) => output.split('\n').map((l) => l.trim()).filter((l) => /^(alter|create|drop|comment)\b/.test(l));
+
+describe('side by side: MikroORM 7.2.1 native RLS alone (schema:update --dump), and with this package', () => {
+  // One database for the block (its state never changes: every command is a --dump or a check).
+  let shared: { db: TestDatabase; project: V7CliProject };
+  beforeAll(async () => {
+    const p = await newProject();
+    p.entities(sideBySide());
+    p.ok('schema:create', '--run');
+    await db!.query(`create policy by_hand on public.note as permissive for delete using (pinned)`);
+    await db!.query(`create policy memo_by_hand on public.memo as permissive for delete using (true)`);
+    // The file's afterEach would drop them after the first test.
+    shared = { db: db!, project: p };
+    db = undefined;
+    project = undefined;
+  });
+  afterAll(async () => {
+    shared.project.remove();
+    await shared.db.drop();
+  });
+
+  it('with nothing changed, native drops the hand-written policies, the policies it does not read and RLS itself; this package proposes nothing', () => {
+    const native = shared.project.runWith(NATIVE, 'schema:update', '--dump');
+    expect(native.status).toBe(0);
+    expect(statementsOf(native.output)).toEqual(NATIVE_DROPS_UNDECLARED);
+    expect(shared.project.ok('schema:update', '--dump')).toMatch(/Schema is up-to-date/);
+    expect(shared.project.run('migration:check').status).toBe(0);
+  });
+
+  it.each(CHANGES)('a change of %s: native writes nothing for it, this package writes the exact ALTER POLICY', (_, change, carried) => {
+    const p = shared.project;
+    p.entities(sideBySide(change));
+    const native = p.runWith(NATIVE, 'schema:update', '--dump');
+    expect(native.status).toBe(0);
+    expect(statementsOf(native.output)).toEqual(NATIVE_DROPS_UNDECLARED);
+    const ours = statementsOf(p.ok('schema:update', '--dump'));
+    expect(ours).toEqual([expect.stringMatching(/^alter policy "tenant" on "public"."note" to public using \(.*\);$/)]);
+    expect(ours[0]).toContain(carried);
+    expect(p.run('migration:check').status).not.toBe(0);
+  });
+
+  it('the fail-closed subselect written without its column alias: native drops and recreates the unchanged policy on every run; this package proposes nothing', () => {
+    const p = shared.project;
+    p.entities(sideBySide({ cast: BASE.cast.replace(' as nullif', '') }));
+    const native = statementsOf(p.runWith(NATIVE, 'schema:update', '--dump').output);
+    expect(native).toEqual(expect.arrayContaining(['drop policy "tenant" on "note";', expect.stringMatching(/^create policy "tenant" on "note" using /)]));
+    expect(p.ok('schema:update', '--dump')).toMatch(/Schema is up-to-date/);
+  });
+});
