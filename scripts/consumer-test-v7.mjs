@@ -169,7 +169,15 @@ async function typeCheck(project, { typescript, skipLibCheck, lib }) {
   writeFileSync(join(project, config), `${JSON.stringify({ compilerOptions, files: ['imports.ts', 'imports.cts'] }, null, 2)}\n`);
   const tsc = join('node_modules', typescript, 'bin', 'tsc');
   const version = JSON.parse(readFileSync(join(project, 'node_modules', typescript, 'package.json'), 'utf8')).version;
-  await run(`(c) tsc ${version} --noEmit, nodenext, strict, skipLibCheck ${skipLibCheck} (imports.ts as ESM, imports.cts)`, 'node', [tsc, '-p', config], { cwd: project, env: env22(), timeoutSeconds: 180 });
+  const step = `(c) tsc ${version} --noEmit, nodenext, strict, skipLibCheck ${skipLibCheck} (imports.ts as ESM, imports.cts)`;
+  await run(step, 'node', [tsc, '-p', config], { cwd: project, env: env22(), timeoutSeconds: 180 });
+  // The published types must be major-neutral: an adapter's own declarations (which name knex, Kysely,
+  // @mikro-orm/sql and major-specific signatures) must not be among the files tsc read.
+  const listed = await run(`${step}: files read`, 'node', [tsc, '-p', config, '--listFilesOnly'], { cwd: project, env: env22(), timeoutSeconds: 60, quiet: true });
+  const read = listed.split('\n').map((file) => relative(join(project, 'node_modules', 'mikro-orm-rls'), file.trim()));
+  const adapterFiles = read.filter((file) => file.startsWith('dist/cjs/adapters/mikro-orm-'));
+  const entries = ['dist/esm/index.d.mts', 'dist/cjs/index.d.ts'].filter((file) => !read.includes(file));
+  check(step, adapterFiles.length === 0 && entries.length === 0, `tsc read an adapter's declarations:\n${adapterFiles.join('\n') || '(none)'}\nor missed the entry declarations:\n${entries.join('\n') || '(none)'}`);
 }
 
 async function cleanUp(work, project, superUrl, ids) {
