@@ -128,13 +128,13 @@ async function migrationLadder(project, superUrl, id) {
   const [initial] = migrations();
   check('(b) migration:create --initial', migrations().length === 1, `Expected one migration, found: ${migrations().join(', ') || 'none'}`);
   const initialSql = readFileSync(join(project, 'migrations', initial), 'utf8');
-  for (const pattern of [/create table "notes"/, /create policy "tenant" on "public"\."notes"/, /enable row level security/, /force row level security/]) {
+  for (const pattern of [/create table "notes"/, /create policy "tenant_all" on "public"\."notes"/, /enable row level security/, /force row level security/]) {
     check('(b) migration:create --initial', pattern.test(initialSql), `${initial} lacks ${pattern}:\n${initialSql}`);
   }
 
   await cli('migration:up', ['migration:up']);
   const afterUp = await catalog('migration:up');
-  check('(b) migration:up', afterUp.table?.enabled && afterUp.table?.forced && names(afterUp).join() === 'tenant', `Unexpected catalog: ${JSON.stringify(afterUp)}`);
+  check('(b) migration:up', afterUp.table?.enabled && afterUp.table?.forced && names(afterUp).join() === 'tenant_all', `Unexpected catalog: ${JSON.stringify(afterUp)}`);
   await run('(b) a hand-written policy on notes (superuser)', 'node', ['-e', `const {Client}=require('pg');const c=new Client(${JSON.stringify(dbSuperUrl)});c.connect().then(()=>c.query(${JSON.stringify(HAND_WRITTEN)})).then(()=>c.end())`], { cwd: project, env: env22(), timeoutSeconds: 60 });
   const before = await catalog('with the hand-written policy');
 
@@ -142,11 +142,11 @@ async function migrationLadder(project, superUrl, id) {
   const second = migrations().find((f) => f !== initial);
   check('(b) migration:create after the change', migrations().length === 2 && second, `Expected a second migration, found: ${migrations().join(', ')}`);
   const secondSql = readFileSync(join(project, 'migrations', second), 'utf8');
-  check('(b) migration:create after the change', /alter policy "tenant" on "public"\."notes"/.test(secondSql), `${second} does not ALTER the policy:\n${secondSql}`);
+  check('(b) migration:create after the change', /alter policy "tenant_all" on "public"\."notes"/.test(secondSql), `${second} does not ALTER the policy:\n${secondSql}`);
   check('(b) migration:create after the change', !/hand_written_audit/.test(secondSql) && !/disable row level security/.test(secondSql), `${second} touches the hand-written policy or disables RLS:\n${secondSql}`);
   await cli('migration:up (the change)', ['migration:up'], 'changed');
   const changed = await catalog('the change applied');
-  check('(b) the change applied', changed.policies.find((p) => p.name === 'tenant')?.qual !== before.policies.find((p) => p.name === 'tenant')?.qual, 'The tenant policy did not change');
+  check('(b) the change applied', changed.policies.find((p) => p.name === 'tenant_all')?.qual !== before.policies.find((p) => p.name === 'tenant_all')?.qual, 'The tenant_all policy did not change');
 
   await cli('migration:down', ['migration:down'], 'changed');
   const afterDown = await catalog('migration:down');
