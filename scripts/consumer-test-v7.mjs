@@ -121,7 +121,7 @@ async function migrationLadder(project, superUrl, id) {
   const cli = (step, args, stage = 'initial') =>
     run(`(b) ${step}`, 'npx', ['--no', '--', 'mikro-orm', ...args], { cwd: project, env: env22({ OWNER_DATABASE_URL: ownerUrl, RLS_CONSUMER_STAGE: stage }), timeoutSeconds: 120 });
   const catalog = async (step) => JSON.parse((await run(`(b) ${step}: catalog`, 'node', ['policies.cjs', dbSuperUrl], { cwd: project, env: env22(), quiet: true })).split('\n').pop());
-  const migrations = () => (existsSync(join(project, 'migrations')) ? readdirSync(join(project, 'migrations')).filter((f) => /\.js$/.test(f)).sort() : []);
+  const migrations = () => (existsSync(join(project, 'migrations')) ? readdirSync(join(project, 'migrations')).filter((f) => /\.cjs$/.test(f)).sort() : []);
   const names = (state) => state.policies.map((p) => p.name);
 
   await cli('migration:create --initial', ['migration:create', '--initial']);
