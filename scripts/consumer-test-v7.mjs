@@ -121,20 +121,20 @@ async function migrationLadder(project, superUrl, id) {
   const cli = (step, args, stage = 'initial') =>
     run(`(b) ${step}`, 'npx', ['--no', '--', 'mikro-orm', ...args], { cwd: project, env: env22({ OWNER_DATABASE_URL: ownerUrl, RLS_CONSUMER_STAGE: stage }), timeoutSeconds: 120 });
   const catalog = async (step) => JSON.parse((await run(`(b) ${step}: catalog`, 'node', ['policies.cjs', dbSuperUrl], { cwd: project, env: env22(), quiet: true })).split('\n').pop());
-  const migrations = () => (existsSync(join(project, 'migrations')) ? readdirSync(join(project, 'migrations')).filter((f) => /\.js$/.test(f)).sort() : []);
+  const migrations = () => (existsSync(join(project, 'migrations')) ? readdirSync(join(project, 'migrations')).filter((f) => /\.cjs$/.test(f)).sort() : []);
   const names = (state) => state.policies.map((p) => p.name);
 
   await cli('migration:create --initial', ['migration:create', '--initial']);
   const [initial] = migrations();
   check('(b) migration:create --initial', migrations().length === 1, `Expected one migration, found: ${migrations().join(', ') || 'none'}`);
   const initialSql = readFileSync(join(project, 'migrations', initial), 'utf8');
-  for (const pattern of [/create table "notes"/, /create policy "tenant" on "public"\."notes"/, /enable row level security/, /force row level security/]) {
+  for (const pattern of [/create table "notes"/, /create policy "tenant_all" on "public"\."notes"/, /enable row level security/, /force row level security/]) {
     check('(b) migration:create --initial', pattern.test(initialSql), `${initial} lacks ${pattern}:\n${initialSql}`);
   }
 
   await cli('migration:up', ['migration:up']);
   const afterUp = await catalog('migration:up');
-  check('(b) migration:up', afterUp.table?.enabled && afterUp.table?.forced && names(afterUp).join() === 'tenant', `Unexpected catalog: ${JSON.stringify(afterUp)}`);
+  check('(b) migration:up', afterUp.table?.enabled && afterUp.table?.forced && names(afterUp).join() === 'tenant_all', `Unexpected catalog: ${JSON.stringify(afterUp)}`);
   await run('(b) a hand-written policy on notes (superuser)', 'node', ['-e', `const {Client}=require('pg');const c=new Client(${JSON.stringify(dbSuperUrl)});c.connect().then(()=>c.query(${JSON.stringify(HAND_WRITTEN)})).then(()=>c.end())`], { cwd: project, env: env22(), timeoutSeconds: 60 });
   const before = await catalog('with the hand-written policy');
 
@@ -142,11 +142,11 @@ async function migrationLadder(project, superUrl, id) {
   const second = migrations().find((f) => f !== initial);
   check('(b) migration:create after the change', migrations().length === 2 && second, `Expected a second migration, found: ${migrations().join(', ')}`);
   const secondSql = readFileSync(join(project, 'migrations', second), 'utf8');
-  check('(b) migration:create after the change', /alter policy "tenant" on "public"\."notes"/.test(secondSql), `${second} does not ALTER the policy:\n${secondSql}`);
+  check('(b) migration:create after the change', /alter policy "tenant_all" on "public"\."notes"/.test(secondSql), `${second} does not ALTER the policy:\n${secondSql}`);
   check('(b) migration:create after the change', !/hand_written_audit/.test(secondSql) && !/disable row level security/.test(secondSql), `${second} touches the hand-written policy or disables RLS:\n${secondSql}`);
   await cli('migration:up (the change)', ['migration:up'], 'changed');
   const changed = await catalog('the change applied');
-  check('(b) the change applied', changed.policies.find((p) => p.name === 'tenant')?.qual !== before.policies.find((p) => p.name === 'tenant')?.qual, 'The tenant policy did not change');
+  check('(b) the change applied', changed.policies.find((p) => p.name === 'tenant_all')?.qual !== before.policies.find((p) => p.name === 'tenant_all')?.qual, 'The tenant_all policy did not change');
 
   await cli('migration:down', ['migration:down'], 'changed');
   const afterDown = await catalog('migration:down');
@@ -169,7 +169,15 @@ async function typeCheck(project, { typescript, skipLibCheck, lib }) {
   writeFileSync(join(project, config), `${JSON.stringify({ compilerOptions, files: ['imports.ts', 'imports.cts'] }, null, 2)}\n`);
   const tsc = join('node_modules', typescript, 'bin', 'tsc');
   const version = JSON.parse(readFileSync(join(project, 'node_modules', typescript, 'package.json'), 'utf8')).version;
-  await run(`(c) tsc ${version} --noEmit, nodenext, strict, skipLibCheck ${skipLibCheck} (imports.ts as ESM, imports.cts)`, 'node', [tsc, '-p', config], { cwd: project, env: env22(), timeoutSeconds: 180 });
+  const step = `(c) tsc ${version} --noEmit, nodenext, strict, skipLibCheck ${skipLibCheck} (imports.ts as ESM, imports.cts)`;
+  await run(step, 'node', [tsc, '-p', config], { cwd: project, env: env22(), timeoutSeconds: 180 });
+  // The published types must be major-neutral: an adapter's own declarations (which name knex, Kysely,
+  // @mikro-orm/sql and major-specific signatures) must not be among the files tsc read.
+  const listed = await run(`${step}: files read`, 'node', [tsc, '-p', config, '--listFilesOnly'], { cwd: project, env: env22(), timeoutSeconds: 60, quiet: true });
+  const read = listed.split('\n').map((file) => relative(join(project, 'node_modules', 'mikro-orm-rls'), file.trim()));
+  const adapterFiles = read.filter((file) => file.startsWith('dist/cjs/adapters/mikro-orm-'));
+  const entries = ['dist/esm/index.d.mts', 'dist/cjs/index.d.ts'].filter((file) => !read.includes(file));
+  check(step, adapterFiles.length === 0 && entries.length === 0, `tsc read an adapter's declarations:\n${adapterFiles.join('\n') || '(none)'}\nor missed the entry declarations:\n${entries.join('\n') || '(none)'}`);
 }
 
 async function cleanUp(work, project, superUrl, ids) {
