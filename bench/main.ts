@@ -92,7 +92,9 @@ async function main(): Promise<void> {
         process.stdout.write(`  ${workload.id} (${variant.id}): ${combine(without).throughput.toFixed(0)} ops/s\n`);
       }
     }
-    // After the MikroORM 6 part, on the same server and data set, so the two parts never share the CPU.
+    // After the MikroORM 6 part, on the same server and data set, so the two parts never share the CPU;
+    // its pools closed first, so the server holds the MikroORM 7 part's connections only.
+    await bench.closeOrms();
     const mikroOrm7 = await runMikroOrm7Part(db, args.timing);
     const report: BenchReport = {
       date: new Date().toISOString(),

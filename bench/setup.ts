@@ -20,6 +20,8 @@ export interface Bench {
   withoutReset: WithoutSessionReset;
   ids: Map<number, number[]>;
   postgresVersion: string;
+  /** Closes the ORMs (their pools), keeping the server and data set up (for the MikroORM 7 part). */
+  closeOrms(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -80,15 +82,25 @@ export async function openBench(afterCreate?: AfterCreate): Promise<Bench> {
     const strippedPool = { ...options.pool, afterCreate: chained(withoutReset.afterCreate as unknown as AfterCreate, afterCreate) };
     orms.rlsWithoutReset = (await MikroORM.init(withRls({ ...options, pool: strippedPool }))) as MikroORM & { em: RlsEntityManager };
     const close = () => closeAll(orms, server);
-    return { db, orms: orms as Orms, withoutReset, ids: await itemIdsByTenant(db), postgresVersion: await serverVersion(db.superUrl), close };
+    const closeOrms = () => closeOrmsOf(orms);
+    return { db, orms: orms as Orms, withoutReset, ids: await itemIdsByTenant(db), postgresVersion: await serverVersion(db.superUrl), closeOrms, close };
   } catch (error) {
     await closeAll(orms, server);
     throw error;
   }
 }
 
+/** Closes each ORM once: the ones already closed are no longer in `orms`. */
+async function closeOrmsOf(orms: Partial<Orms>): Promise<void> {
+  for (const key of ['plain', 'rls', 'rlsWithoutReset'] as const) {
+    const orm = orms[key];
+    delete orms[key];
+    await orm?.close(true);
+  }
+}
+
 async function closeAll(orms: Partial<Orms>, server: { stop(): Promise<void> }): Promise<void> {
-  for (const orm of [orms.plain, orms.rls, orms.rlsWithoutReset]) await orm?.close(true);
+  await closeOrmsOf(orms);
   await server.stop();
 }
 

@@ -7,9 +7,10 @@ import { Item, PlainItem } from '../entities';
 import { medianRatio } from '../measure';
 import { measureWorkload, rowOf } from '../rounds';
 import { POOL_SIZE, requestsOf } from '../setup';
+import type { ItemRow } from '../variants';
 import { WORKLOADS } from '../workloads';
 import type { MikroOrm7Part, MikroOrm7PartInput, V7Row } from './part';
-import { V7_BASELINE, V7_NATIVE, V7_VARIANTS, type Orms7 } from './variants';
+import { V7_BASELINE, V7_VARIANTS, type Orms7 } from './variants';
 
 // The MikroORM 7 part of `npm run bench`: started by bench/v7/run-part.ts on the Node 22 of v7/, with
 // bench/v7/resolve-to-v7-tree.cjs preloaded (MikroORM 7 and pg from v7/node_modules) and ts-node.
@@ -29,6 +30,20 @@ async function openOrms7(db: MikroOrm7PartInput['db'], counter: RoundTripCounter
   }
 }
 
+/**
+ * Before anything is timed: every variant's list reads 20 rows of the tenant, and only the tenant's.
+ * A variant whose scope did not reach the policy would read none and look fast.
+ */
+async function assertEveryVariantReadsTheTenantsRows(orms: Orms7): Promise<void> {
+  const tenantId = 1;
+  for (const variant of V7_VARIANTS) {
+    const rows = (await variant.run(orms, tenantId, (em, target) => em.find(target.entity, target.filter, { limit: 20 }))) as ItemRow[];
+    if (rows.length !== 20 || rows.some((r) => r.tenantId !== tenantId)) {
+      throw new Error(`(${variant.id}) read ${rows.length} rows for tenant ${tenantId}, of tenants ${[...new Set(rows.map((r) => r.tenantId))].join(', ') || 'none'}: its scope does not reach the policy of bench/entities.ts (expected 20 rows of tenant ${tenantId}).`);
+    }
+  }
+}
+
 async function main(): Promise<void> {
   const [inputFile, outputFile] = process.argv.slice(2);
   if (!inputFile || !outputFile) throw new Error('Usage: bench/v7/main.ts <input.json> <output.json> (bench/main.ts starts it; run npm run bench).');
@@ -36,6 +51,7 @@ async function main(): Promise<void> {
   const counter = new RoundTripCounter();
   const orms = await openOrms7(db, counter);
   try {
+    await assertEveryVariantReadsTheTenantsRows(orms);
     const source = { orms, ids: await itemIdsByTenant(db) };
     const byId = new Map(V7_VARIANTS.map((v) => [v.id, v]));
     const rows: V7Row[] = [];
@@ -51,7 +67,7 @@ async function main(): Promise<void> {
       );
       for (const variant of V7_VARIANTS) {
         const row = rowOf(cells, workload, variant.id, V7_BASELINE, variant.sameShape);
-        rows.push({ ...row, vsNative: medianRatio(cells.samples.get(variant.id)!, cells.samples.get(V7_NATIVE)!, (s) => s.throughput) });
+        rows.push({ ...row, vsNative: medianRatio(cells.samples.get(variant.id)!, cells.samples.get(variant.nativeOfSameShape)!, (s) => s.throughput) });
         process.stdout.write(`  ${workload.id} (${variant.id}): ${row.throughput.toFixed(0)} ops/s\n`);
       }
     }

@@ -13,7 +13,10 @@ export interface MikroOrm7PartInput {
 
 /** A MikroORM 7 variant's row; `vsBaseline` and `vsSameShape` are against the MikroORM 7 variants. */
 export interface V7Row extends Row {
-  /** Throughput relative to MikroORM 7's native session context (n7) on the same workload. */
+  /**
+   * Throughput relative to MikroORM 7's native session context of the same transaction shape on the
+   * same workload: (n7) for the variants without em.transactional, (n7+tx) for those with it.
+   */
   vsNative: number;
 }
 

@@ -3,7 +3,7 @@ import type { V7Row } from '../../bench/v7/part';
 
 // The MikroORM 7 budget verdicts from given numbers (no timing here).
 
-const VARIANTS = ['a7', 'n7', 'b7', 'c7', 'a7+tx'];
+const VARIANTS = ['a7', 'n7', 'n7+tx', 'b7', 'c7', 'a7+tx'];
 
 /** `vs` and `native` by `<workload><variant>`: ratios to (a7) or its same shape, and to (n7); 1 where not given. */
 function rows(vs: Record<string, number> = {}, native: Record<string, number> = {}, trips: Record<string, number> = {}): V7Row[] {
@@ -49,7 +49,7 @@ it('judges (c7) against unscoped MikroORM 7 in the same transaction shape', () =
   expect(verdicts(rows({ '2c7': 0.95 }))[1]).toBe(true);
 });
 
-it('misses the native rule when (b7) or (c7) is below 1.3x of the native session context', () => {
+it('misses the native rule when (b7) or (c7) is below 1.3x of the native session context of its shape', () => {
   expect(verdicts(rows({}, { '1b7': 1.29 }))[2]).toBe(false);
   expect(verdicts(rows({}, { '2c7': 1.29 }))[3]).toBe(false);
   expect(verdicts(rows({}, { '1b7': 1.3, '2c7': 1.3 })).slice(2, 4)).toEqual([true, true]);
