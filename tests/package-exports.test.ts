@@ -53,10 +53,11 @@ let fromCommonJs: Probe;
 let fromEsm: Probe;
 
 beforeAll(() => {
-  execFileSync('npm', ['run', 'build'], { cwd: root, stdio: 'pipe', timeout: 120_000 });
+  // Two tsc passes (MikroORM 6, then the v7 adapter against v7/): minutes on a busy machine.
+  execFileSync('npm', ['run', 'build'], { cwd: root, stdio: 'pipe', timeout: 400_000 });
   fromEsm = probe(FROM_ESM, true);
   fromCommonJs = probe(FROM_COMMONJS, false);
-}, 150_000);
+}, 430_000);
 
 it('import resolves to the ES module wrapper and require to the CommonJS build', () => {
   expect(fromEsm.resolved).toEqual({ import: 'dist/esm/index.mjs', require: 'dist/cjs/index.js' });
