@@ -34,7 +34,14 @@ export function acquireTimeout(ms: number): Extra {
 }
 
 /** The error of a request that waited longer than {@link acquireTimeout}. */
-export const ACQUIRE_TIMEOUT = onV7 ? /timeout exceeded when trying to connect/ : /Timeout acquiring a connection/;
+export const ACQUIRE_TIMEOUT = onV7 ? /timeout exceeded when trying to connect|Connection terminated due to connection timeout/ : /Timeout acquiring a connection/;
+
+/**
+ * The smallest {@link acquireTimeout} a pool can still serve with: pg-pool's also bounds making a new
+ * connection (which it abandons when the time is up), knex's only the wait (the connection it is making
+ * goes to the pool for the next request).
+ */
+export const tinyAcquireTimeout = (ms: number): number => (onV7 ? Math.max(ms, 50) : ms);
 
 /**
  * A hook the application runs on every new connection before the pool hands it out: knex's
