@@ -106,3 +106,17 @@ export async function rawInTransaction(transaction: unknown, sql: string): Promi
   const { CompiledQuery } = require('kysely') as { CompiledQuery: { raw(sql: string): unknown } };
   return (transaction as { executeQuery(query: unknown): Promise<unknown> }).executeQuery(CompiledQuery.raw(sql));
 }
+
+/**
+ * A hook on new connections that reports success for a connection it ended: knex's `afterCreate` that
+ * calls `done` and then throws (knex ends the connection), pg-pool's `onConnect` that ends the client and
+ * resolves (pg-pool hands it out).
+ */
+export function hookThatEndsItsConnection(): Extra {
+  if (onV7) return { pool: { min: 0, max: 1 }, driverOptions: { onConnect: (client: Client) => client.end() } as never };
+  const afterCreate = (client: Client, done: (error: Error | null, client: Client) => void) => {
+    done(null, client);
+    throw new Error('user hook failed after done');
+  };
+  return { pool: { min: 0, max: 1, afterCreate } as never };
+}
