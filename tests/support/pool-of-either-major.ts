@@ -120,3 +120,22 @@ export function hookThatEndsItsConnection(): Extra {
   };
   return { pool: { min: 0, max: 1, afterCreate } as never };
 }
+
+/**
+ * An ordinary health check of pooled connections, as the pool documents it, counting its calls in
+ * `seen.checks`: knex's `pool.validate` (given through `driverOptions.pool`, which MikroORM 6 merges over
+ * the guarded pool options), pg-pool's `verify` on MikroORM 7.
+ */
+export function healthCheck(seen: { checks: number }): Extra {
+  if (onV7) {
+    const verify = (_client: Client, done: (error?: Error) => void) => {
+      seen.checks++;
+      done();
+    };
+    return { driverOptions: { verify } as never };
+  }
+  return { driverOptions: { pool: { validate: () => (seen.checks++, true) } } as never };
+}
+
+/** Whether this run is on MikroORM 7 (for the few outcomes that differ by major, each saying why). */
+export const onMikroOrm7 = onV7;
