@@ -139,3 +139,13 @@ export function healthCheck(seen: { checks: number }): Extra {
 
 /** Whether this run is on MikroORM 7 (for the few outcomes that differ by major, each saying why). */
 export const onMikroOrm7 = onV7;
+
+/** The rows of a query builder read as a stream (knex's stream of `getKnexQuery()` on 6, `qb.stream()` on 7). */
+export async function streamedRows(qb: unknown): Promise<unknown[]> {
+  const rows: unknown[] = [];
+  const source = onV7
+    ? (qb as { stream(): AsyncIterable<unknown> }).stream()
+    : (qb as { getKnexQuery(): { stream(): AsyncIterable<unknown> } }).getKnexQuery().stream();
+  for await (const row of source) rows.push(row);
+  return rows;
+}
