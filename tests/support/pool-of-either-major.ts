@@ -149,3 +149,20 @@ export async function streamedRows(qb: unknown): Promise<unknown[]> {
   for await (const row of source) rows.push(row);
   return rows;
 }
+
+/** A query builder as the driver's own query, for a subquery condition (knex's on 6; on 7 the builder itself, which MikroORM inlines). */
+export function nativeSubquery(qb: unknown): never {
+  return (onV7 ? qb : (qb as { getKnexQuery(): unknown }).getKnexQuery()) as never;
+}
+
+/**
+ * A query builder's SQL run by the driver's own query builder under `em`, below MikroORM: an awaited
+ * `qb.getKnexQuery()` on 6; on 7 the SQL through `em.getKysely()` (Kysely, MikroORM 7's query builder).
+ */
+export async function rowsThroughDriverQueryBuilder(em: unknown, qb: unknown): Promise<unknown[]> {
+  if (!onV7) return (await (qb as { getKnexQuery(): Promise<unknown[]> }).getKnexQuery()) as unknown[];
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { CompiledQuery } = require('kysely') as { CompiledQuery: { raw(sql: string): unknown } };
+  const kysely = (em as { getKysely(): { executeQuery(query: unknown): Promise<{ rows: unknown[] }> } }).getKysely();
+  return (await kysely.executeQuery(CompiledQuery.raw((qb as { getFormattedQuery(): string }).getFormattedQuery()))).rows;
+}
