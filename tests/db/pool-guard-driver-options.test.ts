@@ -1,6 +1,7 @@
 import { boot, type Booted } from '../fixtures/boot';
 import { Project, RESET_SQL, tenantEntities } from '../fixtures/tenant-model';
 import { ids } from '../support/ids';
+import { healthCheck } from '../support/pool-of-either-major';
 
 // Found by the third adversarial review: withRls() guards `options.pool`, but MikroORM merges `driverOptions` over it
 // (Utils.mergeConfig({ pool: config.pool }, driverOptions)). An application that passes a pool health
@@ -29,23 +30,23 @@ describe('control: pool options given as options.pool', () => {
   });
 });
 
-describe('pool validate given through driverOptions.pool', () => {
+describe('a pool health check given through driverOptions (knex: pool.validate; pg-pool: verify)', () => {
   let t: Booted;
-  let checks = 0;
+  const seen = { checks: 0 };
   beforeAll(async () => {
     t = await boot({
       entities: tenantEntities,
       seedSql: RESET_SQL,
       poolSize: 1,
-      // An ordinary health check, as knex documents it.
-      extra: { driverOptions: { pool: { validate: () => (checks++, true) } } },
+      // An ordinary health check, as the pool documents it.
+      extra: healthCheck(seen),
     });
   });
   afterAll(() => t?.close());
 
   it('the next tenant does not run as the bypass role left by the previous one', async () => {
-    const seen = await attack(t);
-    expect(checks).toBeGreaterThan(0);
-    expect(seen).toEqual({ who: t.db.roles.app, tenant2: [3, 4] });
+    const outcome = await attack(t);
+    expect(seen.checks).toBeGreaterThan(0);
+    expect(outcome).toEqual({ who: t.db.roles.app, tenant2: [3, 4] });
   });
 });

@@ -5,6 +5,7 @@ import { Project, RESET_SQL, tenantEntities } from '../fixtures/tenant-model';
 import { ids } from '../support/ids';
 import { expectNextUsersIsolated } from '../support/next-users-isolated';
 import { TEST_ROLES } from '../support/test-roles';
+import { streamedRows } from '../support/pool-of-either-major';
 
 // Attacks of the eleventh adversarial review that were refused. Each asserts the secure outcome: after
 // the nested bypass step returns or throws, whatever the callback did to savepoints, the caller's
@@ -25,15 +26,21 @@ class FlushHook implements EventSubscriber {
 const flushHook = new FlushHook();
 
 let t: Booted;
-// The name knex gives each savepoint it opens (SAVEPOINT trxN), newest last.
+// The name MikroORM gives each savepoint it opens (SAVEPOINT trxN; savepoint "trxN" on v7, perhaps in
+// the message of a transaction's start), newest last, as sent on the wire.
 const savepoints: string[] = [];
 beforeAll(async () => {
   t = await boot({ entities: tenantEntities, seedSql: RESET_SQL, poolSize: 2, extra: { subscribers: [flushHook] } });
-  (t.app.em.getConnection().getKnex().client as { on(event: string, listener: (q: { sql?: string }) => void): void }).on('query', (q) => {
-    const match = /^SAVEPOINT (\w+);$/.exec(q.sql ?? '');
-    if (match) savepoints.push(match[1]!);
+  t.roundTrips.onSent((sql) => {
+    for (const match of sql.matchAll(/(?:^|;\s*)savepoint "?(\w+)"?\s*(?:;|$)/gi)) savepoints.push(match[1]!);
   });
 });
+/** The newest savepoint's name; an attack on a savepoint that was not seen would attack nothing. */
+function lastSavepoint(): string {
+  const name = savepoints[savepoints.length - 1];
+  if (!name) throw new Error('no savepoint seen on the wire yet');
+  return name;
+}
 beforeEach(async () => {
   flushHook.hook = undefined;
   await freshBackends(t);
@@ -65,6 +72,13 @@ const secure = ['[1,2]', JSON.stringify([{ who: TEST_ROLES.app }]), '0'];
 
 const nextTenantIsolated = () => expectNextUsersIsolated(t, { untouched: true });
 
+it('sees the names of the savepoints MikroORM opens on the wire (the attacks below name them)', async () => {
+  const before = savepoints.length;
+  await t.app.em.forkWithRls({ account_id: 1 }).transactional((tx) => tx.transactional((inner) => inner.find(Project, {})));
+  expect(savepoints.length).toBe(before + 1);
+  expect(lastSavepoint()).toMatch(/^trx\d+$/);
+});
+
 describe('nested bypass: savepoints the callback opens, releases or forges itself', () => {
   it('admin.transactional() inside the callback (a savepoint it opens and releases)', async () => {
     const seen = await afterStep((admin) => admin.transactional((inner) => inner.count(Project)));
@@ -84,14 +98,14 @@ describe('nested bypass: savepoints the callback opens, releases or forges itsel
   });
 
   it("raw RELEASE SAVEPOINT of the step's own savepoint (knex does not know): the switch is restored or the transaction refused", async () => {
-    const seen = await afterStep((admin) => admin.execute(`release savepoint ${savepoints[savepoints.length - 1]}`));
+    const seen = await afterStep((admin) => admin.execute(`release savepoint ${lastSavepoint()}`));
     expect(seen.filter((s) => !secure.includes(s))).toEqual([]);
     await nextTenantIsolated();
   });
 
   it("raw RELEASE then SAVEPOINT of the same name (a forged step savepoint over the switch)", async () => {
     const seen = await afterStep(async (admin) => {
-      const name = savepoints[savepoints.length - 1];
+      const name = lastSavepoint();
       await admin.execute(`release savepoint ${name}; savepoint ${name}`);
     });
     expect(seen.filter((s) => !secure.includes(s))).toEqual([]);
@@ -115,7 +129,7 @@ describe('nested bypass: savepoints the callback opens, releases or forges itsel
         await top.find(Project, {});
         await top.transactional(async (tx) => {
           await tx.find(Project, {});
-          const callerSavepoint = savepoints[savepoints.length - 1];
+          const callerSavepoint = lastSavepoint();
           await tx.bypassRls((admin) => admin.execute(`rollback to savepoint ${callerSavepoint}`), nested).catch(() => undefined);
           seen.push(await outcome(tx.find(Project, {}, { refresh: true }).then(ids)));
           seen.push(await outcome(tx.execute(whoAmI)));
@@ -130,7 +144,7 @@ describe('nested bypass: savepoints the callback opens, releases or forges itsel
 
   it("raw ROLLBACK TO SAVEPOINT of the step's own savepoint, then more bypass work, then return", async () => {
     const seen = await afterStep(async (admin) => {
-      await admin.execute(`rollback to savepoint ${savepoints[savepoints.length - 1]}`);
+      await admin.execute(`rollback to savepoint ${lastSavepoint()}`);
       await admin.count(Project);
     });
     expect(seen.filter((s) => !secure.includes(s))).toEqual([]);
@@ -181,13 +195,8 @@ describe('nested bypass: savepoints the callback opens, releases or forges itsel
     await nextTenantIsolated();
   });
 
-  it('a knex stream of the callback, read to the end, over the step savepoint', async () => {
-    const seen = await afterStep(async (admin) => {
-      const query = admin.createQueryBuilder(Project).select('id').getKnexQuery();
-      const rows: unknown[] = [];
-      for await (const row of query.stream()) rows.push(row);
-      return rows;
-    });
+  it('a stream of the callback (knex on 6, a pg cursor on 7), read to the end, over the step savepoint', async () => {
+    const seen = await afterStep((admin) => streamedRows(admin.createQueryBuilder(Project).select('id')));
     expect(seen.filter((s) => !secure.includes(s))).toEqual([]);
     await nextTenantIsolated();
   });

@@ -6,11 +6,11 @@ import { tenantOrmAt } from '../support/tenant-orm';
 import { freshBackends } from '../support/fresh-backends';
 import { Project, RESET_SQL, tenantEntities } from '../fixtures/tenant-model';
 import { TEST_ROLES } from '../support/test-roles';
+import { acquireTimeout, connectionParams, hookThatEndsItsConnection, mergeOptions, onNewConnection } from '../support/pool-of-either-major';
 
 // Attacks of the eighth adversarial review that were refused. Each asserts the secure outcome.
 
 type Orm = CoreMikroORM<PostgreSqlDriver, RlsEntityManager>;
-type Done = (error: Error | null, connection: unknown) => void;
 const ids = (rows: { id: number }[]) => rows.map((p) => p.id).sort((a, b) => a - b);
 
 let t: Booted;
@@ -123,11 +123,7 @@ describe('nested bypass in an unscoped transaction: other transaction shapes', (
 
 describe('pool guard: a user afterCreate', () => {
   it('that calls done and then throws: the connection it ended is not handed out, the next scoped query works', async () => {
-    const afterCreate = (connection: unknown, done: Done) => {
-      done(null, connection);
-      throw new Error('user hook failed after done');
-    };
-    const orm = await ormAt(t.db.appUrl, { pool: { min: 0, max: 1, acquireTimeoutMillis: 1_000, afterCreate } as never });
+    const orm = await ormAt(t.db.appUrl, mergeOptions(hookThatEndsItsConnection(), acquireTimeout(1_000)));
     try {
       const seen = await orm.em
         .forkWithRls({ account_id: 1 })
@@ -140,9 +136,7 @@ describe('pool guard: a user afterCreate', () => {
   });
 
   it('that opens a transaction with a tenant setting: no scoped or unscoped query runs in it', async () => {
-    const afterCreate = (connection: { query(sql: string, cb: (e: Error | null) => void): void }, done: Done) =>
-      connection.query(`begin; select set_config('rls.account_id', '1', true)`, (error) => done(error, connection));
-    const orm = await ormAt(t.db.appUrl, { pool: { min: 0, max: 1, acquireTimeoutMillis: 1_000, afterCreate } as never });
+    const orm = await ormAt(t.db.appUrl, mergeOptions(onNewConnection((connection) => connection.query(`begin; select set_config('rls.account_id', '1', true)`)), acquireTimeout(1_000)));
     try {
       const unscoped = await orm.em.fork().find(Project, {}).then(ids, () => 'refused');
       expect(['refused', '[]']).toContain(typeof unscoped === 'string' ? unscoped : JSON.stringify(unscoped));
@@ -156,7 +150,7 @@ describe('pool guard: a user afterCreate', () => {
 
 describe('role check per pool', () => {
   it('a superuser login with `-c role=<app>` (the session default): the reset returns to the application role', async () => {
-    const orm = await ormAt(t.db.superUrl, { driverOptions: { connection: { options: `-c role=${t.db.roles.app}` } } });
+    const orm = await ormAt(t.db.superUrl, connectionParams({ options: `-c role=${t.db.roles.app}` }));
     try {
       const seen: string[] = [];
       for (const account of [1, 2, 1]) seen.push(JSON.stringify(ids(await orm.em.forkWithRls({ account_id: account }).find(Project, {}))));

@@ -3,14 +3,13 @@ import { boot, type Booted } from '../fixtures/boot';
 import { Project, RESET_SQL, tenantEntities } from '../fixtures/tenant-model';
 import { tenantOrmAt } from '../support/tenant-orm';
 import { ids } from '../support/ids';
+import { onNewConnection } from '../support/pool-of-either-major';
 
 // The role check (wiring/role-check.ts) checks the role RESET SESSION AUTHORIZATION returns to. Found by the
 // ninth review: a superuser login that switched to the application role with SET SESSION AUTHORIZATION
 // passed (current_user and the session user were both the application role), and raw SQL of one tenant
 // could return the pooled connection to the superuser for the next.
 
-type Done = (error: Error | null, connection: unknown) => void;
-type Conn = { query(sql: string, cb: (e: Error | null) => void): void };
 
 let t: Booted;
 beforeAll(async () => {
@@ -25,8 +24,7 @@ it('a superuser login that drops to the application role with SET SESSION AUTHOR
   // session user, now the application role too): both pass. But the AUTHENTICATED user is still the
   // superuser, and `RESET SESSION AUTHORIZATION` (any raw SQL can run it; the session reset does not
   // undo it) returns the connection to it for good.
-  const drop = (connection: Conn, done: Done) => connection.query(`set session authorization ${t.db.roles.app}`, (error) => done(error, connection));
-  const orm = await ormAt(t.db.superUrl, { pool: { min: 0, max: 1, afterCreate: drop } as never });
+  const orm = await ormAt(t.db.superUrl, onNewConnection((connection) => connection.query(`set session authorization ${t.db.roles.app}`)));
   try {
     const first = await orm.em.forkWithRls({ account_id: 1 }).execute('reset session authorization').then(
       () => 'ran',

@@ -1,6 +1,7 @@
 import { boot, type Booted } from '../fixtures/boot';
 import { tenantOrmAt } from '../support/tenant-orm';
 import { Project, RESET_SQL, tenantEntities } from '../fixtures/tenant-model';
+import { connectionParams, onNewConnection } from '../support/pool-of-either-major';
 
 // The role check (wiring/role-check.ts) also checks the role `RESET ROLE` returns to: every scoped
 // message and transaction end carries `reset role`, which returns to the role the SESSION started with
@@ -8,8 +9,6 @@ import { Project, RESET_SQL, tenantEntities } from '../fixtures/tenant-model';
 // connections log in as a privileged role and drop to the application role in `pool.afterCreate`
 // (`SET ROLE app`) passed the check, which read `current_user` only, and the reset then put every
 // connection back to the superuser, so the second tenant saw every row.
-
-type Done = (error: Error | null, connection: unknown) => void;
 
 let t: Booted;
 beforeAll(async () => {
@@ -20,9 +19,7 @@ afterAll(() => t?.close());
 const ormAt = tenantOrmAt;
 
 it('a superuser login that drops to the application role in pool.afterCreate is refused, naming the role RESET ROLE returns to', async () => {
-  const setRole = (connection: { query(sql: string, cb: (e: Error | null) => void): void }, done: Done) =>
-    connection.query(`set role ${t.db.roles.app}`, (error) => done(error, connection));
-  const orm = await ormAt(t.db.superUrl, { pool: { min: 0, max: 1, afterCreate: setRole } as never });
+  const orm = await ormAt(t.db.superUrl, onNewConnection((connection) => connection.query(`set role ${t.db.roles.app}`)));
   try {
     for (const account of [1, 2, 1]) {
       await expect(orm.em.forkWithRls({ account_id: account }).find(Project, {})).rejects.toThrow(
@@ -37,7 +34,7 @@ it('a superuser login that drops to the application role in pool.afterCreate is 
 });
 
 it('a superuser login whose session default is the application role (-c role=) runs scoped queries as that role', async () => {
-  const orm = await ormAt(t.db.superUrl, { driverOptions: { connection: { options: `-c role=${t.db.roles.app}` } } as never });
+  const orm = await ormAt(t.db.superUrl, connectionParams({ options: `-c role=${t.db.roles.app}` }));
   try {
     expect((await orm.em.forkWithRls({ account_id: 2 }).find(Project, {})).map((p) => p.id).sort()).toEqual([3, 4]);
     expect(await orm.em.forkWithRls({ account_id: 1 }).execute('select current_user as role')).toEqual([{ role: t.db.roles.app }]);

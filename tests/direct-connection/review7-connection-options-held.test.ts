@@ -4,6 +4,7 @@ import { RlsConfigurationError, withRls, type RlsEntityManager } from '../../src
 import { boot, type Booted } from '../fixtures/boot';
 import { Project, RESET_SQL, tenantEntities } from '../fixtures/tenant-model';
 import { ids } from '../support/ids';
+import { acquireTimeout, connectionParams, mergeOptions, onNewConnection, tinyAcquireTimeout } from '../support/pool-of-either-major';
 
 // Attacks on tenant isolation tried by the seventh adversarial review that were refused: those through
 // connection startup options and pool.afterCreate, which need a direct connection to PostgreSQL (a
@@ -32,29 +33,26 @@ describe('connection and pool options of the application ORM', () => {
   const em = (orm: MikroORM) => orm.em as unknown as RlsEntityManager;
 
   it("driverOptions.connection options '-c role=<bypass>': scoped queries are refused by the role check", async () => {
-    await withApp({ driverOptions: { connection: { options: `-c role=${'rls_test_bypass'}` } } }, async (orm) => {
+    await withApp(connectionParams({ options: `-c role=${'rls_test_bypass'}` }), async (orm) => {
       await expect(em(orm).forkWithRls({ account_id: 1 }).find(Project, {})).rejects.toThrow(RlsConfigurationError);
       await expect(em(orm).bypassRls((e) => e.count(Project))).rejects.toThrow(RlsConfigurationError);
     });
   });
 
   it('pool.afterCreate that runs SET ROLE <bypass>: scoped queries are refused by the role check', async () => {
-    type Conn = { query(s: string, cb: (e: Error | null) => void): void };
-    const afterCreate = (conn: Conn, done: (e: Error | null, c: unknown) => void) => conn.query(`set role ${'rls_test_bypass'}`, (e) => done(e, conn));
-    await withApp({ pool: { min: 0, max: 1, afterCreate } as never }, async (orm) => {
+    await withApp(onNewConnection((conn) => conn.query(`set role ${'rls_test_bypass'}`)), async (orm) => {
       await expect(em(orm).forkWithRls({ account_id: 1 }).find(Project, {})).rejects.toThrow(RlsConfigurationError);
     });
   });
 
   it('pool.afterCreate that fails: the scoped query fails, and does not hang', async () => {
-    const afterCreate = (c: unknown, done: (e: Error | null, c: unknown) => void) => done(new Error('afterCreate failed'), c);
-    await withApp({ pool: { min: 0, max: 1, acquireTimeoutMillis: 2000, afterCreate } as never }, async (orm) => {
+    await withApp(mergeOptions(onNewConnection(() => Promise.reject(new Error('afterCreate failed'))), acquireTimeout(2000)), async (orm) => {
       await expect(em(orm).forkWithRls({ account_id: 1 }).find(Project, {})).rejects.toThrow();
     });
   });
 
   it('statement_timeout and idle_in_transaction_session_timeout from the connection: errors, no leak, no hang', async () => {
-    await withApp({ pool: { min: 0, max: 1 }, driverOptions: { connection: { options: '-c statement_timeout=150 -c idle_in_transaction_session_timeout=150' } } }, async (orm) => {
+    await withApp({ pool: { min: 0, max: 1 }, ...connectionParams({ options: '-c statement_timeout=150 -c idle_in_transaction_session_timeout=150' }) }, async (orm) => {
       await expect(em(orm).forkWithRls({ account_id: 1 }).transactional((e) => e.execute('select pg_sleep(1)'))).rejects.toThrow(/statement timeout/);
       await expect(
         em(orm).forkWithRls({ account_id: 1 }).transactional(async (e) => {
@@ -69,7 +67,7 @@ describe('connection and pool options of the application ORM', () => {
   });
 
   it('a tiny acquireTimeoutMillis that aborts a pending session reset does not hand out the unreset connection', async () => {
-    await withApp({ pool: { min: 0, max: 1, acquireTimeoutMillis: 1 } }, async (orm) => {
+    await withApp({ pool: { min: 0, max: 1 }, ...acquireTimeout(tinyAcquireTimeout(1)) }, async (orm) => {
       await em(orm).forkWithRls({ account_id: 1 }).find(Project, {}).catch(() => undefined);
       await expect(em(orm).forkWithRls({ account_id: 1 }).execute(`set role ${'rls_test_bypass'}; commit; select 1/0`)).rejects.toThrow();
       // The next acquires may time out while the pending reset runs; whatever gets through is isolated.

@@ -3,13 +3,12 @@ import { boot, type Booted } from '../fixtures/boot';
 import { tenantOrmAt } from '../support/tenant-orm';
 import { Project, RESET_SQL, tenantEntities } from '../fixtures/tenant-model';
 import { TEST_ROLES } from '../support/test-roles';
+import { onNewConnection } from '../support/pool-of-either-major';
 
 // Attacks of the ninth adversarial review on the role check that were refused, through afterCreate and
 // role-level defaults: direct connections only (through a transaction-mode PgBouncer, server connections
 // made before an ALTER ROLE ... SET do not have it). Each asserts the secure outcome.
 
-type Done = (error: Error | null, connection: unknown) => void;
-type Conn = { query(sql: string, cb: (e: Error | null) => void): void };
 
 let t: Booted;
 beforeAll(async () => {
@@ -22,8 +21,7 @@ const ormAt = tenantOrmAt;
 
 describe('role check', () => {
   it("a superuser login with set_config('role', <app>, false) in afterCreate is refused", async () => {
-    const setRole = (connection: Conn, done: Done) => connection.query(`select set_config('role', '${t.db.roles.app}', false)`, (error) => done(error, connection));
-    const orm = await ormAt(t.db.superUrl, { pool: { min: 0, max: 1, afterCreate: setRole } as never });
+    const orm = await ormAt(t.db.superUrl, onNewConnection((connection) => connection.query(`select set_config('role', '${t.db.roles.app}', false)`)));
     try {
       await expect(orm.em.forkWithRls({ account_id: 1 }).find(Project, {})).rejects.toThrow(RlsConfigurationError);
     } finally {
@@ -43,8 +41,7 @@ describe('role check', () => {
   });
 
   it('the check leaves no transaction and no role switch behind on its connection', async () => {
-    const setRole = (connection: Conn, done: Done) => connection.query(`set role ${t.db.roles.app}`, (error) => done(error, connection));
-    const orm = await ormAt(t.db.superUrl, { pool: { min: 0, max: 1, afterCreate: setRole } as never });
+    const orm = await ormAt(t.db.superUrl, onNewConnection((connection) => connection.query(`set role ${t.db.roles.app}`)));
     try {
       await expect(orm.em.forkWithRls({ account_id: 1 }).find(Project, {})).rejects.toThrow(RlsConfigurationError);
       expect(await orm.em.fork().execute(`select current_user as who, (select count(*)::int from pg_stat_activity where datname = current_database() and state like 'idle in transaction%') as open`)).toEqual([

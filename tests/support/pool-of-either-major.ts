@@ -34,7 +34,14 @@ export function acquireTimeout(ms: number): Extra {
 }
 
 /** The error of a request that waited longer than {@link acquireTimeout}. */
-export const ACQUIRE_TIMEOUT = onV7 ? /timeout exceeded when trying to connect/ : /Timeout acquiring a connection/;
+export const ACQUIRE_TIMEOUT = onV7 ? /timeout exceeded when trying to connect|Connection terminated due to connection timeout/ : /Timeout acquiring a connection/;
+
+/**
+ * The smallest {@link acquireTimeout} a pool can still serve with: pg-pool's also bounds making a new
+ * connection (which it abandons when the time is up), knex's only the wait (the connection it is making
+ * goes to the pool for the next request).
+ */
+export const tinyAcquireTimeout = (ms: number): number => (onV7 ? Math.max(ms, 50) : ms);
 
 /**
  * A hook the application runs on every new connection before the pool hands it out: knex's
@@ -98,4 +105,64 @@ export async function rawInTransaction(transaction: unknown, sql: string): Promi
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { CompiledQuery } = require('kysely') as { CompiledQuery: { raw(sql: string): unknown } };
   return (transaction as { executeQuery(query: unknown): Promise<unknown> }).executeQuery(CompiledQuery.raw(sql));
+}
+
+/**
+ * A hook on new connections that reports success for a connection it ended: knex's `afterCreate` that
+ * calls `done` and then throws (knex ends the connection), pg-pool's `onConnect` that ends the client and
+ * resolves (pg-pool hands it out).
+ */
+export function hookThatEndsItsConnection(): Extra {
+  if (onV7) return { pool: { min: 0, max: 1 }, driverOptions: { onConnect: (client: Client) => client.end() } as never };
+  const afterCreate = (client: Client, done: (error: Error | null, client: Client) => void) => {
+    done(null, client);
+    throw new Error('user hook failed after done');
+  };
+  return { pool: { min: 0, max: 1, afterCreate } as never };
+}
+
+/**
+ * An ordinary health check of pooled connections, as the pool documents it, counting its calls in
+ * `seen.checks`: knex's `pool.validate` (given through `driverOptions.pool`, which MikroORM 6 merges over
+ * the guarded pool options), pg-pool's `verify` on MikroORM 7.
+ */
+export function healthCheck(seen: { checks: number }): Extra {
+  if (onV7) {
+    const verify = (_client: Client, done: (error?: Error) => void) => {
+      seen.checks++;
+      done();
+    };
+    return { driverOptions: { verify } as never };
+  }
+  return { driverOptions: { pool: { validate: () => (seen.checks++, true) } } as never };
+}
+
+/** Whether this run is on MikroORM 7 (for the few outcomes that differ by major, each saying why). */
+export const onMikroOrm7 = onV7;
+
+/** The rows of a query builder read as a stream (knex's stream of `getKnexQuery()` on 6, `qb.stream()` on 7). */
+export async function streamedRows(qb: unknown): Promise<unknown[]> {
+  const rows: unknown[] = [];
+  const source = onV7
+    ? (qb as { stream(): AsyncIterable<unknown> }).stream()
+    : (qb as { getKnexQuery(): { stream(): AsyncIterable<unknown> } }).getKnexQuery().stream();
+  for await (const row of source) rows.push(row);
+  return rows;
+}
+
+/** A query builder as the driver's own query, for a subquery condition (knex's on 6; on 7 the builder itself, which MikroORM inlines). */
+export function nativeSubquery(qb: unknown): never {
+  return (onV7 ? qb : (qb as { getKnexQuery(): unknown }).getKnexQuery()) as never;
+}
+
+/**
+ * A query builder's SQL run by the driver's own query builder under `em`, below MikroORM: an awaited
+ * `qb.getKnexQuery()` on 6; on 7 the SQL through `em.getKysely()` (Kysely, MikroORM 7's query builder).
+ */
+export async function rowsThroughDriverQueryBuilder(em: unknown, qb: unknown): Promise<unknown[]> {
+  if (!onV7) return (await (qb as { getKnexQuery(): Promise<unknown[]> }).getKnexQuery()) as unknown[];
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { CompiledQuery } = require('kysely') as { CompiledQuery: { raw(sql: string): unknown } };
+  const kysely = (em as { getKysely(): { executeQuery(query: unknown): Promise<{ rows: unknown[] }> } }).getKysely();
+  return (await kysely.executeQuery(CompiledQuery.raw((qb as { getFormattedQuery(): string }).getFormattedQuery()))).rows;
 }

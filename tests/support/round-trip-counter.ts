@@ -1,6 +1,12 @@
 /** A node-postgres client, as knex's pool hands it to `afterCreate` and pg-pool emits it on `connect`. */
 interface PooledClient {
-  connection: { on(event: 'readyForQuery', listener: () => void): void };
+  connection: {
+    on(event: 'readyForQuery', listener: () => void): void;
+    /** Sends a simple-protocol Query message. */
+    query(text: string): void;
+    /** Sends an extended-protocol Parse message. */
+    parse(message: { text: string }): void;
+  };
 }
 
 /** A pg Pool, as MikroORM 7 hands it to `driverOptions.onPoolCreated`. */
@@ -25,12 +31,29 @@ interface PoolAndDriverOptions {
  */
 export class RoundTripCounter {
   private received = 0;
+  private readonly senders = new Set<(sql: string) => void>();
 
   private readonly follow = (client: PooledClient): void => {
     client.connection.on('readyForQuery', () => {
       this.received += 1;
     });
+    const { connection } = client;
+    const query = connection.query.bind(connection);
+    const parse = connection.parse.bind(connection);
+    connection.query = (text) => {
+      for (const listener of this.senders) listener(text);
+      query(text);
+    };
+    connection.parse = (message) => {
+      for (const listener of this.senders) listener(message.text);
+      parse(message);
+    };
   };
+
+  /** Calls `listener` with the SQL text of every message sent from now on (as it goes on the wire: several statements in one). */
+  onSent(listener: (sql: string) => void): void {
+    this.senders.add(listener);
+  }
 
   /** MikroORM 6: knex's hook on every new connection, before the pool has it. */
   readonly afterCreate = (client: PooledClient, done: Done): void => {

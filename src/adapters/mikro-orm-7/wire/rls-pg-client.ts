@@ -15,6 +15,9 @@ const ROLLBACK = /^\s*rollback\s*;?\s*$/i;
 // How long a failed message may take to be followed by the server's ReadyForQuery: at once when the
 // server reported the error; when the client gave up (`query_timeout`) the server still runs it.
 const SETTLE_BOUND_MS = 100;
+// How long a pending session reset may take before its connection is destroyed rather than handed on:
+// it is a handful of statements on an idle session, which take well under a millisecond unless blocked.
+const RESET_BOUND_MS = 1_000;
 
 type Status = 'I' | 'T' | 'E' | undefined | 'busy';
 type Release = (error?: Error | boolean) => void;
@@ -68,6 +71,7 @@ export class RlsPgClient extends Client {
   #step?: Step;
   #pendingReset?: string;
   #poolRelease?: Release;
+  #handedOutBusy = false;
 
   // pg-pool sets `client.release` on every acquire (an own property assignment, which this accessor
   // receives): the pool's function is kept, and the guard is what callers get.
@@ -77,6 +81,13 @@ export class RlsPgClient extends Client {
 
   set release(release: Release) {
     this.#poolRelease = release;
+    // This is the pool handing the connection out. pg-pool has no check on acquire, and a connection
+    // it hands out is idle unless a hook of the pool (onConnect) left it in a transaction, with
+    // whatever that set: no statement may run in it, scoped or not; it is destroyed on release.
+    // (A new connection is handed out from inside its connect callback, before pg has read the status
+    // of its first ReadyForQuery: no status yet is a new, idle connection.)
+    const status = this.getTransactionStatus();
+    this.#handedOutBusy = status === 'T' || status === 'E';
   }
 
   /** Whether this client is in a nested bypass step (see bypass-in-transaction.ts). */
@@ -95,6 +106,14 @@ export class RlsPgClient extends Client {
 
   // pg's overloads are many; Kysely uses query(text, values) and query(submittable). Both pass here.
   override query(config: any, values?: any, callback?: any): any {
+    if (this.#handedOutBusy) {
+      const message =
+        'mikro-orm-rls: the pool handed out a connection that was not idle (a pool hook such as onConnect left it inside a transaction): ' +
+        'nothing was run on it, and it was destroyed. Make the hook end what it begins.';
+      // Destroyed now: whoever holds it may never release it (Kysely does not after a failed BEGIN).
+      this.#guardedRelease(new Error(message));
+      throw new RlsConfigurationError(message);
+    }
     if (typeof config !== 'string' || typeof values === 'function' || callback !== undefined) return this.#submittable(config, values, callback);
     return this.#statement(config, Array.isArray(values) ? values : []);
   }
@@ -116,7 +135,7 @@ export class RlsPgClient extends Client {
     if (refused) throw new RlsConfigurationError(refused);
     const store = scopeStorage.getStore();
     const arm = store?.armStep;
-    if (!arm) return this.#route(text, values, store).catch((error: unknown) => this.#afterFailedEnd(text, error));
+    if (!arm) return this.#route(text, values, store).catch((error: unknown) => this.#afterFailure(text, error));
     // A nested bypass step's savepoint: once it is sent, the step's connection accepts only the step's
     // statements. In a transaction that carries no reset (an unscoped one) its end must reset too.
     this.#transaction ??= { reset: arm.reset };
@@ -239,12 +258,13 @@ export class RlsPgClient extends Client {
 
   /**
    * Kysely gives a transaction's connection back to the pool only after a COMMIT or ROLLBACK that
-   * succeeded: one whose ROLLBACK failed (the backend was killed, the client timed out), or whose
-   * COMMIT failed on a connection that is gone, would stay checked out for ever, and a pool of one
-   * would hang every later request. Nothing can use it again: it goes back to the pool destroyed.
+   * succeeded, and never when its BEGIN failed: a connection whose BEGIN or ROLLBACK failed (the backend
+   * was killed, the client timed out), or whose COMMIT failed on a connection that is gone, would stay
+   * checked out for ever, and a pool of one would hang every later request. Nothing can use it again:
+   * it goes back to the pool destroyed.
    */
-  #afterFailedEnd(text: string, error: unknown): never {
-    if (END.test(text) && (ROLLBACK.test(text) || this.#status() === undefined)) {
+  #afterFailure(text: string, error: unknown): never {
+    if (BEGIN.test(text) || (END.test(text) && (ROLLBACK.test(text) || this.#status() === undefined))) {
       this.#guardedRelease(new Error(`mikro-orm-rls: a connection whose ${text.trim().toUpperCase()} failed was destroyed`));
     }
     throw error;
@@ -315,19 +335,30 @@ export class RlsPgClient extends Client {
     // inside this call: their callbacks would run in the releaser's async context, with its scope.
     const release: Release = (reason) => scopeStorage.exit(() => poolRelease(reason));
     this.#poolRelease = undefined;
+    this.#handedOutBusy = false;
     // A transaction that never sent anything leaves nothing behind; any other state of ours ends here.
     this.#transaction = undefined;
     if (error) return release(error);
     if (!this.#reusable()) return release(new Error('mikro-orm-rls: a connection that was not idle (or mid bypass step) was destroyed'));
     const reset = this.#pendingReset;
     if (reset === undefined) return release();
-    // Only after scoped work that failed: the reset runs before anyone else gets the connection.
+    // Only after scoped work that failed: the reset runs before anyone else gets the connection. The
+    // connection holds its slot of the pool meanwhile, so a reset that does not finish in time (DISCARD
+    // TEMP waiting on a lock another session holds on a temporary table) destroys it instead.
+    let settled = false;
+    const settle = (reason?: Error) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      release(reason);
+    };
+    const timer = setTimeout(() => settle(new Error(`mikro-orm-rls: a connection whose session reset took over ${RESET_BOUND_MS} ms was destroyed`)), RESET_BOUND_MS);
     super.query(reset).then(
       () => {
         this.#pendingReset = undefined;
-        release(this.#reusable() ? undefined : new Error('mikro-orm-rls: a connection not idle after its reset was destroyed'));
+        settle(this.#reusable() ? undefined : new Error('mikro-orm-rls: a connection not idle after its reset was destroyed'));
       },
-      (resetError: Error) => release(resetError),
+      (resetError: Error) => settle(resetError),
     );
   }
 }
