@@ -1,16 +1,11 @@
 #!/usr/bin/env node
-import { ConfigurationLoader, MikroORM } from '@mikro-orm/core';
-import { loadInstalledAdapter } from '../adapters/installed-adapter';
+import { loadInstalledAdapter, loadInstalledCliConfigLoader } from '../adapters/installed-adapter';
 import { describeAuditTarget } from '../core/audit/audit-target';
 import { parseCliArguments, USAGE } from './cli-arguments';
 
 async function audit(json: boolean): Promise<number> {
-  // Load TypeScript configs the way the mikro-orm CLI does (ts-node, as package.json "mikro-orm" says).
-  const settings = ConfigurationLoader.getSettings();
-  if (settings.useTsNode !== false) ConfigurationLoader.registerTsNode(settings.tsConfigPath);
-  // CommonJS projects load the config with require (so ts-node applies), as the mikro-orm CLI does.
-  (ConfigurationLoader as unknown as { commonJSCompat(options: object): void }).commonJSCompat({});
-  const orm = await MikroORM.init();
+  // The application's configuration, found and loaded the way the installed major's mikro-orm CLI does.
+  const orm = await loadInstalledCliConfigLoader().ormFromCliConfig();
   try {
     const { target, findings } = await loadInstalledAdapter().auditRlsReport(orm);
     const header = describeAuditTarget(target);

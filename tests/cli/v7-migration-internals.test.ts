@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { buildV7Adapter, node22 } from '../fixtures/v7-cli-project';
+import { buildPackageUnderV7, node22 } from '../fixtures/v7-cli-project';
 
 // The tripwire of src/adapters/mikro-orm-7/migrations/internals.ts: on the installed MikroORM 7.2.1 every
 // assumption holds, and each one that a release could break is caught, naming itself. Runs on Node 22
@@ -13,7 +13,7 @@ const repo = join(__dirname, '..', '..');
 let build: string;
 
 beforeAll(() => {
-  build = buildV7Adapter(mkdtempSync(join(repo, 'v7', '.rls-build-')));
+  build = buildPackageUnderV7(mkdtempSync(join(repo, 'v7', '.rls-build-')));
 });
 afterAll(() => rmSync(build, { recursive: true, force: true }));
 
@@ -36,6 +36,12 @@ it.each([
   ['prepareSchemaForComparison', `sql.SqlSchemaGenerator.prototype.prepareSchemaForComparison = async function () {};`, /SqlSchemaGenerator.prototype.prepareSchemaForComparison no longer calls this.getTargetSchema\(/],
   ['getUpdateSchemaSQL', `sql.SqlSchemaGenerator.prototype.getUpdateSchemaSQL = async function () { return ''; };`, /getUpdateSchemaSQL no longer calls this.prepareSchemaForComparison\(/],
   ['setPolicies', `delete sql.DatabaseTable.prototype.setPolicies;`, /DatabaseTable.prototype has no setPolicies/],
+  ['setPartitioning', `delete sql.DatabaseTable.prototype.setPartitioning;`, /DatabaseTable.prototype has no setPartitioning/],
+  [
+    "way down's comparison",
+    `sql.SqlSchemaGenerator.prototype.getUpdateSchemaMigrationSQL = async function () { const { fromSchema, toSchema } = await this.prepareSchemaForComparison({}); return { fromSchema, toSchema }; };`,
+    /getUpdateSchemaMigrationSQL no longer calls comparator\.compare\(toSchema, fromSchema/,
+  ],
 ])('catches a changed %s', (_, patch, message) => {
   const out = onV7(`${patch}\nconsole.log(problem(internals.SCHEMA_GENERATOR_ASSUMPTIONS))`);
   expect(out).toMatch(/^RlsAdapterAssumptionError: /);

@@ -2,7 +2,7 @@ import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { CliProject } from '../fixtures/cli-project';
 import { notesAndOrdersEntitiesTs } from '../fixtures/notes-and-orders-model';
-import { buildV7Adapter, notesAndOrdersEntitiesJs, V7CliProject } from '../fixtures/v7-cli-project';
+import { buildPackageUnderV7, notesAndOrdersEntitiesJs, V7CliProject } from '../fixtures/v7-cli-project';
 import { policyRows, rlsFlags, rlsState } from '../support/rls-state';
 import { createTestDatabase, grantSchemaUsage, type TestDatabase } from '../support/test-database';
 
@@ -20,7 +20,7 @@ let db: TestDatabase | undefined;
 const projects: { remove(): void }[] = [];
 
 beforeAll(() => {
-  build = buildV7Adapter(mkdtempSync(join(repo, 'v7', '.rls-build-')));
+  build = buildPackageUnderV7(mkdtempSync(join(repo, 'v7', '.rls-build-')));
 });
 
 afterAll(() => rmSync(build, { recursive: true, force: true }));

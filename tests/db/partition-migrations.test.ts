@@ -1,12 +1,12 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Migrator } from '@mikro-orm/migrations';
 import { MikroORM } from '@mikro-orm/postgresql';
 import { Command, Restrictive, column, sql, withRls, type Policy } from '../../src';
 import { ITEM_PARTITIONS, itemEntity, PARTITIONED_ITEMS_SQL, tenantPolicy } from '../fixtures/partitioned-model';
 import { runSql } from '../support/sql-client';
 import { createTestDatabase, type TestDatabase } from '../support/test-database';
+import { migratorOf } from '../support/migrator';
 import { updateSchema } from '../support/schema-generator';
 
 // Partitions exist only in the database (created by hand-written SQL), so the migration diff reads them
@@ -32,7 +32,7 @@ async function ownerOrm(options: { policies?: Policy[]; titleType?: string; snap
   return orm;
 }
 
-const migrator = (orm: MikroORM) => orm.getMigrator() as Migrator;
+const migrator = migratorOf;
 const asOwner = (statements: readonly string[]) => runSql(db.ownerUrl, statements.filter((s) => s.trim()).map((s) => `${s};`).join('\n'));
 
 const partitionState = () =>

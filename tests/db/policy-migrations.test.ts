@@ -1,19 +1,19 @@
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Migrator } from '@mikro-orm/migrations';
+import { Migrator } from '@mikro-orm/migrations';
 import { MikroORM } from '@mikro-orm/postgresql';
 import { withRls } from '../../src';
-import { RlsMigrator } from '../../src/adapters/mikro-orm-6/migrations';
 import { fitIdentifier } from '../../src/core/ddl';
 import { LONG_ORDER_POLICY, notesAndOrders, READER_ROLE, type NotesAndOrders } from '../fixtures/notes-and-orders-model';
 import { policyRows, rlsState, type RlsState } from '../support/rls-state';
 import { runSql } from '../support/sql-client';
 import { superuserUrl } from '../support/superuser-url';
+import { migratorOf, type MigratorOfEitherMajor } from '../support/migrator';
 import { createTestDatabase, type TestDatabase } from '../support/test-database';
 
 // The policy change matrix of `migration:create`, driven in process through the Migrator the CLI uses
-// (`orm.getMigrator()`: createMigration, checkMigrationNeeded, up, down, as migration:create, :check, :up
-// and :down call them), against a real database, as the owner role. Each test starts from a fresh
+// (`orm.getMigrator()` on MikroORM 6, `orm.migrator` on 7: createMigration / create, checkMigrationNeeded /
+// checkSchema, up, down, as migration:create, :check, :up and :down call them), against a real database, as the owner role. Each test starts from a fresh
 // database migrated to its own starting declaration, with a hand-written policy that must survive
 // everything; it changes one aspect, checks the migration file, the catalog, and that the way down
 // restores the catalog exactly. tests/cli/migrations-cli.test.ts runs the same through the real CLI.
@@ -49,18 +49,22 @@ const accountIdType = async () =>
 const migrationFiles = () => readdirSync(project!.dir).filter((f) => f.endsWith('.js')).sort();
 
 /** The Migrator of a new ORM declaring `d`, as the CLI gets it for one command. */
-async function migratorFor(d: NotesAndOrders): Promise<Migrator> {
+async function migratorFor(d: NotesAndOrders): Promise<MigratorOfEitherMajor> {
   const p = project!;
-  const orm = await MikroORM.init(withRls({ clientUrl: p.db.ownerUrl, entities: notesAndOrders(d), migrations: { path: p.dir, emit: 'js', silent: true } }));
+  const options = withRls({ clientUrl: p.db.ownerUrl, entities: notesAndOrders(d), migrations: { path: p.dir, emit: 'js', silent: true } });
+  const orm = await MikroORM.init(options);
   p.orms.push(orm);
-  const migrator = orm.getMigrator() as Migrator;
-  // The CLI's migration commands go through this class: the tests must too.
-  expect(migrator).toBeInstanceOf(RlsMigrator);
+  const migrator = migratorOf(orm);
+  // The CLI's migration commands go through the Migrator withRls registers (a subclass of MikroORM's):
+  // the tests must too.
+  expect(migrator.instance).toBeInstanceOf(Migrator);
+  expect(migrator.instance.constructor).not.toBe(Migrator);
+  expect(options.extensions).toContain(migrator.instance.constructor);
   return migrator;
 }
 
 /** Creates a migration. Names keep the files in order when two are created within the same second. */
-const create = (migrator: Migrator, options: { blank?: boolean; initial?: boolean } = {}) =>
+const create = (migrator: MigratorOfEitherMajor, options: { blank?: boolean; initial?: boolean } = {}) =>
   migrator.createMigration(undefined, options.blank ?? false, options.initial ?? false, `step${String(++project!.migrations).padStart(2, '0')}`);
 
 /** A fresh database and an empty migrations folder. */
@@ -82,7 +86,7 @@ async function startFrom(d: NotesAndOrders): Promise<void> {
 }
 
 /** Declares `d`: a migration is needed, is created, is applied, and then none is needed. Returns the file. */
-async function migrate(d: NotesAndOrders): Promise<{ code: string; migrator: Migrator }> {
+async function migrate(d: NotesAndOrders): Promise<{ code: string; migrator: MigratorOfEitherMajor }> {
   const migrator = await migratorFor(d);
   expect(await migrator.checkMigrationNeeded()).toBe(true);
   const { code } = await create(migrator);
@@ -93,7 +97,7 @@ async function migrate(d: NotesAndOrders): Promise<{ code: string; migrator: Mig
 }
 
 /** Reverts the last migration, checks the state is exactly `before`, and applies it again. */
-async function expectDownRestores(migrator: Migrator, before: RlsState): Promise<void> {
+async function expectDownRestores(migrator: MigratorOfEitherMajor, before: RlsState): Promise<void> {
   const after = await state();
   await migrator.down();
   expect(await state()).toEqual(before);

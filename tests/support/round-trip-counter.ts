@@ -1,48 +1,59 @@
-import { mikroOrmTreeOfThisRun } from './mikro-orm-tree';
-
-/** A node-postgres client, as knex's pool hands it to `afterCreate` (v6) or pg's Pool to its 'connect' listeners (v7). */
+/** A node-postgres client, as knex's pool hands it to `afterCreate` and pg-pool emits it on `connect`. */
 interface PooledClient {
   connection: { on(event: 'readyForQuery', listener: () => void): void };
 }
 
-/** The pool-related ORM options a counter needs, under the installed major's names. */
-export interface CountedPoolOptions {
-  pool: Record<string, unknown>;
-  driverOptions?: Record<string, unknown>;
+/** A pg Pool, as MikroORM 7 hands it to `driverOptions.onPoolCreated`. */
+interface PgPool {
+  on(event: 'connect', listener: (client: PooledClient) => void): void;
+}
+
+type Done = (error: Error | null, client: PooledClient) => void;
+
+interface PoolAndDriverOptions {
+  pool?: object;
+  driverOptions?: object;
 }
 
 /**
  * Counts round trips to PostgreSQL on every connection of a pool: the server ends each answer with one
  * ReadyForQuery message, and the client waits for it before it sends the next message. So the count
  * of ReadyForQuery messages is the count of round trips, measured on the wire rather than guessed from
- * the query log. Spread `ormOptions(pool)` into the ORM's options; counting starts with the next message.
+ * the query log. Installed on the pg client of every new connection: through knex's `pool.afterCreate`
+ * on MikroORM 6, through the pg Pool's `connect` event on MikroORM 7 (each major ignores the other's
+ * hook). Counting starts with the next message.
  */
 export class RoundTripCounter {
   private received = 0;
 
-  /** knex's pool hook (MikroORM 6): called with each new client. */
-  readonly afterCreate = (client: PooledClient, done: (error: Error | null, client: PooledClient) => void): void => {
-    this.count(client);
+  private readonly follow = (client: PooledClient): void => {
+    client.connection.on('readyForQuery', () => {
+      this.received += 1;
+    });
+  };
+
+  /** MikroORM 6: knex's hook on every new connection, before the pool has it. */
+  readonly afterCreate = (client: PooledClient, done: Done): void => {
+    this.follow(client);
     done(null, client);
   };
 
+  /** MikroORM 7: called with the pg Pool MikroORM builds, which emits every new client on `connect` (before its first use). */
+  readonly onPoolCreated = (pool: PgPool): void => {
+    pool.on('connect', this.follow);
+  };
+
   /**
-   * `pool` with this counter on every new connection: MikroORM 6 passes `pool.afterCreate` to knex's
-   * pool; MikroORM 7 builds a pg Pool and hands it to `driverOptions.onPoolCreated`, whose 'connect'
-   * event gives each new client. `driverOptions` are kept (and their own onPoolCreated still called).
+   * `options` with the counter installed for either major; an `onPoolCreated` already in
+   * `driverOptions` is still called (a user `afterCreate` in `pool` is replaced).
    */
-  ormOptions(pool: Record<string, unknown>, driverOptions?: Record<string, unknown>): CountedPoolOptions {
-    if (mikroOrmTreeOfThisRun() === 'root') return { pool: { ...pool, afterCreate: this.afterCreate }, ...(driverOptions ? { driverOptions } : {}) };
-    const theirs = driverOptions?.onPoolCreated as ((pool: unknown) => unknown) | undefined;
+  installIn<O extends PoolAndDriverOptions>(options: O): O {
+    const theirs = (options.driverOptions as { onPoolCreated?: (pool: PgPool) => unknown } | undefined)?.onPoolCreated;
+    const onPoolCreated = theirs ? (pool: PgPool) => (this.onPoolCreated(pool), theirs(pool)) : this.onPoolCreated;
     return {
-      pool,
-      driverOptions: {
-        ...driverOptions,
-        onPoolCreated: (created: { on(event: 'connect', listener: (client: PooledClient) => void): void }) => {
-          created.on('connect', (client) => this.count(client));
-          return theirs?.(created);
-        },
-      },
+      ...options,
+      pool: { ...options.pool, afterCreate: this.afterCreate },
+      driverOptions: { ...options.driverOptions, onPoolCreated },
     };
   }
 
@@ -51,11 +62,5 @@ export class RoundTripCounter {
     const before = this.received;
     await work();
     return this.received - before;
-  }
-
-  private count(client: PooledClient): void {
-    client.connection.on('readyForQuery', () => {
-      this.received += 1;
-    });
   }
 }

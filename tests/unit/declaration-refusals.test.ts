@@ -42,7 +42,7 @@ describe('names PostgreSQL would truncate', () => {
 
   it('refuses a generated pivot table name over 63 bytes and says to set pivotTable', async () => {
     const owner = 'a_table_name_of_sixty_two_bytes'.padEnd(62, '_');
-    const A = new EntitySchema({ name: 'A', tableName: owner, properties: { id: { type: 'integer', primary: true }, accountId: { type: 'integer' }, bs: { kind: 'm:n', entity: 'B', owner: true } }, rls: { policies: [tenant] } });
+    const A = new EntitySchema({ name: 'A', tableName: owner, properties: { id: { type: 'integer', primary: true }, accountId: { type: 'integer' }, bs: { kind: 'm:n', entity: () => B, owner: true } }, rls: { policies: [tenant] } });
     const B = new EntitySchema({ name: 'B', tableName: 'b', properties: { id: { type: 'integer', primary: true }, accountId: { type: 'integer' } }, rls: { policies: [tenant] } });
     await expect(init([A, B])).rejects.toThrow(new RegExp(`table name "${owner}_bs" .* is 65 bytes long.*pivotTable on an m:n relation`));
   });

@@ -60,6 +60,44 @@ describe('diffRls', () => {
     expect(() => diffRls(desired([select]), live([{ ...select, managed: false }]))).toThrow(/was not created by mikro-orm-rls/);
   });
 
+  describe('policies MikroORM 7 created from native declarations (adoptable)', () => {
+    const adoptable = (policies: PolicySpec[]): TableRlsSpec[] => [{ table, force: true, policies, adoptable: policies.map((p) => p.name) }];
+    const native = (p: PolicySpec, comment: string | null = null): LivePolicy => ({ ...p, managed: false, comment });
+
+    it('takes an unchanged one over with the marker comment, and the way down restores its own comment', () => {
+      const [op] = diffRls(adoptable([select]), live([native(select)]));
+      expect(op.description).toBe("adopt policy own_select (created by MikroORM's native RLS)");
+      expect(op.up).toEqual([`comment on policy "own_select" on "public"."items" is 'managed by mikro-orm-rls'`]);
+      expect(op.down).toEqual(['comment on policy "own_select" on "public"."items" is null']);
+      expect(diffRls(adoptable([select]), live([native(select, 'tenant rows')]))[0].down).toEqual([`comment on policy "own_select" on "public"."items" is 'tenant rows'`]);
+    });
+
+    it('alters a changed one as it takes it over, and the way down undoes both', () => {
+      const [op] = diffRls(adoptable([{ ...select, using: '(owner_id = 2)' }]), live([native(select)]));
+      expect(op.up).toEqual([
+        'alter policy "own_select" on "public"."items" to public using ((owner_id = 2))',
+        `comment on policy "own_select" on "public"."items" is 'managed by mikro-orm-rls'`,
+      ]);
+      expect(op.down).toEqual(['comment on policy "own_select" on "public"."items" is null', 'alter policy "own_select" on "public"."items" to public using ((owner_id = 1))']);
+    });
+
+    it('recreates one whose command changed as its own, and the way down restores it without the marker', () => {
+      const [op] = diffRls(adoptable([{ ...select, permissive: false }]), live([native(select)]));
+      expect(op.up).toEqual([
+        'drop policy "own_select" on "public"."items"',
+        'create policy "own_select" on "public"."items" as restrictive for select to public using ((owner_id = 1))',
+        `comment on policy "own_select" on "public"."items" is 'managed by mikro-orm-rls'`,
+      ]);
+      expect(op.down).toEqual(['drop policy "own_select" on "public"."items"', 'create policy "own_select" on "public"."items" as permissive for select to public using ((owner_id = 1))']);
+    });
+
+    it('still refuses a hand-written policy whose name no native declaration has, and leaves other hand-written ones alone', () => {
+      const other = { ...select, name: 'by_hand' };
+      expect(() => diffRls([{ table, force: true, policies: [select], adoptable: ['elsewhere'] }], live([native(select)]))).toThrow(/was not created by mikro-orm-rls/);
+      expect(diffRls(adoptable([select]), live([native(select), native(other)])).flatMap((op) => op.up).join('\n')).not.toMatch(/by_hand/);
+    });
+  });
+
   it('turns FORCE off when the entity opts out', () => {
     const ops = diffRls(desired([select], false), live([managed(select)]));
     expect(ops.map((o) => o.up[0])).toEqual(['alter table "public"."items" no force row level security']);

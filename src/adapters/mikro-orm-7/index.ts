@@ -1,7 +1,7 @@
 import { EntityManager as SqlEntityManager } from '@mikro-orm/postgresql';
 import { registerRlsAdapter } from '../../core/adapter/active-adapter';
 import { RlsEntityManager } from './entity-manager/rls-entity-manager';
-import './entity-metadata-rls';
+import '../../core/entity/entity-metadata-rls';
 
 // Loading this adapter makes it the one the integrations use (see core/adapter/active-adapter).
 // @mikro-orm/nestjs 7 provides MikroORM's EntityManager and em.constructor (here RlsEntityManager), not

@@ -7,6 +7,8 @@ import type { Queryable } from './queryable';
 /** A policy as PostgreSQL stores it, with whether this package created it. */
 export interface LivePolicy extends PolicySpec {
   readonly managed: boolean;
+  /** Its comment, when read from the catalog (a snapshot does not record it). */
+  readonly comment?: string | null;
 }
 
 export interface LiveTableState {
@@ -80,6 +82,7 @@ export async function readLiveState(db: Queryable, tables: readonly TableRef[], 
       using: row.using,
       withCheck: row.with_check,
       managed: options.manageAll === true || row.comment === MANAGED_POLICY_COMMENT,
+      comment: row.comment,
     });
     byTable.set(key({ schema: row.schema, name: row.table }), list);
   }

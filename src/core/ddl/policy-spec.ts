@@ -45,6 +45,13 @@ export interface TableRlsSpec {
   /** `FORCE ROW LEVEL SECURITY`, so the table owner is subject to the policies too. */
   readonly force: boolean;
   readonly policies: readonly PolicySpec[];
+  /**
+   * Names of `policies` declared with MikroORM 7's native `policies` option, which MikroORM's own schema
+   * commands create under the same names: a live policy of one of these names that this package did not
+   * create is taken over (its managed-by comment written, the way down restoring the old one) rather than
+   * refused as hand-written, so a project on native RLS adopts this package without dropping its policies.
+   */
+  readonly adoptable?: readonly string[];
 }
 
 export function usesUsing(command: Command): boolean {

@@ -24,14 +24,20 @@ function createStatements(table: TableRef, policy: PolicySpec): string[] {
 
 function restoreStatements(table: TableRef, policy: LivePolicy): string[] {
   const create = createPolicySql(table, policy);
-  return policy.managed ? [create, commentPolicySql(table, policy.name, MANAGED_POLICY_COMMENT)] : [create];
+  const comment = policy.managed ? MANAGED_POLICY_COMMENT : (policy.comment ?? null);
+  return comment === null ? [create] : [create, commentPolicySql(table, policy.name, comment)];
 }
 
-/** Operations on one table's policies only (no RLS flags); with `desired = []`, drops every managed one. */
-export function policyOperations(table: TableRef, desired: readonly PolicySpec[], live: readonly LivePolicy[]): RlsOperation[] {
+/**
+ * Operations on one table's policies only (no RLS flags); with `desired = []`, drops every managed one.
+ * `adoptable` (see `TableRlsSpec.adoptable`) names live policies to take over although this package did
+ * not create them: MikroORM 7's native RLS did, from the same declaration.
+ */
+export function policyOperations(table: TableRef, desired: readonly PolicySpec[], live: readonly LivePolicy[], adoptable: readonly string[] = []): RlsOperation[] {
   const ops: RlsOperation[] = [];
+  const owned = (p: LivePolicy) => p.managed || adoptable.includes(p.name);
   for (const current of live) {
-    if (current.managed && !desired.some((p) => p.name === current.name)) {
+    if (owned(current) && !desired.some((p) => p.name === current.name)) {
       ops.push({
         table,
         description: `drop policy ${current.name}`,
@@ -46,7 +52,7 @@ export function policyOperations(table: TableRef, desired: readonly PolicySpec[]
       ops.push({ table, description: `create policy ${policy.name}`, up: createStatements(table, policy), down: [dropPolicySql(table, policy.name)] });
       continue;
     }
-    if (!current.managed) {
+    if (!owned(current)) {
       throw new RlsConfigurationError(
         `A policy named "${policy.name}" already exists on ${tableLabel(table)} but was not created by mikro-orm-rls. ` +
           'Rename the declared policy (customPolicyName) or drop the existing one.',
@@ -59,12 +65,17 @@ export function policyOperations(table: TableRef, desired: readonly PolicySpec[]
         up: [dropPolicySql(table, policy.name), ...createStatements(table, policy)],
         down: [dropPolicySql(table, policy.name), ...restoreStatements(table, current)],
       });
-    } else if (!sameRoles(current.roles, policy.roles) || current.using !== policy.using || current.withCheck !== policy.withCheck) {
+    } else {
+      const altered = !sameRoles(current.roles, policy.roles) || current.using !== policy.using || current.withCheck !== policy.withCheck;
+      // Taking over a native policy: the marker comment says this package manages it from now on.
+      const adopted = !current.managed;
+      if (!altered && !adopted) continue;
+      const description = [altered ? `alter policy ${policy.name}` : '', adopted ? `adopt policy ${policy.name} (created by MikroORM's native RLS)` : ''].filter(Boolean).join(', ');
       ops.push({
         table,
-        description: `alter policy ${policy.name}`,
-        up: [alterPolicySql(table, policy)],
-        down: [alterPolicySql(table, current)],
+        description,
+        up: [...(altered ? [alterPolicySql(table, policy)] : []), ...(adopted ? [commentPolicySql(table, policy.name, MANAGED_POLICY_COMMENT)] : [])],
+        down: [...(adopted ? [commentPolicySql(table, policy.name, current.comment ?? null)] : []), ...(altered ? [alterPolicySql(table, current)] : [])],
       });
     }
   }
@@ -106,7 +117,7 @@ export function diffRls(desired: readonly TableRlsSpec[], live: readonly LiveTab
   for (const spec of desired) {
     const current = live.find((t) => sameTable(t.table, spec.table));
     ops.push(...flagOperations(spec.table, { enabled: true, forced: spec.force }, current));
-    ops.push(...policyOperations(spec.table, spec.policies, current?.policies ?? []));
+    ops.push(...policyOperations(spec.table, spec.policies, current?.policies ?? [], spec.adoptable));
   }
   for (const current of live) {
     if (desired.some((s) => sameTable(s.table, current.table))) continue;

@@ -214,7 +214,8 @@ export function collectTableSpecs(
     }
     const columns = meta.props.flatMap((p: { fieldNames?: string[] }) => p.fieldNames ?? []);
     const compiled = compileTablePolicies(table, declaration.policies, { prefix: options.prefix, force: declaration.force, columns });
-    tables.push({ ...compiled, policies: [...compiled.policies, ...withDistinctNames(meta, compiled.policies, declaration.nativePolicies)] });
+    const native = withDistinctNames(meta, compiled.policies, declaration.nativePolicies);
+    tables.push({ ...compiled, policies: [...compiled.policies, ...native], ...(native.length > 0 ? { adoptable: native.map((p) => p.name) } : {}) });
   }
   return { tables, entityTables, variables, optedOutPivotTables };
 }

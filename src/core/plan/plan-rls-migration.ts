@@ -156,8 +156,10 @@ export async function planRlsMigration(db: Queryable, input: PlanInput): Promise
     if (isIn(touched.dropped, table.table)) {
       before.push(...diffRls([], [table]));
     } else if (isIn(altered, table.table)) {
-      before.push(...policyOperations(table.table, [], table.policies));
-      remaining.push({ ...table, policies: table.policies.filter((p) => !p.managed) });
+      // Native policies being taken over depend on columns too: dropped first and recreated as ours after.
+      const adoptable = canonical.find((spec) => sameTable(spec.table, table.table))?.adoptable ?? [];
+      before.push(...policyOperations(table.table, [], table.policies, adoptable));
+      remaining.push({ ...table, policies: table.policies.filter((p) => !p.managed && !adoptable.includes(p.name)) });
     } else {
       remaining.push(table);
     }

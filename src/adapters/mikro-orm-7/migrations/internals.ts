@@ -55,6 +55,15 @@ export const SCHEMA_GENERATOR_ASSUMPTIONS: readonly MigrationAssumption[] = [
       ),
   },
   {
+    what: "MikroORM's schema tables keep their partitioning in getPartitioning / setPartitioning, and the way down of a migration compares the two schemas the other way round",
+    why: 'migrations/undeclared-partitioning.ts clears the live partitioning of tables whose entity declares none, so the way down does not rebuild them',
+    problem: () =>
+      first(
+        missingMethods('DatabaseTable.prototype', DatabaseTable.prototype, ['getPartitioning', 'setPartitioning', 'getShortestName']),
+        calls('SqlSchemaGenerator.prototype', generator, 'getUpdateSchemaMigrationSQL', ['comparator.compare(toSchema, fromSchema']),
+      ),
+  },
+  {
     what: "MikroORM adds its own Migrator after the configured extensions unless one of them is named 'Migrator'",
     why: "migrations/rls-migrator.ts: the class's name is 'Migrator', so the native one is not registered over it",
     problem: () => calls('@mikro-orm/core', { loadOptionalDependencies }, 'loadOptionalDependencies', ['ext.name === name', "exists('Migrator')"]),

@@ -4,6 +4,7 @@ import { diffRls } from '../../../core/diff/diff-rls';
 import { splitSqlStatements } from '../../../core/plan/split-statements';
 import { rlsSettingsOf } from '../../../core/settings/rls-settings';
 import { planWithOrm } from './plan-with-orm';
+import { withUndeclaredPartitioningUnmanaged } from './undeclared-partitioning';
 import { withoutNativeRls } from './without-native-rls';
 
 type CreateOptions = Parameters<SqlSchemaGenerator['getCreateSchemaSQL']>[0];
@@ -58,11 +59,13 @@ export class RlsSchemaGenerator extends SqlSchemaGenerator {
 
 // `prepareSchemaForComparison` is private in MikroORM's typings (a plain method in its JavaScript, see
 // internals.ts): extended on the prototype rather than with `override`. Every comparison of the
-// generator and of the Migrator (create, check) goes through it.
+// generator and of the Migrator (create, check) goes through it: native RLS state leaves both sides, and
+// partitioning the entities do not declare stays unmanaged both ways (see undeclared-partitioning.ts).
 const prepare = (SqlSchemaGenerator.prototype as unknown as { prepareSchemaForComparison(o: CompareOptions): Promise<Compared> }).prepareSchemaForComparison;
 Object.defineProperty(RlsSchemaGenerator.prototype, 'prepareSchemaForComparison', {
   async value(this: RlsSchemaGenerator, options: CompareOptions): Promise<Compared> {
-    const compared = await prepare.call(this, options);
-    return { fromSchema: withoutNativeRls(compared.fromSchema), toSchema: withoutNativeRls(compared.toSchema) };
+    const { fromSchema, toSchema } = await prepare.call(this, options);
+    withUndeclaredPartitioningUnmanaged(fromSchema, toSchema);
+    return { fromSchema: withoutNativeRls(fromSchema), toSchema: withoutNativeRls(toSchema) };
   },
 });
