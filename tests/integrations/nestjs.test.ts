@@ -98,7 +98,7 @@ async function start(options: { status?: number; rlsFirst?: boolean } = {}): Pro
     providers: [ProjectsService, AdminService],
   })
   class AppModule {}
-  const app = await NestFactory.create(AppModule, { logger: false });
+  const app = await NestFactory.create(AppModule, { logger: false, abortOnError: false });
   apps.push(app);
   await app.listen(0, '127.0.0.1');
   return `http://127.0.0.1:${((app.getHttpServer() as Server).address() as AddressInfo).port}`;

@@ -1,9 +1,12 @@
+import { EntityManager as SqlEntityManager } from '@mikro-orm/postgresql';
 import { registerRlsAdapter } from '../../core/adapter/active-adapter';
 import { RlsEntityManager } from './entity-manager/rls-entity-manager';
 import '../../core/entity/entity-metadata-rls';
 
 // Loading this adapter makes it the one the integrations use (see core/adapter/active-adapter).
-registerRlsAdapter({ major: 7, entityManagerClass: RlsEntityManager });
+// @mikro-orm/nestjs 7 provides MikroORM's EntityManager and em.constructor (here RlsEntityManager), not
+// @mikro-orm/postgresql's EntityManager, which services written for MikroORM 6 inject.
+registerRlsAdapter({ major: 7, entityManagerClass: RlsEntityManager, unprovidedEntityManagerClasses: [SqlEntityManager] });
 
 export { withRls } from './wiring/with-rls';
 export { RlsEntityManager, type RlsBypassOptions, type RlsForkOptions } from './entity-manager/rls-entity-manager';

@@ -10,6 +10,13 @@ export interface RlsAdapter {
   readonly major: number;
   /** The adapter's entity manager class (`RlsEntityManager`). */
   readonly entityManagerClass: abstract new (...args: never[]) => object;
+  /**
+   * Entity manager classes applications inject that `@mikro-orm/nestjs` of this major no longer
+   * provides once the ORM's manager is `RlsEntityManager`: on MikroORM 7 it provides `em.constructor`
+   * instead of the driver package's `EntityManager`, which MikroORM 6's provides. The NestJS module
+   * provides each as MikroORM's manager, so services keep their injection tokens across the upgrade.
+   */
+  readonly unprovidedEntityManagerClasses?: readonly (abstract new (...args: never[]) => object)[];
 }
 
 let active: RlsAdapter | undefined;

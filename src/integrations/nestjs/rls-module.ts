@@ -1,4 +1,4 @@
-import { MikroORM } from '@mikro-orm/core';
+import { EntityManager, MikroORM } from '@mikro-orm/core';
 import { Global, Inject, Module, RequestMethod, type DynamicModule, type MiddlewareConsumer, type NestModule } from '@nestjs/common';
 import type { IncomingMessage } from 'node:http';
 import { activeRlsAdapter } from '../../core/adapter/active-adapter';
@@ -51,7 +51,9 @@ export class RlsModule implements NestModule {
    */
   static forRoot<Request = IncomingMessage, Context extends object = object>(options: RlsModuleOptions<Request, Context>): DynamicModule {
     // The entity manager class of the MikroORM major in use, which the adapter registered when loaded.
-    const RlsEntityManager = activeRlsAdapter().entityManagerClass;
+    const adapter = activeRlsAdapter();
+    const RlsEntityManager = adapter.entityManagerClass;
+    const unprovided = adapter.unprovidedEntityManagerClasses ?? [];
     return {
       module: RlsModule,
       global: true,
@@ -59,8 +61,11 @@ export class RlsModule implements NestModule {
         { provide: RLS_MODULE_OPTIONS, useValue: options },
         // The global manager, which resolves the request's fork; typed, unlike MikroORM's EntityManager token.
         { provide: RlsEntityManager, useFactory: (orm: MikroORM) => orm.em, inject: [MikroORM] },
+        // MikroORM's own EntityManager provider under the tokens its NestJS module no longer provides
+        // (an alias, so MikroOrmModule's scope, request-scoped forks included, holds for them too).
+        ...unprovided.map((token) => ({ provide: token, useFactory: (em: EntityManager) => em, inject: [EntityManager] })),
       ],
-      exports: [RlsEntityManager],
+      exports: [RlsEntityManager, ...unprovided],
     };
   }
 
