@@ -1,5 +1,6 @@
 import type { CellResult } from './measure';
 import type { MachineInfo } from './machine';
+import type { MikroOrm7Part, V7Row } from './v7/part';
 
 export interface Row extends CellResult {
   workload: number;
@@ -58,6 +59,8 @@ export interface BenchReport {
   rows: Row[];
   /** The session reset's cost, on the workloads where a fixed cost per message weighs most. */
   sessionReset: ResetRow[];
+  /** The MikroORM 7 variants, measured in the same run on the same data set (bench/v7). */
+  mikroOrm7: MikroOrm7Part;
   budget: BudgetCheck[];
 }
 
@@ -79,6 +82,15 @@ const RESET_INTRO =
   'Session reset: (b) and (c) measured again with the reset (the statements that put back the role and the context variables ' +
   'after each scoped message and COMMIT) taken off the wire, in the same rounds; "with / without" is what the reset leaves of the throughput.';
 
+const v7Row = (w: V7Row) => [...row(w).slice(0, 7), `${fixed(w.vsNative, 2)}x`, fixed(w.roundTripsPerOperation, 1)];
+const V7_HEADER = ['workload', 'variant', 'ops/s', 'p50 ms', 'p99 ms', 'vs (a7)', 'vs same shape', 'vs native same shape', 'round trips/op'];
+const v7Intro = (part: MikroOrm7Part) =>
+  `MikroORM ${part.mikroOrm} on Node.js ${part.node}, same server, data set, pool, workers and rounds, right after the MikroORM 6 variants; ` +
+  'ratios against the MikroORM 7 variants: (a7) unscoped, (a7+tx) unscoped in em.transactional, ' +
+  "(n7) MikroORM 7's native session context (em.fork({ session: { variables } }), which wraps each call in a transaction of its own), " +
+  '(n7+tx) native in em.transactional, (b7) forkWithRls, (c7) forkWithRls in em.transactional; ' +
+  '"same shape" and "native same shape" are (a7) and (n7) for the variants without em.transactional, (a7+tx) and (n7+tx) for those with it.';
+
 function aligned(header: string[], rows: string[][]): string[] {
   const cells = [header, ...rows];
   const widths = header.map((_, i) => Math.max(...cells.map((c) => c[i].length)));
@@ -95,7 +107,8 @@ const markdownRows = (header: string[], rows: string[][]) => [
 export function textTable(report: BenchReport): string {
   const budget = report.budget.map((b) => `${verdict(b, 'MISSED').padEnd(6)}  ${b.rule}: ${b.measured}`);
   const reset = aligned(RESET_HEADER, report.sessionReset.map(resetRow));
-  return [...aligned(HEADER, report.rows.map(row)), '', RESET_INTRO, '', ...reset, '', 'budget:', ...budget].join('\n');
+  const v7 = aligned(V7_HEADER, report.mikroOrm7.rows.map(v7Row));
+  return [...aligned(HEADER, report.rows.map(row)), '', RESET_INTRO, '', ...reset, '', v7Intro(report.mikroOrm7), '', ...v7, '', 'budget:', ...budget].join('\n');
 }
 
 /** The results as the Markdown the README's Performance section shows. */
@@ -107,5 +120,6 @@ export function markdownTable(report: BenchReport): string {
     `Measured ${report.date.slice(0, 10)} on ${m.cores} × ${m.cpu}, ${m.memoryGiB} GiB, ${m.os}, Node.js ${m.node}, ` +
     `PostgreSQL ${m.postgres}; pool of ${s.poolSize}, ${s.concurrency} concurrent workers; each cell measured for ${s.rounds} × ${s.durationSeconds} s (variants in rotating order, ${s.warmupSeconds} s warm-up each).`;
   const reset = markdownRows(RESET_HEADER, report.sessionReset.map(resetRow));
-  return [machine, '', ...markdownRows(HEADER, report.rows.map(row)), '', RESET_INTRO, '', ...reset, '', ...budget].join('\n');
+  const v7 = markdownRows(V7_HEADER, report.mikroOrm7.rows.map(v7Row));
+  return [machine, '', ...markdownRows(HEADER, report.rows.map(row)), '', RESET_INTRO, '', ...reset, '', v7Intro(report.mikroOrm7), '', ...v7, '', ...budget].join('\n');
 }

@@ -5,7 +5,7 @@ import { startEmbeddedPostgres } from '../tests/support/embedded-postgres';
 import { createBenchDatabase, DATASET, itemIdsByTenant, seedBenchDatabase, type BenchDatabase } from './dataset';
 import { Item, PlainItem } from './entities';
 import { seededPicker } from './measure';
-import type { Orms, Variant } from './variants';
+import type { Orms, VariantOf } from './variants';
 import { WithoutSessionReset } from './without-session-reset';
 import type { Workload } from './workloads';
 
@@ -20,6 +20,8 @@ export interface Bench {
   withoutReset: WithoutSessionReset;
   ids: Map<number, number[]>;
   postgresVersion: string;
+  /** Closes the ORMs (their pools), keeping the server and data set up (for the MikroORM 7 part). */
+  closeOrms(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -80,23 +82,40 @@ export async function openBench(afterCreate?: AfterCreate): Promise<Bench> {
     const strippedPool = { ...options.pool, afterCreate: chained(withoutReset.afterCreate as unknown as AfterCreate, afterCreate) };
     orms.rlsWithoutReset = (await MikroORM.init(withRls({ ...options, pool: strippedPool }))) as MikroORM & { em: RlsEntityManager };
     const close = () => closeAll(orms, server);
-    return { db, orms: orms as Orms, withoutReset, ids: await itemIdsByTenant(db), postgresVersion: await serverVersion(db.superUrl), close };
+    const closeOrms = () => closeOrmsOf(orms);
+    return { db, orms: orms as Orms, withoutReset, ids: await itemIdsByTenant(db), postgresVersion: await serverVersion(db.superUrl), closeOrms, close };
   } catch (error) {
     await closeAll(orms, server);
     throw error;
   }
 }
 
+/** Closes each ORM once: the ones already closed are no longer in `orms`. */
+async function closeOrmsOf(orms: Partial<Orms>): Promise<void> {
+  for (const key of ['plain', 'rls', 'rlsWithoutReset'] as const) {
+    const orm = orms[key];
+    delete orms[key];
+    await orm?.close(true);
+  }
+}
+
 async function closeAll(orms: Partial<Orms>, server: { stop(): Promise<void> }): Promise<void> {
-  for (const orm of [orms.plain, orms.rls, orms.rlsWithoutReset]) await orm?.close(true);
+  await closeOrmsOf(orms);
   await server.stop();
+}
+
+/** What a request needs of a run: its ORMs (of either major) and each tenant's item ids. */
+export interface RequestSource<O> {
+  orms: O;
+  ids: ReadonlyMap<number, readonly number[]>;
 }
 
 /**
  * One request of `workload` under `variant`, for worker `worker`. The seeds depend on the workload,
- * round and worker only, so every variant draws the same tenants and rows in the same order.
+ * round and worker only, so every variant (of either MikroORM major) draws the same tenants and rows in
+ * the same order.
  */
-export function requestsOf(bench: Bench, variant: Variant, workload: Workload, round: number): (worker: number) => Promise<unknown> {
+export function requestsOf<O>(bench: RequestSource<O>, variant: VariantOf<O>, workload: Workload, round: number): (worker: number) => Promise<unknown> {
   const pickers = Array.from({ length: CONCURRENCY }, (_, w) => seededPicker(workload.id * 10_000 + round * 100 + w));
   return (worker) => {
     const pick = pickers[worker];

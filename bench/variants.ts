@@ -26,15 +26,18 @@ export interface Orms {
   rlsWithoutReset: MikroORM & { em: RlsEntityManager };
 }
 
-export interface Variant {
+/** A way to run a request, on the ORMs `O` of a run (this file's `Orms`, or bench/v7's). */
+export interface VariantOf<O> {
   readonly id: string;
   readonly label: string;
   /** Runs one request's `body` the way this variant scopes it. */
-  run(orms: Orms, tenantId: number, body: (em: EntityManager, target: Target) => Promise<unknown>): Promise<unknown>;
+  run(orms: O, tenantId: number, body: (em: EntityManager, target: Target) => Promise<unknown>): Promise<unknown>;
 }
 
-const plainTarget = (tenantId: number): Target => ({ entity: PlainItem as never, tenantId, filter: { tenantId } });
-const policyTarget = (tenantId: number): Target => ({ entity: Item as never, tenantId, filter: {} });
+export type Variant = VariantOf<Orms>;
+
+export const plainTarget = (tenantId: number): Target => ({ entity: PlainItem as never, tenantId, filter: { tenantId } });
+export const policyTarget = (tenantId: number): Target => ({ entity: Item as never, tenantId, filter: {} });
 
 export const VARIANTS: readonly Variant[] = [
   {

@@ -7,7 +7,8 @@
 //   (b) the MikroORM 7 CLI migration ladder: migration:create --initial, migration:up, a changed policy,
 //       migration:create, migration:down, migration:check, with a hand-written policy on the same table
 //       that no step touches, and downs that restore the catalog exactly
-//   (c) tsc --noEmit on the root and every subpath (strict, with and without skipLibCheck)
+//   (c) tsc --noEmit on the root and every subpath, as an ES module and as CommonJS (strict, with and
+//       without skipLibCheck)
 //
 //   DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres npm run test:consumer:v7
 import { randomBytes } from 'node:crypto';
@@ -19,8 +20,19 @@ import { check, consumerEnv, failures, indent, installArgs, pack, run, spawnCapt
 
 /** The README's MikroORM 7 install line (pg exactly 8.23.0: the one @mikro-orm/postgresql 7.2.1 pins, so one copy). */
 export const INSTALL_LINE_V7 = 'npm i -E mikro-orm-rls zod pg@8.23.0 @mikro-orm/core@7.2.1 @mikro-orm/postgresql@7.2.1 @mikro-orm/migrations@7.2.1 @mikro-orm/cli@7.2.1';
-/** What the type check needs besides. */
-const TYPES_INSTALL_LINE = 'npm i -D -E typescript@5.9.3 @types/node@22 @types/express@5.0.6 express@5.3.0 fastify@5.12.8 @mikro-orm/nestjs@7.1.0 @nestjs/common@12.5.1 @nestjs/core@12.5.1 reflect-metadata@0.2.2 rxjs@7.8.2';
+/**
+ * What the type check needs besides. TypeScript 6 as well (under the name ts6): MikroORM 7.2.1's
+ * dependency postgres-interval 4 declares `toTemporalDuration(): Temporal.Duration`, which only
+ * TypeScript 6 can resolve (lib esnext.temporal); on 5.9 a MikroORM 7 project needs skipLibCheck,
+ * whatever else it imports.
+ */
+const TYPES_INSTALL_LINE = 'npm i -D -E typescript@5.9.3 ts6@npm:typescript@6.0.3 @types/node@22 @types/express@5.0.6 express@5.3.0 fastify@5.12.8 @mikro-orm/nestjs@7.1.0 @nestjs/common@12.5.1 @nestjs/core@12.5.1 reflect-metadata@0.2.2 rxjs@7.8.2';
+/** The type checks: imports.ts is an ES module here ("type": "module"), imports.cts the CommonJS case. */
+const TYPE_CHECKS = [
+  { typescript: 'typescript', skipLibCheck: true, lib: ['ES2022'] },
+  { typescript: 'ts6', skipLibCheck: true, lib: ['ES2022', 'esnext.temporal'] },
+  { typescript: 'ts6', skipLibCheck: false, lib: ['ES2022', 'esnext.temporal'] },
+];
 const FIXTURES = { 'scripts/consumer-v7': ['entities.js', 'mikro-orm.config.js', 'tenant-isolation.mjs', 'policies.cjs'], 'scripts/consumer': ['database.cjs', 'imports.ts'] };
 /** The policy a user wrote by hand on the RLS table; the ladder must leave it as it is. */
 const HAND_WRITTEN = `create policy "hand_written_audit" on public.notes as permissive for select to public using (body = 'public notice')`;
@@ -60,7 +72,7 @@ async function main() {
     await run('(a) tenant isolation, ES module on MikroORM 7', 'node', ['tenant-isolation.mjs', databases.isolation], { cwd: project, env: env22({ DATABASE_URL: superUrl }) });
     await migrationLadder(project, superUrl, databases.ladder);
     await run("install: the subpaths' type dependencies (dev)", 'npm', installArgs(TYPES_INSTALL_LINE, tarball), { cwd: project, env: env22() });
-    for (const skipLibCheck of [false, true]) await typeCheck(project, skipLibCheck);
+    for (const setting of TYPE_CHECKS) await typeCheck(project, setting);
   } catch (error) {
     if (!(error instanceof StepFailed)) throw error;
     failures.push(error.message);
@@ -91,6 +103,7 @@ function createProject(project) {
   const pkg = { name: 'rls-consumer-v7', version: '1.0.0', private: true, type: 'module', 'mikro-orm': { configPaths: ['./mikro-orm.config.js'] } };
   writeFileSync(join(project, 'package.json'), `${JSON.stringify(pkg, null, 2)}\n`);
   for (const [folder, files] of Object.entries(FIXTURES)) for (const file of files) copyFileSync(join(repo, folder, file), join(project, file));
+  copyFileSync(join(repo, 'scripts', 'consumer', 'imports.ts'), join(project, 'imports.cts'));
 }
 
 /** One pg in the project, 8.23.0, the one @mikro-orm/postgresql loads (the adapter hooks its Client). */
@@ -108,20 +121,20 @@ async function migrationLadder(project, superUrl, id) {
   const cli = (step, args, stage = 'initial') =>
     run(`(b) ${step}`, 'npx', ['--no', '--', 'mikro-orm', ...args], { cwd: project, env: env22({ OWNER_DATABASE_URL: ownerUrl, RLS_CONSUMER_STAGE: stage }), timeoutSeconds: 120 });
   const catalog = async (step) => JSON.parse((await run(`(b) ${step}: catalog`, 'node', ['policies.cjs', dbSuperUrl], { cwd: project, env: env22(), quiet: true })).split('\n').pop());
-  const migrations = () => (existsSync(join(project, 'migrations')) ? readdirSync(join(project, 'migrations')).filter((f) => /\.js$/.test(f)).sort() : []);
+  const migrations = () => (existsSync(join(project, 'migrations')) ? readdirSync(join(project, 'migrations')).filter((f) => /\.cjs$/.test(f)).sort() : []);
   const names = (state) => state.policies.map((p) => p.name);
 
   await cli('migration:create --initial', ['migration:create', '--initial']);
   const [initial] = migrations();
   check('(b) migration:create --initial', migrations().length === 1, `Expected one migration, found: ${migrations().join(', ') || 'none'}`);
   const initialSql = readFileSync(join(project, 'migrations', initial), 'utf8');
-  for (const pattern of [/create table "notes"/, /create policy "tenant" on "public"\."notes"/, /enable row level security/, /force row level security/]) {
+  for (const pattern of [/create table "notes"/, /create policy "tenant_all" on "public"\."notes"/, /enable row level security/, /force row level security/]) {
     check('(b) migration:create --initial', pattern.test(initialSql), `${initial} lacks ${pattern}:\n${initialSql}`);
   }
 
   await cli('migration:up', ['migration:up']);
   const afterUp = await catalog('migration:up');
-  check('(b) migration:up', afterUp.table?.enabled && afterUp.table?.forced && names(afterUp).join() === 'tenant', `Unexpected catalog: ${JSON.stringify(afterUp)}`);
+  check('(b) migration:up', afterUp.table?.enabled && afterUp.table?.forced && names(afterUp).join() === 'tenant_all', `Unexpected catalog: ${JSON.stringify(afterUp)}`);
   await run('(b) a hand-written policy on notes (superuser)', 'node', ['-e', `const {Client}=require('pg');const c=new Client(${JSON.stringify(dbSuperUrl)});c.connect().then(()=>c.query(${JSON.stringify(HAND_WRITTEN)})).then(()=>c.end())`], { cwd: project, env: env22(), timeoutSeconds: 60 });
   const before = await catalog('with the hand-written policy');
 
@@ -129,11 +142,11 @@ async function migrationLadder(project, superUrl, id) {
   const second = migrations().find((f) => f !== initial);
   check('(b) migration:create after the change', migrations().length === 2 && second, `Expected a second migration, found: ${migrations().join(', ')}`);
   const secondSql = readFileSync(join(project, 'migrations', second), 'utf8');
-  check('(b) migration:create after the change', /alter policy "tenant" on "public"\."notes"/.test(secondSql), `${second} does not ALTER the policy:\n${secondSql}`);
+  check('(b) migration:create after the change', /alter policy "tenant_all" on "public"\."notes"/.test(secondSql), `${second} does not ALTER the policy:\n${secondSql}`);
   check('(b) migration:create after the change', !/hand_written_audit/.test(secondSql) && !/disable row level security/.test(secondSql), `${second} touches the hand-written policy or disables RLS:\n${secondSql}`);
   await cli('migration:up (the change)', ['migration:up'], 'changed');
   const changed = await catalog('the change applied');
-  check('(b) the change applied', changed.policies.find((p) => p.name === 'tenant')?.qual !== before.policies.find((p) => p.name === 'tenant')?.qual, 'The tenant policy did not change');
+  check('(b) the change applied', changed.policies.find((p) => p.name === 'tenant_all')?.qual !== before.policies.find((p) => p.name === 'tenant_all')?.qual, 'The tenant_all policy did not change');
 
   await cli('migration:down', ['migration:down'], 'changed');
   const afterDown = await catalog('migration:down');
@@ -145,12 +158,26 @@ async function migrationLadder(project, superUrl, id) {
   check('(b) the hand-written policy is left alone', JSON.stringify(final.policies.find((p) => p.name === 'hand_written_audit')) === JSON.stringify(before.policies.find((p) => p.name === 'hand_written_audit')), JSON.stringify(final));
 }
 
-/** `tsc --noEmit` on the root and subpaths, nodenext (the project is ESM), strict. */
-async function typeCheck(project, skipLibCheck) {
-  const config = `tsconfig.skipLibCheck-${skipLibCheck}.json`;
-  const compilerOptions = { module: 'nodenext', moduleResolution: 'nodenext', target: 'ES2022', strict: true, esModuleInterop: true, skipLibCheck, noEmit: true, types: ['node'] };
-  writeFileSync(join(project, config), `${JSON.stringify({ compilerOptions, files: ['imports.ts'] }, null, 2)}\n`);
-  await run(`(c) tsc --noEmit, nodenext, strict, skipLibCheck ${skipLibCheck}`, 'npx', ['--no', '--', 'tsc', '-p', config], { cwd: project, env: env22(), timeoutSeconds: 180 });
+/**
+ * `tsc --noEmit` on the root and subpaths, nodenext, strict: imports.ts (an ES module: the package's
+ * `import` types) and imports.cts (CommonJS: its `require` types), each with a `rls` declaration whose
+ * wrong pivotTables key must stay an error (@ts-expect-error).
+ */
+async function typeCheck(project, { typescript, skipLibCheck, lib }) {
+  const config = `tsconfig.${typescript}-skipLibCheck-${skipLibCheck}.json`;
+  const compilerOptions = { module: 'nodenext', moduleResolution: 'nodenext', target: 'ES2022', lib, strict: true, esModuleInterop: true, skipLibCheck, noEmit: true, types: ['node'] };
+  writeFileSync(join(project, config), `${JSON.stringify({ compilerOptions, files: ['imports.ts', 'imports.cts'] }, null, 2)}\n`);
+  const tsc = join('node_modules', typescript, 'bin', 'tsc');
+  const version = JSON.parse(readFileSync(join(project, 'node_modules', typescript, 'package.json'), 'utf8')).version;
+  const step = `(c) tsc ${version} --noEmit, nodenext, strict, skipLibCheck ${skipLibCheck} (imports.ts as ESM, imports.cts)`;
+  await run(step, 'node', [tsc, '-p', config], { cwd: project, env: env22(), timeoutSeconds: 180 });
+  // The published types must be major-neutral: an adapter's own declarations (which name knex, Kysely,
+  // @mikro-orm/sql and major-specific signatures) must not be among the files tsc read.
+  const listed = await run(`${step}: files read`, 'node', [tsc, '-p', config, '--listFilesOnly'], { cwd: project, env: env22(), timeoutSeconds: 60, quiet: true });
+  const read = listed.split('\n').map((file) => relative(join(project, 'node_modules', 'mikro-orm-rls'), file.trim()));
+  const adapterFiles = read.filter((file) => file.startsWith('dist/cjs/adapters/mikro-orm-'));
+  const entries = ['dist/esm/index.d.mts', 'dist/cjs/index.d.ts'].filter((file) => !read.includes(file));
+  check(step, adapterFiles.length === 0 && entries.length === 0, `tsc read an adapter's declarations:\n${adapterFiles.join('\n') || '(none)'}\nor missed the entry declarations:\n${entries.join('\n') || '(none)'}`);
 }
 
 async function cleanUp(work, project, superUrl, ids) {

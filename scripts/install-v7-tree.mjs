@@ -1,8 +1,9 @@
-// `prepare` (npm install / npm ci at the repository root): installs the MikroORM 7 tree (v7/, its own
-// node_modules and the Node 22 the v7 tests run on) when it is missing or older than v7/package-lock.json,
-// so that one `npm install` sets up both majors. A stamp in v7/node_modules records the lock file it was
-// installed from. Users installing the package never run this: npm runs `prepare` only in the
-// package's own folder (and for git dependencies), and v7/ is not in the tarball.
+// Installs the MikroORM 7 tree (v7/: its own node_modules and the Node 22 the v7 tests run on) when it is
+// missing or older than v7/package-lock.json. It runs first in `npm run build`, and as pretypecheck and
+// pretest:v7, so `npm ci` then `npm test` (or `npm pack`) sets up both majors. Not as `prepare`: npm 11
+// shows every project that installs the tarball a `prepare` script "not yet covered by allowScripts",
+// although it never runs one for a registry or tarball install. A stamp in v7/node_modules records the
+// lock file it was installed from; v7/ is not in the tarball.
 //
 //   node scripts/install-v7-tree.mjs          installs when needed
 //   node scripts/install-v7-tree.mjs --check  exits 1 when an install is needed

@@ -37,3 +37,17 @@ it('the committed results measure the session reset on workloads 1 to 3, with no
     expect(r.roundTripsWith).toBe(r.roundTripsWithout);
   }
 });
+
+it('the committed results cover the MikroORM 7 variants on every workload, with counted round trips and the MikroORM and Node they ran on', () => {
+  const part = report.mikroOrm7;
+  expect(part).toMatchObject({ mikroOrm: expect.stringMatching(/^7\./), node: expect.stringMatching(/^v22\./) });
+  expect(part.rows.map((r) => `${r.workload}${r.variant}`).sort()).toEqual(
+    [1, 2, 3, 4, 5].flatMap((w) => ['a7', 'a7+tx', 'n7', 'n7+tx', 'b7', 'c7'].map((v) => `${w}${v}`)).sort(),
+  );
+  for (const row of part.rows) {
+    expect(row.operations).toBeGreaterThan(100);
+    expect([row.vsBaseline, row.vsSameShape, row.vsNative, row.p99Ms].every(Number.isFinite)).toBe(true);
+    expect(Number.isInteger(row.roundTripsPerOperation)).toBe(true);
+  }
+  expect(report.budget.filter((b) => b.rule.startsWith('MikroORM 7:')).length).toBeGreaterThan(0);
+});

@@ -10,6 +10,8 @@ export default withRls(
     clientUrl: process.env.OWNER_DATABASE_URL,
     entities: [Note],
     extensions: [Migrator],
-    migrations: { path: './migrations', emit: 'js' },
+    // emit 'cjs': MikroORM 7's JavaScript migrations are CommonJS, which a "type": "module" project
+    // loads only from .cjs files ('js' writes the same CommonJS into .js, which Node then refuses).
+    migrations: { path: './migrations', emit: 'cjs' },
   }),
 );

@@ -56,6 +56,18 @@ try {
   assert.equal(await t2().count(Note), 1);
   assert.equal((await t1().createQueryBuilder(Note).getResult()).length, 2);
   assert.deepEqual(await t2().getConnection().execute('select count(*)::int as n from notes'), [{ n: 1 }]);
+  assert.deepEqual((await t2().findAndCount(Note, {}))[1], 1);
+  // Kysely and streams: inside a scoped transaction; outside one they are refused (their bound parameters
+  // and cursors cannot share the message that carries the scope, so they would run unscoped).
+  assert.deepEqual(await t1().transactional((em) => em.getKysely().selectFrom('notes').select('body').orderBy('id').execute()), [{ body: 'tenant 1, first' }, { body: 'tenant 1, second' }]);
+  assert.deepEqual(await t2().transactional((em) => em.getKysely().selectFrom('notes').select('body').execute()), [{ body: 'tenant 2, first' }]);
+  assert.throws(() => t2().getKysely(), (error) => error instanceof rls.RlsConfigurationError);
+  const streamed = await t2().transactional(async (em) => {
+    const bodies = [];
+    for await (const note of em.createQueryBuilder(Note).stream()) bodies.push(note.body);
+    return bodies;
+  });
+  assert.deepEqual(streamed, ['tenant 2, first']);
   assert.equal(await t1().findOne(Note, { body: 'tenant 2, first' }), null);
   assert.equal(await t2().nativeUpdate(Note, { tenantId: 1 }, { body: 'hijacked' }), 0);
   assert.equal(await t2().nativeDelete(Note, { tenantId: 1 }), 0);
@@ -89,12 +101,14 @@ try {
 
   // Pool hygiene: the pool has one connection; after scoped work, bypass and a failed transaction, its
   // next user sees no scope and no role switch.
-  await assert.rejects(t1().transactional(async (em) => em.getConnection().execute('select 1/0')));
+  // (em.execute: the statement runs in the transaction; em.getConnection().execute would ask the pool for
+  // a second connection, which max: 1 never gives while the transaction holds the first.)
+  await assert.rejects(t1().transactional(async (em) => em.execute('select 1/0')));
   const [state] = await app.em.fork().getConnection().execute(
     "select current_setting('rls.tenant_id', true) as tenant, current_user as role, pg_catalog.txid_current_if_assigned() as txid",
   );
   assert.deepEqual({ tenant: state.tenant || null, role: state.role, txid: state.txid }, { tenant: null, role: `${id}_app`, txid: null });
-  console.log('MikroORM 7, ES module: two tenants isolated on find, count, QueryBuilder, execute, findOne, nativeUpdate, nativeDelete and flush; fail closed; bypass; pool hygiene; 1 round trip per scoped read');
+  console.log('MikroORM 7, ES module: two tenants isolated on find, count, findAndCount, QueryBuilder, its stream and Kysely (in a transaction; refused outside), execute, findOne, nativeUpdate, nativeDelete and flush; fail closed; bypass; pool hygiene; 1 round trip per scoped read');
 } finally {
   await app?.close(true);
   await owner?.close(true);

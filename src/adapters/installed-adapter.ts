@@ -1,12 +1,12 @@
 import { RlsConfigurationError } from '../core/errors/rls-configuration-error';
-import type * as MikroOrm6Adapter from './mikro-orm-6';
+import type * as PublicApi from './public-api/rls-public-api';
 
 /**
  * What an adapter's index exports: both majors' indexes export the same names
  * (tests/unit/adapter-exports.test.ts compares them), so the package's entry points can re-export
  * whichever one is loaded.
  */
-export type RlsAdapterModule = typeof MikroOrm6Adapter;
+export type RlsAdapterModule = typeof PublicApi;
 
 /** The MikroORM majors this package has an adapter for, with the oldest version each is tested with. */
 export const SUPPORTED_MIKRO_ORM = { 6: '6.6.16', 7: '7.2.1' } as const;

@@ -1,6 +1,7 @@
 import { Client } from 'pg';
 import { boot, type Booted } from '../fixtures/boot';
 import { Project, RESET_SQL, tenantEntities } from '../fixtures/tenant-model';
+import { connectionParams } from '../support/pool-of-either-major';
 
 // node-postgres' query_timeout (300 ms here) is the application's bound on how long a
 // statement may take. After an error, the package waits for the server's ReadyForQuery to learn where
@@ -18,7 +19,7 @@ beforeAll(async () => {
     entities: tenantEntities,
     seedSql: RESET_SQL,
     poolSize: 2,
-    extra: { driverOptions: { connection: { query_timeout: 300 } } },
+    extra: connectionParams({ query_timeout: 300 }),
   });
 });
 afterAll(() => t?.close());

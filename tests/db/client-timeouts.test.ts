@@ -1,6 +1,7 @@
 import { boot, type Booted } from '../fixtures/boot';
 import { Project, RESET_SQL, tenantEntities } from '../fixtures/tenant-model';
 import { ids } from '../support/ids';
+import { connectionParams } from '../support/pool-of-either-major';
 
 // node-postgres' query_timeout gives up on a statement while the server still runs it; knex then drops
 // the queued ROLLBACK and hands the connection back, still inside the transaction. One pooled
@@ -12,7 +13,7 @@ beforeAll(async () => {
     entities: tenantEntities,
     seedSql: RESET_SQL,
     poolSize: 1,
-    extra: { driverOptions: { connection: { query_timeout: 300 } } },
+    extra: connectionParams({ query_timeout: 300 }),
   });
 });
 beforeEach(() => t.db.query(RESET_SQL));

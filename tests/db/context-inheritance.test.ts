@@ -1,4 +1,5 @@
-import { RequestContext, Transactional } from '@mikro-orm/core';
+import { RequestContext } from '@mikro-orm/core';
+import { Transactional } from '../support/decorators';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { RlsConfigurationError } from '../../src';
 import { boot, type Booted } from '../fixtures/boot';

@@ -1,4 +1,5 @@
-import { Entity, EntitySchema, PrimaryKey, Property } from '@mikro-orm/core';
+import { EntitySchema } from '@mikro-orm/core';
+import { Entity, PrimaryKey, Property } from '../support/decorators';
 import { MikroORM } from '@mikro-orm/postgresql';
 import { Command, ConditionArg, Permissive, Rls, column, sql, withRls } from '../../src';
 import { boot, type Booted } from '../fixtures/boot';

@@ -1,6 +1,6 @@
-import type { AbstractSqlConnection } from '@mikro-orm/knex';
 import { boot, type Booted } from '../fixtures/boot';
 import { Project, RESET_SQL, tenantEntities } from '../fixtures/tenant-model';
+import { rawPooledQuery } from '../support/pool-of-either-major';
 
 // After any transaction of a scoped or bypass fork ends, the pooled connection carries no trace of the
 // context or the role switch. The pool has one connection, so the "next query" reuses the same backend.
@@ -13,11 +13,11 @@ afterAll(() => t?.close());
 
 async function rawState() {
   // The ORM's own (unscoped) connection, straight from the pool.
-  const connection = t.app.em.getDriver().getConnection() as AbstractSqlConnection;
-  const res = await connection.getKnex().raw(
+  const [row] = await rawPooledQuery<{ pid: number; user: string; account: string | null; role: string }>(
+    t.app,
     `select pg_backend_pid() as pid, current_user as "user", current_setting('rls.account_id', true) as account, current_setting('role') as role`,
   );
-  return res.rows[0] as { pid: number; user: string; account: string | null; role: string };
+  return row!;
 }
 
 it.each([
@@ -37,3 +37,20 @@ it.each([
   expect(after.account ?? '').toBe('');
 });
 
+
+it.each([
+  ['a scoped read', () => t.app.em.forkWithRls({ account_id: 1 }).execute('select pg_sleep(0.2)')],
+  ['a scoped statement that fails', () => t.app.em.forkWithRls({ account_id: 1 }).execute('select pg_sleep(0.2), 1/0').catch(() => undefined)],
+  ['a bypass transaction', () => t.app.em.bypassRls((em) => em.execute('select pg_sleep(0.2)'))],
+])('a raw query of the pool waiting for the connection %s holds runs without its context or role', async (_label, run) => {
+  // The pool has one connection: the raw query gets it only when the scoped work gives it back, and
+  // must not run in what that work's scope was (a pool's callbacks run where the connection was released).
+  const running = run();
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  const waiting = rawState();
+  await running;
+  const state = await waiting;
+  expect(state.user).toBe('rls_test_app');
+  expect(state.role).toBe('none');
+  expect(state.account ?? '').toBe('');
+});

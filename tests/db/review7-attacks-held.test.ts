@@ -3,6 +3,7 @@ import { boot, type Booted } from '../fixtures/boot';
 import { freshBackends } from '../support/fresh-backends';
 import { Project, RESET_SQL, Tag, Task, tenantEntities } from '../fixtures/tenant-model';
 import { ids } from '../support/ids';
+import { connectionParams } from '../support/pool-of-either-major';
 
 // Attacks on tenant isolation tried by the seventh adversarial review that were refused. Each states the
 // secure outcome; they document what was tried. Its two breaks, now fixed, are tested in
@@ -184,7 +185,7 @@ describe('nested bypass steps and pooled connections', () => {
 describe('a client-side timeout in an unscoped transaction', () => {
   let t: Booted;
   beforeAll(async () => {
-    t = await boot({ entities: tenantEntities, seedSql: RESET_SQL, poolSize: 1, extra: { driverOptions: { connection: { query_timeout: 300 } } } });
+    t = await boot({ entities: tenantEntities, seedSql: RESET_SQL, poolSize: 1, extra: connectionParams({ query_timeout: 300 }) });
     await t.db.query(`create table job_log (note text); grant select, insert on job_log to ${t.db.roles.app}`);
   });
   afterAll(() => t?.close());

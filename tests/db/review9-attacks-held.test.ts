@@ -8,6 +8,7 @@ import { tenantOrmAt } from '../support/tenant-orm';
 import { ids } from '../support/ids';
 import { expectNextUsersIsolated } from '../support/next-users-isolated';
 import { TEST_ROLES } from '../support/test-roles';
+import { connectionParams } from '../support/pool-of-either-major';
 
 // Attacks of the ninth adversarial review that were refused. Each asserts the secure outcome.
 
@@ -125,7 +126,7 @@ describe('nested bypass steps', () => {
 describe('nested bypass with a client-side timeout and REQUIRES_NEW (pool of two)', () => {
   let orm: Orm;
   beforeAll(async () => {
-    orm = await ormAt(t.db.appUrl, { pool: { min: 0, max: 2 }, driverOptions: { connection: { query_timeout: 300 } } as never });
+    orm = await ormAt(t.db.appUrl, { pool: { min: 0, max: 2 }, ...connectionParams({ query_timeout: 300 }) });
   });
   afterAll(() => orm?.close(true));
 

@@ -1,10 +1,10 @@
 import { RequestContext } from '@mikro-orm/core';
-import type { AbstractSqlConnection } from '@mikro-orm/knex';
 import { MikroORM } from '@mikro-orm/postgresql';
 import { RlsViolationError, withRls, type RlsEntityManager } from '../../src';
 import { boot, type Booted } from '../fixtures/boot';
 import { Project, Tag, Task, tenantEntities } from '../fixtures/tenant-model';
 import { seededRandom } from '../support/seeded-random';
+import { connectionParams, poolUsage } from '../support/pool-of-either-major';
 
 // The isolation fuzz of the paths an adversarial review opened (issue #10), mixed with ordinary
 // traffic on the same pool: client-side timeouts in scoped transactions, scoped messages and bypass
@@ -66,7 +66,7 @@ beforeAll(async () => {
     entities: tenantEntities,
     seedSql: SEED_SQL,
     poolSize: POOL_SIZE,
-    extra: { driverOptions: { connection: { query_timeout: QUERY_TIMEOUT_MS } } },
+    extra: connectionParams({ query_timeout: QUERY_TIMEOUT_MS }),
   });
   cached = (await MikroORM.init(
     withRls(
@@ -417,8 +417,7 @@ it(`keeps ${TENANTS} tenants apart over ${OPERATIONS} operations mixing timeouts
   expect([...ran.keys()].sort()).toEqual([...ALL_KINDS].sort());
 
   // The pool is fully released.
-  const pool = (t.app.em.getDriver().getConnection() as AbstractSqlConnection).getKnex().client.pool;
-  expect({ used: pool.numUsed(), pending: pool.numPendingAcquires() }).toEqual({ used: 0, pending: 0 });
+  expect(await poolUsage(t.app)).toMatchObject({ used: 0, pending: 0 });
   // A connection whose ROLLBACK timed out may still sit in the pool, inside its transaction: the pool
   // checks connections when it hands them out. Hand every pooled connection out once (each held a
   // moment, so that all are taken together), then wait for the server to finish the statements clients

@@ -1,10 +1,10 @@
 import { EntitySchema, type EventSubscriber, type TransactionEventArgs } from '@mikro-orm/core';
-import type { AbstractSqlConnection, Knex } from '@mikro-orm/knex';
 import { Client } from 'pg';
 import { Command, ConditionArg, Permissive, column, sql, type RlsEntityManager } from '../../src';
 import { boot, type Booted } from '../fixtures/boot';
 import { TEST_ROLES } from '../support/test-roles';
 import { seededRandom } from '../support/seeded-random';
+import { poolUsage, poolWarnings, rawInTransaction } from '../support/pool-of-either-major';
 
 // A seeded kill fuzz: 60 tenants, 12 concurrent workers over a pool of 3 connections doing scoped
 // reads, scoped transactions with writes and savepoints, bypass callbacks and nested bypass steps, while
@@ -130,7 +130,7 @@ const OPERATIONS_BY_KIND: Record<string, Operation> = {
 class StartAudit implements EventSubscriber {
   private started = 0;
   async afterTransactionStart({ transaction }: TransactionEventArgs): Promise<void> {
-    if (this.started++ % 3 === 0) await (transaction as Knex.Transaction).raw('select 1');
+    if (this.started++ % 3 === 0) await rawInTransaction(transaction, 'select 1');
   }
 }
 
@@ -142,7 +142,7 @@ beforeAll(async () => {
   t = await boot({
     entities: [NoteSchema],
     poolSize: POOL,
-    extra: { subscribers: [new StartAudit()], driverOptions: { log: { warn: (message: string) => void knexWarnings.push(message) } } },
+    extra: { subscribers: [new StartAudit()], ...poolWarnings((message: string) => void knexWarnings.push(message)) },
   });
   const rows = Array.from({ length: TENANTS * 5 }, (_, i) => `(${(i % TENANTS) + 1}, 't${(i % TENANTS) + 1}-seed')`);
   await t.db.query(`insert into notes (account_id, title) values ${rows.join(', ')}`);
@@ -239,8 +239,7 @@ it(`every operation settles while backends are killed, and no tenant sees anothe
   expect(succeeded).toBeGreaterThan(OPERATIONS / 4);
 
   // After the kills: the pool is released, and serves every kind of request with the right scope.
-  const pool = (t.app.em.getDriver().getConnection() as AbstractSqlConnection).getKnex().client.pool;
-  expect({ used: pool.numUsed(), pending: pool.numPendingAcquires() }).toEqual({ used: 0, pending: 0 });
+  expect(await poolUsage(t.app)).toMatchObject({ used: 0, pending: 0 });
   await settles('a scoped read after the kills', async () => {
     for (const tenant of [1, TENANTS]) {
       const rows = await t.app.em.forkWithRls({ account_id: tenant }).find(NoteSchema, {});

@@ -1,10 +1,10 @@
-import type { AbstractSqlConnection } from '@mikro-orm/knex';
 import { Client } from 'pg';
 import { boot, type Booted } from '../fixtures/boot';
 import { Project, RESET_SQL, Task, tenantEntities } from '../fixtures/tenant-model';
 import { PGBOUNCER_ADDR_ENV, PGBOUNCER_POOL_SIZE, PGBOUNCER_STATS_USER, pgbouncerRequested } from '../support/pgbouncer';
 import { superuserUrl } from '../support/superuser-url';
 import { passwordOf } from '../support/test-roles';
+import { poolUsage } from '../support/pool-of-either-major';
 
 // With RLS_TEST_PGBOUNCER=1 the application role reaches PostgreSQL through PgBouncer in transaction
 // mode: one client connection's transactions may run on different backends, and one backend serves
@@ -123,8 +123,7 @@ it(`two tenants interleaving ${ROUNDS} rounds on shared backends each see only t
   expect(backends.size).toBeLessThan(seen.length);
   expect([...pidsOf(1)].filter((pid) => pidsOf(2).has(pid)).length).toBeGreaterThan(0);
 
-  const pool = (t.app.em.getDriver().getConnection() as AbstractSqlConnection).getKnex().client.pool;
-  const clientConnections = pool.numFree() + pool.numUsed();
+  const clientConnections = (await poolUsage(t.app)).open;
   if (pgbouncerRequested()) {
     // Several client connections per backend: exactly what a transaction pooler does and a direct pool cannot.
     expect(backends.size).toBeLessThanOrEqual(PGBOUNCER_POOL_SIZE);

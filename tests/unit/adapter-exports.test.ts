@@ -53,3 +53,10 @@ it('the package entry takes from the adapter only names both adapter indexes exp
   expect(taken.length).toBeGreaterThan(5);
   expect(taken.filter((name) => !v6.has(name!))).toEqual([]);
 });
+
+it("the published declarations (public-api/rls-public-api.ts) declare every name of the adapters' indexes, as values or types alike", () => {
+  // The type-level half, that each adapter's exports satisfy these declarations, is
+  // src/adapters/mikro-orm-<major>/public-api-conformance.ts (checked by npm run typecheck).
+  const v6 = exportsOf(path.join(ADAPTERS, 'mikro-orm-6', 'index.ts'));
+  expect(exportsOf(path.join(ADAPTERS, 'public-api', 'rls-public-api.ts'))).toEqual(v6);
+});

@@ -19,11 +19,14 @@ const LAYERS: Record<string, number> = {
   'core/entity': 3,
   'core/diff': 4,
   'core/scope': 4,
+  'core/writes': 4,
   'core/settings': 5,
   'core/role': 5,
   'core/plan': 5,
   'core/audit': 6,
   'core/sessioner': 6,
+  // The published declarations of the runtime exports, one for both majors; each adapter is checked against them.
+  'adapters/public-api': 9,
   'adapters/mikro-orm-6': 10,
   'adapters/mikro-orm-7': 10,
   // src/adapters/installed-adapter.ts: loads the adapter of the installed major, for the entry points.
@@ -43,7 +46,7 @@ const LAYERS: Record<string, number> = {
 const ENTRY_POINTS_LOADING_THE_ROOT = ['integrations/nestjs/index.ts'];
 
 /** Packages only an adapter may import (their internals differ between majors). */
-const ADAPTER_ONLY_PACKAGES = [/^knex(\/|$)/, /^pg(\/|$)/, /^@mikro-orm\/(knex|postgresql|migrations|sql)(\/|$)/];
+const ADAPTER_ONLY_PACKAGES = [/^knex(\/|$)/, /^kysely(\/|$)/, /^pg(\/|$)/, /^@mikro-orm\/(knex|postgresql|migrations|sql)(\/|$)/];
 /** Members of knex and node-postgres internals that only an adapter may touch. */
 const ADAPTER_ONLY_TEXT = /@mikro-orm\/knex|\bknex\b|getTransactionStatus|readyForQuery|acquireConnection/;
 
@@ -153,6 +156,16 @@ describe('layering of src/', () => {
     const wrong = imports
       .filter((imp) => !folderOf(imp.from).startsWith('adapters/'))
       .filter((imp) => ADAPTER_ONLY_PACKAGES.some((pattern) => pattern.test(imp.specifier)))
+      .map((imp) => show(imp, imp.specifier));
+    expect(wrong).toEqual([]);
+  });
+
+  it('keeps the published declarations (src/adapters/public-api) to type imports of packages both majors have', () => {
+    // What a project of either major loads: no knex, Kysely, @mikro-orm/knex or @mikro-orm/sql, no adapter.
+    const publicApi = imports.filter((imp) => folderOf(imp.from) === 'adapters/public-api');
+    expect(publicApi.length).toBeGreaterThan(3);
+    const wrong = publicApi
+      .filter((imp) => (imp.specifier.startsWith('.') ? /\/adapters\/mikro-orm-/.test(resolveRelative(imp)) : !(imp.typeOnly && /^@mikro-orm\/(core|postgresql)$/.test(imp.specifier))))
       .map((imp) => show(imp, imp.specifier));
     expect(wrong).toEqual([]);
   });

@@ -1,4 +1,4 @@
-import './entity-metadata-rls';
+import '../../core/entity/entity-metadata-rls';
 import { registerRlsAdapter } from '../../core/adapter/active-adapter';
 import { RlsEntityManager } from './entity-manager/rls-entity-manager';
 

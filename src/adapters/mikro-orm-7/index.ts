@@ -1,6 +1,6 @@
 import { registerRlsAdapter } from '../../core/adapter/active-adapter';
 import { RlsEntityManager } from './entity-manager/rls-entity-manager';
-import './entity-metadata-rls';
+import '../../core/entity/entity-metadata-rls';
 
 // Loading this adapter makes it the one the integrations use (see core/adapter/active-adapter).
 registerRlsAdapter({ major: 7, entityManagerClass: RlsEntityManager });

@@ -1,4 +1,4 @@
-import { EntityManager, Platform, RowLevelSecurityViolationException } from '@mikro-orm/core';
+import { ChangeSetPersister, EntityManager, Platform, RowLevelSecurityViolationException, UnitOfWork } from '@mikro-orm/core';
 import { PostgreSqlConnection } from '@mikro-orm/postgresql';
 import { AbstractSqlConnection } from '@mikro-orm/sql';
 import { readFileSync } from 'node:fs';
@@ -50,12 +50,33 @@ const postgresqlDir = () => packageDirectory('@mikro-orm/postgresql');
 
 export const ASSUMPTIONS: readonly Assumption[] = [
   {
-    what: "MikroORM's EntityManager.fork builds the fork with `new em.constructor(em.config, em.driver, ...)`, and its constructor takes useContext fourth",
-    why: 'entity-manager/rls-entity-manager.ts: a fork gets the scoped driver through the constructor it is built with (MikroORM has no option to give a fork another driver, and its #private fields rule out a view of the parent)',
+    what: "MikroORM's EntityManager.fork builds the fork with `new em.constructor(em.config, em.driver, ...)`, and its constructor takes useContext fourth and the event manager fifth",
+    why: 'entity-manager/rls-entity-manager.ts: a fork gets the scoped driver through the constructor it is built with (MikroORM has no option to give a fork another driver, and its #private fields rule out a view of the parent), and the event manager built before that constructor is armed',
     problem: () => {
       if (!/new em\.constructor\(em\.config, em\.driver\b/.test(EntityManager.prototype.fork.toString())) return 'EntityManager.prototype.fork no longer builds the fork with new em.constructor(em.config, em.driver, ...)';
-      if (!/constructor\(config, driver, metadata, useContext\b/.test(EntityManager.toString())) return "EntityManager's constructor no longer takes (config, driver, metadata, useContext, ...)";
+      if (!/constructor\(config, driver, metadata, useContext\b[^,]*, eventManager\b/.test(EntityManager.toString())) return "EntityManager's constructor no longer takes (config, driver, metadata, useContext, eventManager)";
       return methods('EntityManager.prototype', EntityManager.prototype, ['getDriver', 'getConnection', 'upsert', 'upsertMany', 'tryCache', 'clearCache', 'getContext', 'setTransactionContext', 'resetTransactionContext'])();
+    },
+  },
+  {
+    what: "MikroORM's UnitOfWork builds its ChangeSetPersister in its constructor, which takes its driver from em.getDriver() and sends a flush's updates and deletes through it",
+    why: 'entity-manager/invisible-flush-writes.ts: with refuseInvisibleWrites, the persister of a scoped manager gets the driver view that checks affected rows (its #driver is private, and MikroORM has no hook on a flush write result)',
+    problem: () => {
+      // `new <binding>.ChangeSetPersister(...)` once compiled to CommonJS (as under the v7 Jest run).
+      if (!/new (?:[\w$]+\.)?ChangeSetPersister\(this\.#em\)/.test(UnitOfWork.toString())) return "UnitOfWork's constructor no longer builds new ChangeSetPersister(em)";
+      const persister = ChangeSetPersister.toString();
+      if (!/this\.#driver = this\.#em\.getDriver\(\)/.test(persister)) return "ChangeSetPersister's constructor no longer takes its driver from em.getDriver()";
+      const writes = ['nativeUpdate', 'nativeUpdateMany', 'nativeDelete'].filter((m) => !new RegExp(`this\\.#driver\\.${m}\\(`).test(persister));
+      return writes.length ? `ChangeSetPersister no longer sends ${writes.join(', ')} through its driver` : undefined;
+    },
+  },
+  {
+    what: "MikroORM's SQL connection runs a transaction's statements through ctx.executeQuery and opens a savepoint with ctx.savepoint",
+    why: "entity-manager/bypass-in-transaction.ts: while a nested bypass step runs, the caller's transaction refuses both (its statements would run as the bypass role on the shared pg client); Kysely has no hook per transaction object",
+    problem: () => {
+      if (!/\(ctx \?\? this\.#client\)\.executeQuery\(/.test(AbstractSqlConnection.prototype.execute.toString())) return 'AbstractSqlConnection.execute no longer runs statements through (ctx ?? client).executeQuery';
+      if (!/options\.ctx\.savepoint\(/.test(AbstractSqlConnection.prototype.begin.toString())) return 'AbstractSqlConnection.begin no longer opens savepoints with options.ctx.savepoint';
+      return undefined;
     },
   },
   {

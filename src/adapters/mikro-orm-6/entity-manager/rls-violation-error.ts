@@ -93,3 +93,7 @@ export class RlsInvisibleRowError extends RlsViolationError {
     this.entity = entity;
   }
 }
+
+/** Builds an {@link RlsInvisibleRowError}, for the write checks of src/core/writes. */
+export const invisibleRowError = (message: string, entity: string, table: string, command: string): RlsInvisibleRowError =>
+  new RlsInvisibleRowError(message, entity, table, command);

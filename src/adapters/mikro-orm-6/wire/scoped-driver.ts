@@ -1,5 +1,7 @@
 import type { AbstractSqlConnection, AbstractSqlDriver } from '@mikro-orm/knex';
-import { hiddenConflictChecks } from '../entity-manager/hidden-conflicts';
+import { hiddenConflictChecks } from '../../../core/writes/hidden-conflicts';
+import type { WritingDriver } from '../../../core/writes/writing-driver';
+import { invisibleRowError } from '../entity-manager/rls-violation-error';
 import { scopeConnection } from './scoped-connection';
 import type { RlsScope } from '../../../core/scope/rls-scope';
 
@@ -22,7 +24,7 @@ export function scopeDriver<D extends AbstractSqlDriver>(driver: D, scope: RlsSc
     [SCOPE]: { value: scope },
     connection: { value: scopeConnection(base.getConnection('write'), scope) },
     replicas: { value: replicas },
-    ...hiddenConflictChecks(base),
+    ...hiddenConflictChecks(base as unknown as WritingDriver, invisibleRowError),
   });
   return view;
 }

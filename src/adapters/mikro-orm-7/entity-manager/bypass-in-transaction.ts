@@ -1,7 +1,7 @@
 import { TransactionContext, type EntityManager } from '@mikro-orm/core';
 import type { ControlledTransaction } from 'kysely';
 import { RlsConfigurationError } from '../../../core/errors/rls-configuration-error';
-import { RlsPgClient } from '../wire/rls-pg-client';
+import { RlsPgClient, STEP_REFUSED } from '../wire/rls-pg-client';
 import { adoptTransaction, scopeSqlOf } from '../wire/scoped-connection';
 import { scopeStorage } from '../wire/scope-storage';
 
@@ -38,6 +38,7 @@ export async function bypassInTransaction<EM extends EntityManager, T>(caller: E
   // a still pending transaction start (same pg client). Sending it arms the step on that client.
   const savepoint = await scopeStorage.run({ armStep: { token, reset: scopeSqlOf(adminConnection as never)!.reset } }, () => callerConnection.begin({ ctx: outer }));
   adoptTransaction(adminConnection as never, savepoint);
+  const unguard = refuseStatementsOn(outer);
   try {
     const [{ previous }] = await inStep(() => adminConnection.execute<{ previous: string }[]>(SWITCH_ROLE, [role], 'all', savepoint));
     admin.setTransactionContext(savepoint);
@@ -74,5 +75,29 @@ export async function bypassInTransaction<EM extends EntityManager, T>(caller: E
   } finally {
     // The savepoint is over: later work on the fork runs in transactions of its own.
     admin.resetTransactionContext();
+    unguard();
   }
+}
+
+/**
+ * While the step runs, refuses what MikroORM sends on the caller's transaction itself (`ctx` of the
+ * caller's manager: its finds, executes, flushes and savepoints), which the pg client's guard lets
+ * through when it is sent from inside the callback (the callback's async context is the step's): on
+ * the shared pg client it would run as the bypass role (found on v7 by tests/db/bypass-in-transaction).
+ * MikroORM runs a transaction's statements through `ctx.executeQuery` and opens its savepoints with
+ * `ctx.savepoint` (see internals.ts); the step's own savepoint is another ControlledTransaction object,
+ * so the admin manager is not affected. Returns the undo.
+ */
+function refuseStatementsOn(outer: Transaction): () => void {
+  const refuse = () => {
+    throw new RlsConfigurationError(STEP_REFUSED);
+  };
+  Object.defineProperties(outer, {
+    executeQuery: { configurable: true, value: async () => refuse() },
+    savepoint: { configurable: true, value: refuse },
+  });
+  return () => {
+    delete (outer as { executeQuery?: unknown }).executeQuery;
+    delete (outer as { savepoint?: unknown }).savepoint;
+  };
 }

@@ -1,7 +1,8 @@
-import { TransactionContext, TransactionPropagation, ValidationError, type ConnectionType, type EntityManager, type EntityData, type EntityName, type ForkOptions, type LoggingOptions, type UpsertManyOptions, type UpsertOptions } from '@mikro-orm/core';
+import { EventManager, TransactionContext, TransactionPropagation, ValidationError, type ConnectionType, type EntityManager, type EntityData, type EntityName, type ForkOptions, type LoggingOptions, type UpsertManyOptions, type UpsertOptions } from '@mikro-orm/core';
 import { EntityManager as SqlEntityManager, type PostgreSqlDriver, type QueryBuilder } from '@mikro-orm/postgresql';
 import type { AbstractSqlDriver } from '@mikro-orm/sql';
 import { bypassInTransaction } from './bypass-in-transaction';
+import { driverUnderConstruction } from './invisible-flush-writes';
 import { rememberForkedUnder, resolveContext } from '../../../core/scope/context-resolution';
 import { RLS_ENTITY_MANAGER } from '../../../core/adapter/rls-entity-manager-like';
 import { RlsAdapterAssumptionError } from '../../../core/errors/rls-adapter-assumption-error';
@@ -235,7 +236,8 @@ export class RlsEntityManager<Context extends object = Record<string, unknown>> 
   override getDriver(): PostgreSqlDriver {
     // MikroORM's EntityLoader, EntityFactory and UnitOfWork take the driver in the constructor, before
     // this class's fields exist: they get this manager's own.
-    if (!CONSTRUCTED.has(this)) return this.driver;
+    // With refuseInvisibleWrites, a scoped manager's ChangeSetPersister gets the view that checks flush writes.
+    if (!CONSTRUCTED.has(this)) return driverUnderConstruction(this, this.driver as unknown as AbstractSqlDriver) as unknown as PostgreSqlDriver;
     const em = this.getContext(false);
     return em === this ? this.driver : em.getDriver();
   }
@@ -321,28 +323,50 @@ export class RlsEntityManager<Context extends object = Record<string, unknown>> 
     // this one call, which builds the fork with the scoped driver. It is one-shot: it removes itself
     // before building, so a manager built meanwhile by user code (a subclass constructor, a subscriber)
     // never gets this fork's driver (found on v6 by the eighth review).
+    //
+    // No user code may run between arming it and fork()'s `new em.constructor(...)`: a fresh or cloned
+    // event manager asks the subscribers for their entities, and a subscriber that forks this manager
+    // there would get the scoped driver (found on v7 by tests/db/fork-scope-window). So the event
+    // manager is built here, before arming, and fork() is told to reuse the parent's, which the armed
+    // constructor swaps for this one.
+    const eventManager = forkEventManager(parent, options);
     const Manager = parent.constructor as new (...args: unknown[]) => this;
     let armed = true;
-    const ScopedFork = function (this: unknown, config: unknown, ownDriver: unknown, ...rest: unknown[]) {
-      if (!armed) return new Manager(config, ownDriver, ...rest);
+    const ScopedFork = function (this: unknown, config: unknown, ownDriver: unknown, metadata: unknown, useContext: unknown, ...rest: unknown[]) {
+      if (!armed) return new Manager(config, ownDriver, metadata, useContext, ...rest);
       armed = false;
       delete (parent as { constructor?: unknown }).constructor;
-      return new Manager(config, driver, ...rest);
+      return new Manager(config, driver, metadata, useContext, eventManager);
     };
     Object.defineProperty(parent, 'constructor', { configurable: true, writable: true, value: ScopedFork });
     let fork: this;
     try {
-      fork = SqlEntityManager.prototype.fork.call(parent, { ...options, disableContextResolution: true }) as this;
+      fork = SqlEntityManager.prototype.fork.call(parent, {
+        ...options,
+        freshEventManager: false,
+        cloneEventManager: false,
+        disableContextResolution: true,
+      }) as this;
     } finally {
       armed = false;
       if (Object.prototype.hasOwnProperty.call(parent, 'constructor')) delete (parent as { constructor?: unknown }).constructor;
     }
-    if (fork.driver !== driver) {
+    if (fork.driver !== driver || (fork as unknown as { eventManager: EventManager }).eventManager !== eventManager) {
       // Fail closed: a fork with the parent's driver would run unscoped.
-      throw new RlsAdapterAssumptionError("MikroORM's fork() builds the fork from em.constructor and em.driver", 'the fork did not get the scoped driver');
+      throw new RlsAdapterAssumptionError(
+        "MikroORM's fork() builds the fork from em.constructor and em.driver, with the event manager it is given",
+        'the fork did not get the scoped driver or its event manager',
+      );
     }
     return rememberForkedUnder(fork, this.config.get('context')(this.name));
   }
+}
+
+/** The event manager `fork(options)` would give the fork (MikroORM 7.2's EntityManager.fork). */
+function forkEventManager(parent: EntityManager, options: ForkOptions): EventManager {
+  const own = (parent as unknown as { eventManager: EventManager }).eventManager;
+  if (options.freshEventManager) return new EventManager(parent.config.get('subscribers'));
+  return options.cloneEventManager ? own.clone() : own;
 }
 
 function refuseNativeSession(): never {

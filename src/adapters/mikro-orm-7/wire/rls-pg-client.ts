@@ -41,7 +41,7 @@ interface Step {
   poisoned?: string;
 }
 
-const STEP_REFUSED =
+export const STEP_REFUSED =
   "This transaction is running a bypassRls(cb, { propagation: 'nested' }) step: its statements would run as the bypass role. " +
   'Await the bypass callback before using the transaction again; inside the callback, use the EntityManager it is given.';
 const STEP_POISONED =
@@ -116,7 +116,7 @@ export class RlsPgClient extends Client {
     if (refused) throw new RlsConfigurationError(refused);
     const store = scopeStorage.getStore();
     const arm = store?.armStep;
-    if (!arm) return this.#route(text, values, store);
+    if (!arm) return this.#route(text, values, store).catch((error: unknown) => this.#afterFailedEnd(text, error));
     // A nested bypass step's savepoint: once it is sent, the step's connection accepts only the step's
     // statements. In a transaction that carries no reset (an unscoped one) its end must reset too.
     this.#transaction ??= { reset: arm.reset };
@@ -237,6 +237,19 @@ export class RlsPgClient extends Client {
     }
   }
 
+  /**
+   * Kysely gives a transaction's connection back to the pool only after a COMMIT or ROLLBACK that
+   * succeeded: one whose ROLLBACK failed (the backend was killed, the client timed out), or whose
+   * COMMIT failed on a connection that is gone, would stay checked out for ever, and a pool of one
+   * would hang every later request. Nothing can use it again: it goes back to the pool destroyed.
+   */
+  #afterFailedEnd(text: string, error: unknown): never {
+    if (END.test(text) && (ROLLBACK.test(text) || this.#status() === undefined)) {
+      this.#guardedRelease(new Error(`mikro-orm-rls: a connection whose ${text.trim().toUpperCase()} failed was destroyed`));
+    }
+    throw error;
+  }
+
   #submittable(config: any, values?: any, callback?: any): any {
     const refused = this.#refusedByStep(undefined);
     if (refused) throw new RlsConfigurationError(refused);
@@ -296,8 +309,11 @@ export class RlsPgClient extends Client {
   }
 
   #guardedRelease(error?: Error | boolean): void {
-    const release = this.#poolRelease;
-    if (!release) return;
+    const poolRelease = this.#poolRelease;
+    if (!poolRelease) return;
+    // The pool hands the connection to whoever waits for one, and makes a new connection for them, from
+    // inside this call: their callbacks would run in the releaser's async context, with its scope.
+    const release: Release = (reason) => scopeStorage.exit(() => poolRelease(reason));
     this.#poolRelease = undefined;
     // A transaction that never sent anything leaves nothing behind; any other state of ours ends here.
     this.#transaction = undefined;

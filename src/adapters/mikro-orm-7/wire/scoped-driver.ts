@@ -1,5 +1,8 @@
 import type { AbstractSqlConnection, AbstractSqlDriver } from '@mikro-orm/sql';
 import type { RlsScope } from '../../../core/scope/rls-scope';
+import { hiddenConflictChecks } from '../../../core/writes/hidden-conflicts';
+import type { WritingDriver } from '../../../core/writes/writing-driver';
+import { invisibleRowError } from '../entity-manager/rls-violation-error';
 import { scopeConnection } from './scoped-connection';
 
 const BASE = Symbol('mikro-orm-rls base driver');
@@ -13,7 +16,7 @@ const SCOPE = Symbol('mikro-orm-rls scope');
  * The EntityManager hands its driver to every fork, to its EntityLoader, UnitOfWork and QueryBuilders,
  * so a fork built on this view scopes every query it makes, including lazy loads and pivot loads.
  */
-export function scopeDriver<D extends AbstractSqlDriver>(driver: D, scope: RlsScope, extra: PropertyDescriptorMap = {}): D {
+export function scopeDriver<D extends AbstractSqlDriver>(driver: D, scope: RlsScope): D {
   const base = baseDriver(driver);
   const view = Object.create(base) as D;
   const replicas = (base as unknown as { replicas: AbstractSqlConnection[] }).replicas.map((r) => scopeConnection(r, scope));
@@ -22,7 +25,7 @@ export function scopeDriver<D extends AbstractSqlDriver>(driver: D, scope: RlsSc
     [SCOPE]: { value: scope },
     connection: { value: scopeConnection(base.getConnection('write') as AbstractSqlConnection, scope) },
     replicas: { value: replicas },
-    ...extra,
+    ...hiddenConflictChecks(base as unknown as WritingDriver, invisibleRowError),
   });
   return view;
 }

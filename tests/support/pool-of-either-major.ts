@@ -1,0 +1,101 @@
+import type { MikroORM, Options } from '@mikro-orm/core';
+import type { PostgreSqlDriver } from '@mikro-orm/postgresql';
+import type { Client } from 'pg';
+import { mikroOrmTreeOfThisRun } from './mikro-orm-tree';
+
+// The pool and connection options, and the pool's state, under the names of the installed major: on
+// MikroORM 6 the pool is knex's (tarn), configured through `pool` and `driverOptions.connection`; on
+// MikroORM 7 it is a pg Pool, built from the connection options with `driverOptions` merged over them
+// (pg Client and pg-pool options side by side). The tests say what they need; these say how.
+
+const onV7 = mikroOrmTreeOfThisRun() === 'v7';
+
+type Extra = Partial<Options<PostgreSqlDriver>>;
+
+/** Options of either part merged: `pool` and `driverOptions` key by key, the rest replaced. */
+export function mergeOptions(...parts: Extra[]): Extra {
+  const merged: Record<string, unknown> = {};
+  for (const part of parts) {
+    for (const [key, value] of Object.entries(part)) {
+      merged[key] = key === 'pool' || key === 'driverOptions' ? { ...(merged[key] as object), ...(value as object) } : value;
+    }
+  }
+  return merged as Extra;
+}
+
+/** pg Client parameters of every pooled connection (`query_timeout`, `options`, `statement_timeout`, `application_name`, ...). */
+export function connectionParams(params: Record<string, unknown>): Extra {
+  return { driverOptions: (onV7 ? params : { connection: params }) as never };
+}
+
+/** How long a request waits for a pooled connection before it fails (see {@link ACQUIRE_TIMEOUT}). */
+export function acquireTimeout(ms: number): Extra {
+  return { driverOptions: (onV7 ? { connectionTimeoutMillis: ms } : { acquireConnectionTimeout: ms }) as never };
+}
+
+/** The error of a request that waited longer than {@link acquireTimeout}. */
+export const ACQUIRE_TIMEOUT = onV7 ? /timeout exceeded when trying to connect/ : /Timeout acquiring a connection/;
+
+/**
+ * A hook the application runs on every new connection before the pool hands it out: knex's
+ * `pool.afterCreate` on MikroORM 6, pg-pool's `onConnect` on MikroORM 7. Its failure fails the acquire.
+ */
+export function onNewConnection(hook: (client: Client) => Promise<unknown>, pool: { min?: number; max?: number } = { min: 0, max: 1 }): Extra {
+  if (onV7) return { pool, driverOptions: { onConnect: hook } as never };
+  const afterCreate = (client: Client, done: (error: Error | null, client: Client) => void) =>
+    hook(client).then(
+      () => done(null, client),
+      (error: Error) => done(error, client),
+    );
+  return { pool: { ...pool, afterCreate } as never };
+}
+
+/** Connection warnings of the pool (a dead connection found, ...) go to `warn` instead of the console. */
+export function poolWarnings(warn: (message: string) => void): Extra {
+  // MikroORM 7 logs them through its own logger (off unless debug is on).
+  return onV7 ? {} : { driverOptions: { log: { warn } } as never };
+}
+
+interface KnexPool {
+  numUsed(): number;
+  numFree(): number;
+  numPendingAcquires(): number;
+}
+interface PgPool {
+  totalCount: number;
+  idleCount: number;
+  waitingCount: number;
+  query(sql: string): Promise<{ rows: unknown[] }>;
+}
+
+const connectionOf = (orm: MikroORM) => orm.em.getDriver().getConnection() as unknown as {
+  getKnex?(): { client: { pool: KnexPool }; raw(sql: string): Promise<{ rows: unknown[] }> };
+  getNativeClient?(): Promise<PgPool>;
+};
+
+/** Connections of the ORM's (primary) pool in use, connections in it, and requests waiting for one. */
+export async function poolUsage(orm: MikroORM): Promise<{ used: number; open: number; pending: number }> {
+  const connection = connectionOf(orm);
+  if (!onV7) {
+    const pool = connection.getKnex!().client.pool;
+    return { used: pool.numUsed(), open: pool.numUsed() + pool.numFree(), pending: pool.numPendingAcquires() };
+  }
+  const pool = await connection.getNativeClient!();
+  return { used: pool.totalCount - pool.idleCount, open: pool.totalCount, pending: pool.waitingCount };
+}
+
+/** Runs `sql` on a connection taken straight from the ORM's pool (below MikroORM and this package's scope). */
+export async function rawPooledQuery<T = Record<string, unknown>>(orm: MikroORM, sql: string): Promise<T[]> {
+  const connection = connectionOf(orm);
+  const result = onV7 ? await (await connection.getNativeClient!()).query(sql) : await connection.getKnex!().raw(sql);
+  return result.rows as T[];
+}
+
+/** Runs `sql` on a transaction as MikroORM hands it to transaction events (a knex transaction on 6, a Kysely one on 7). */
+export async function rawInTransaction(transaction: unknown, sql: string): Promise<unknown> {
+  if (!onV7) return (transaction as { raw(sql: string): Promise<unknown> }).raw(sql);
+  // Kysely is in the v7 tree only: loaded here, in the v7 run.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { CompiledQuery } = require('kysely') as { CompiledQuery: { raw(sql: string): unknown } };
+  return (transaction as { executeQuery(query: unknown): Promise<unknown> }).executeQuery(CompiledQuery.raw(sql));
+}
