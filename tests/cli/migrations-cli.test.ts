@@ -1,7 +1,8 @@
 import { MikroORM } from '@mikro-orm/postgresql';
 import { withRls } from '../../src';
 import { fitIdentifier } from '../../src/core/ddl';
-import { CliProject } from '../fixtures/cli-project';
+import { CLI_MAJOR, cliProjectOfThisRun, removeCliBuild, type AnyCliProject } from '../fixtures/cli-project-of-this-run';
+import { notesAndOrdersEntitiesJs } from '../fixtures/v7-cli-project';
 import { LONG_ORDER_POLICY, notesAndOrders, notesAndOrdersEntitiesTs } from '../fixtures/notes-and-orders-model';
 import { policyRows, rlsFlags, rlsState } from '../support/rls-state';
 import { createTestDatabase, grantSchemaUsage, type TestDatabase } from '../support/test-database';
@@ -11,7 +12,8 @@ import { createSchema } from '../support/schema-generator';
 // reach this package's Migrator and the files they write and run carry the policy DDL. The change matrix
 // (cast, precedence, roles, restrictive, WITH CHECK, command, FORCE, dropped policies, altered columns,
 // each with its exact way down) runs in process in tests/db/policy-migrations.test.ts. Each test has its
-// own database and project; the CLI runs as the owner, as migrations should.
+// own database and project; the CLI runs as the owner, as migrations should. Through the CLI of the run's
+// major (MikroORM 6 with a TypeScript project, MikroORM 7 with a CommonJS one on Node 22).
 
 jest.setTimeout(180_000);
 
@@ -19,7 +21,11 @@ const TABLES = ['note', 'order'];
 const BY_HAND = `create policy by_hand on public.note as permissive for delete using (pinned)`;
 
 let db: TestDatabase | undefined;
-let project: CliProject | undefined;
+let project: AnyCliProject | undefined;
+/** The notes-and-orders model in the language of the run's CLI project. */
+const notesAndOrdersBody = (d: { cast?: 'integer' | 'bigint' } = {}) => (CLI_MAJOR === 7 ? notesAndOrdersEntitiesJs(d) : notesAndOrdersEntitiesTs(d));
+
+afterAll(removeCliBuild);
 
 afterEach(async () => {
   project?.remove();
@@ -30,8 +36,8 @@ afterEach(async () => {
 
 it('migration:create --initial writes tables and policies; migration:up applies them; then nothing is left to migrate', async () => {
   db = await createTestDatabase();
-  project = new CliProject(db.ownerUrl);
-  project.entities(notesAndOrdersEntitiesTs());
+  project = cliProjectOfThisRun(db.ownerUrl);
+  project.entities(notesAndOrdersBody());
   project.ok('migration:create', '--initial');
   const file = project.latestMigration();
   expect(file).toMatch(/create table "note"/);
@@ -74,8 +80,8 @@ it('migration:check fails on a policy-only drift; migration:create writes the AL
   await db.query(BY_HAND);
   const before = await rlsState(db, TABLES);
   expect(before.policies.map((p) => p.policyname)).toEqual(['by_hand', 'own_select', 'own_update', fitIdentifier(`${LONG_ORDER_POLICY}_all`)]);
-  project = new CliProject(db.ownerUrl);
-  project.entities(notesAndOrdersEntitiesTs({ cast: 'bigint' }));
+  project = cliProjectOfThisRun(db.ownerUrl);
+  project.entities(notesAndOrdersBody({ cast: 'bigint' }));
   expect(project.run('migration:check').status).not.toBe(0);
   project.ok('migration:create');
   const file = project.latestMigration();

@@ -1,26 +1,26 @@
-import { CliProject } from '../fixtures/cli-project';
+import { CLI_MAJOR, cliProjectOfThisRun, removeCliBuild, type AnyCliProject } from '../fixtures/cli-project-of-this-run';
 import { runSql } from '../support/sql-client';
 import { createTestDatabase, type TestDatabase } from '../support/test-database';
 import { ITEM_PARTITIONS, PARTITIONED_ITEMS_SQL } from '../fixtures/partitioned-model';
 
 // The real `mikro-orm` CLI on a table partitioned by hand-written SQL: the migration it writes puts the
-// policies on every partition, and migration:check notices a partition created afterwards.
+// policies on every partition, and migration:check notices a partition created afterwards. Through the
+// CLI of the run's major (MikroORM 6 with a TypeScript project, MikroORM 7 with a CommonJS one on Node 22).
 
 jest.setTimeout(180_000);
 
 let db: TestDatabase;
-let project: CliProject;
+let project: AnyCliProject;
 
 const ENTITIES = `
 const tenantId = ConditionArg({ comparatorName: 'tenant_id', type: 'integer' });
-const Item = new EntitySchema<any>({
+const Item = new EntitySchema${CLI_MAJOR === 6 ? '<any>' : ''}({
   name: 'Item',
   tableName: 'items',
   properties: { tenantId: { type: 'integer', primary: true }, id: { type: 'integer', primary: true }, title: { type: 'string' } },
   rls: { policies: [Permissive({ conditionArgs: [tenantId], cmd: Command.all, customPolicyName: 'tenant' })] },
 });
-export const entities = [Item];
-void Restrictive; void column; void sql;
+${CLI_MAJOR === 6 ? 'export const entities = [Item];\nvoid Restrictive; void column; void sql;' : 'exports.entities = [Item];'}
 `;
 
 const covered = () =>
@@ -34,11 +34,12 @@ const covered = () =>
 beforeAll(async () => {
   db = await createTestDatabase();
   await runSql(db.ownerUrl, PARTITIONED_ITEMS_SQL);
-  project = new CliProject(db.ownerUrl);
+  project = cliProjectOfThisRun(db.ownerUrl);
   project.entities(ENTITIES);
 });
 afterAll(async () => {
   project?.remove();
+  removeCliBuild();
   await db?.drop();
 });
 

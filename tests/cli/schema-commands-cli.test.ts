@@ -1,27 +1,28 @@
-import { CliProject } from '../fixtures/cli-project';
+import { CLI_MAJOR, cliProjectOfThisRun, removeCliBuild, type AnyCliProject } from '../fixtures/cli-project-of-this-run';
 import { createTestDatabase, type TestDatabase } from '../support/test-database';
 
 // schema:create, schema:update, schema:fresh and migration:fresh leave every table with its declared
-// policies; migration:create compares with MikroORM's snapshot when there is one.
+// policies; migration:create compares with MikroORM's snapshot when there is one. Through the CLI of the
+// run's major (MikroORM 6 with a TypeScript project, MikroORM 7 with a CommonJS one on Node 22).
 
 jest.setTimeout(180_000);
 
 function entities(columnType: string, cmp = '='): string {
-  return `
+  const body = `
 const accountId = ConditionArg({ comparatorName: 'account_id', type: 'integer' });
-const Doc = new EntitySchema<any>({
+const Doc = new EntitySchema${CLI_MAJOR === 6 ? '<any>' : ''}({
   name: 'Doc',
   tableName: 'doc',
   properties: { id: { type: 'integer', primary: true }, accountId: { type: '${columnType}' } },
   rls: { policies: [Permissive({ conditionArgs: [accountId], cmd: Command.all, customExpr: (x) => sql\`\${column('account_id')} ${cmp} \${x}\`, customPolicyName: 'tenant' })] },
 });
-export const entities = [Doc];
-void Restrictive;
+${CLI_MAJOR === 6 ? 'export const entities = [Doc];\nvoid Restrictive;' : 'exports.entities = [Doc];'}
 `;
+  return body;
 }
 
 let db: TestDatabase;
-let project: CliProject;
+let project: AnyCliProject;
 
 const state = async () => ({
   policies: await db.query(`select policyname, cmd, qual from pg_policies where tablename = 'doc'`),
@@ -40,11 +41,12 @@ const declared = (qualOperator = '=') => ({
 
 beforeAll(async () => {
   db = await createTestDatabase();
-  project = new CliProject(db.ownerUrl);
+  project = cliProjectOfThisRun(db.ownerUrl);
   project.entities(entities('integer'));
 });
 afterAll(async () => {
   project?.remove();
+  removeCliBuild();
   await db?.drop();
 });
 

@@ -1,6 +1,7 @@
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { buildPackageUnderV7, V7CliProject } from '../fixtures/v7-cli-project';
+import { buildPackageUnderV7, node22, V7CliProject } from '../fixtures/v7-cli-project';
 import { passwordOf } from '../support/test-roles';
 import { createTestDatabase, type TestDatabase } from '../support/test-database';
 
@@ -82,3 +83,15 @@ it('reports a finding with exit status 1, and with --json stdout is only the fin
   }
 });
 
+
+it("names the @mikro-orm/cli internal it relies on when a release changed it (CLIHelper's loader)", () => {
+  const script = [
+    `const { CLIHelper } = require('@mikro-orm/cli');`,
+    `delete CLIHelper.getORM;`,
+    `require(${JSON.stringify(join(build, 'adapters/mikro-orm-7/cli/orm-from-cli-config'))}).ormFromCliConfig()`,
+    `  .then(() => console.log('loaded'), (e) => console.log(e.constructor.name + ': ' + e.message));`,
+  ].join('\n');
+  const out = execFileSync(node22, ['-e', script], { cwd: join(repo, 'v7'), encoding: 'utf8' }).trim();
+  expect(out).toMatch(/^RlsAdapterAssumptionError: /);
+  expect(out).toMatch(/CLIHelper has no getORM/);
+});

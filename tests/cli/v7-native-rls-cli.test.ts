@@ -61,7 +61,17 @@ it('a project whose policies native MikroORM created adopts the package: the fir
   const native = await rlsState(db!, ['note']);
   expect(native.policies.map((r) => r.policyname)).toEqual(['by_hand', 'note_insert_policy', 'tenant']);
   expect(native.flags).toEqual([{ relname: 'note', enabled: true, forced: true }]);
-  // With the package: the native policies are its own declarations, not a refused name clash.
+  // With the package: the native policies are its own declarations, not a refused name clash. The audit
+  // says the migration that takes them over is due, and calls only the hand-written one undeclared.
+  const findings = (): [string, string][] =>
+    JSON.parse(p.rls(['audit', '--json']).stdout)
+      .filter((f: { code: string }) => f.code === 'policy-undeclared' || f.code === 'policy-drift')
+      .map((f: { code: string; message: string }) => [f.code, /"([^"]+)"|\((.*) needed\)/.exec(f.message)!.slice(1).find(Boolean)!]);
+  expect(findings()).toEqual([
+    ['policy-undeclared', 'by_hand'],
+    ['policy-drift', "adopt policy tenant (created by MikroORM's native RLS)"],
+    ['policy-drift', "adopt policy note_insert_policy (created by MikroORM's native RLS)"],
+  ]);
   expect(p.run('migration:check').status).not.toBe(0);
   p.ok('migration:create');
   const adoption = p.latestMigration();
@@ -78,6 +88,7 @@ it('a project whose policies native MikroORM created adopts the package: the fir
     { table: 'note', policy: 'tenant', comment: 'managed by mikro-orm-rls' },
   ]);
   expect(p.run('migration:check').status).toBe(0);
+  expect(findings()).toEqual([['policy-undeclared', 'by_hand']]);
   // Down: exactly as native left it, comments included.
   p.ok('migration:down');
   expect(await rlsState(db!, ['note'])).toEqual(native);

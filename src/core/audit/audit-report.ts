@@ -17,6 +17,10 @@ import { readsSettingPerRow } from './unwrapped-settings';
 
 const isIn = (list: readonly TableRef[], t: TableRef) => list.some((x) => x.schema === t.schema && x.name === t.name);
 
+/** Whether `policy` on `table` is one MikroORM 7 created from a native declaration, not yet taken over (see TableRlsSpec.adoptable). */
+const adoptable = (desired: RlsSettings['tables'], table: TableRef, name: string) =>
+  desired.some((s) => s.table.schema === table.schema && s.table.name === table.name && s.adoptable?.includes(name) === true);
+
 function tableFindings(live: readonly LiveTableState[], declared: RlsSettings['tables']): AuditFinding[] {
   const findings: AuditFinding[] = [];
   for (const spec of declared) {
@@ -67,7 +71,8 @@ async function driftFindings(db: Queryable, settings: RlsSettings, live: readonl
     return [{ code: 'drift-unchecked', message: `Policy drift could not be checked as this role: ${(error as Error).message}`, fix: 'Grant the role SELECT on the tables, or run the audit as the owner as well.' }];
   }
   const desired = coverPartitions(canonical, settings.entityTables, partitions).desired;
-  const managedOnly = live.map((t) => ({ ...t, policies: t.policies.filter((p) => p.managed) }));
+  // Native policies the next migration takes over are compared too: the diff says it must run.
+  const managedOnly = live.map((t) => ({ ...t, policies: t.policies.filter((p) => p.managed || adoptable(desired, t.table, p.name)) }));
   return diffRls(desired, managedOnly)
     .filter((op) => op.description.includes('policy'))
     .map((op) => ({
@@ -125,7 +130,8 @@ export async function auditReportIn(db: Queryable, settings: RlsSettings): Promi
     ...roleFindings(target, live),
     ...tableFindings(live, settings.tables),
     ...unprotectedPartitionFindings(covered.partitions, settings.tables, live),
-    ...undeclaredPolicyFindings(managed),
+    // Native policies of a native declaration are declared: drift reports the migration that takes them over.
+    ...undeclaredPolicyFindings(managed.map((t) => ({ ...t, policies: t.policies.filter((p) => p.managed || !adoptable(covered.desired, t.table, p.name)) }))),
     ...(await contextFreePolicyFindings(db, managed.map((t) => t.table), settings.prefix)),
     ...(await driftFindings(db, settings, live, covered.partitions)),
     ...(await unprotectedReferenceFindings(db, { declared: settings.tables.map((s) => s.table), optedOutPivots: settings.optedOutPivotTables })),
