@@ -2,7 +2,7 @@ import { TransactionContext, type EntityManager } from '@mikro-orm/core';
 import type { ControlledTransaction } from 'kysely';
 import { RlsConfigurationError } from '../../../core/errors/rls-configuration-error';
 import { RlsPgClient, STEP_REFUSED } from '../wire/rls-pg-client';
-import { adoptTransaction, scopeSqlOf } from '../wire/scoped-connection';
+import { adoptTransaction, scopeSqlOf, transactionChain } from '../wire/scoped-connection';
 import { scopeStorage } from '../wire/scope-storage';
 
 type Transaction = ControlledTransaction<any, any>;
@@ -38,7 +38,9 @@ export async function bypassInTransaction<EM extends EntityManager, T>(caller: E
   // a still pending transaction start (same pg client). Sending it arms the step on that client.
   const savepoint = await scopeStorage.run({ armStep: { token, reset: scopeSqlOf(adminConnection as never)!.reset } }, () => callerConnection.begin({ ctx: outer }));
   adoptTransaction(adminConnection as never, savepoint);
-  const unguard = refuseStatementsOn(outer);
+  // The caller's transaction and those it was opened in (a tenant's outer manager used in the callback).
+  const unguards = transactionChain(outer).map(refuseStatementsOn);
+  const unguard = () => unguards.forEach((undo) => undo());
   try {
     const [{ previous }] = await inStep(() => adminConnection.execute<{ previous: string }[]>(SWITCH_ROLE, [role], 'all', savepoint));
     admin.setTransactionContext(savepoint);
@@ -88,7 +90,7 @@ export async function bypassInTransaction<EM extends EntityManager, T>(caller: E
  * `ctx.savepoint` (see internals.ts); the step's own savepoint is another ControlledTransaction object,
  * so the admin manager is not affected. Returns the undo.
  */
-function refuseStatementsOn(outer: Transaction): () => void {
+function refuseStatementsOn(outer: object): () => void {
   const refuse = () => {
     throw new RlsConfigurationError(STEP_REFUSED);
   };

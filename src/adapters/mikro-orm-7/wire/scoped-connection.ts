@@ -22,6 +22,16 @@ export const VIEW_MEMBERS = ['execute', 'begin', 'transactional', 'stream', 'get
 // Which scope opened each transaction (and savepoint): a transaction runs with the scope of whoever
 // opened it, so a view must not run its statements in another's (passed as `ctx`).
 const TRANSACTION_SCOPES = new WeakMap<object, string>();
+// The transaction each savepoint a scoped view opened was opened in: MikroORM 7 links them only by
+// index, and Kysely not at all, but a nested bypass step must guard the whole chain.
+const PARENT_TRANSACTIONS = new WeakMap<object, object>();
+
+/** `trx` and the transactions it was opened in, as far as scoped views opened them (innermost first). */
+export function transactionChain(trx: object): object[] {
+  const chain = [trx];
+  for (let parent = PARENT_TRANSACTIONS.get(trx); parent; parent = PARENT_TRANSACTIONS.get(parent)) chain.push(parent);
+  return chain;
+}
 
 function rememberScope<T extends object>(trx: T, scope: ScopeSql | undefined): T {
   TRANSACTION_SCOPES.set(trx, scope?.literal ?? '');
@@ -114,7 +124,9 @@ export function scopeConnection<C extends AbstractSqlConnection>(connection: C, 
     if (options.ctx) {
       // A savepoint: it rides on the transaction's start, on the same pg client.
       refuseForeignTransaction(options.ctx, scopeSql);
-      return rememberScope(await base.begin(options), scopeSql);
+      const savepoint = rememberScope(await base.begin(options), scopeSql);
+      PARENT_TRANSACTIONS.set(savepoint, options.ctx);
+      return savepoint;
     }
     await ready();
     await options.eventBroadcaster?.dispatchEvent(EventType.beforeTransactionStart);
