@@ -1,12 +1,12 @@
 import type { MikroORM as CoreMikroORM, Options } from '@mikro-orm/core';
 import { MikroORM, type PostgreSqlDriver } from '@mikro-orm/postgresql';
 import { Client } from 'pg';
-import { RlsConfigurationError, withRls, type RlsEntityManager } from '../../src';
+import { withRls, type RlsEntityManager } from '../../src';
 import { boot, type Booted } from '../fixtures/boot';
 import { Project, RESET_SQL, tenantEntities } from '../fixtures/tenant-model';
 import { TEST_ROLES } from '../support/test-roles';
 import { ids } from '../support/ids';
-import { ACQUIRE_TIMEOUT, acquireTimeout, connectionParams, mergeOptions, onNewConnection, tinyAcquireTimeout } from '../support/pool-of-either-major';
+import { ACQUIRE_TIMEOUT, acquireTimeout, connectionParams, mergeOptions, onNewConnection, tinyAcquireTimeout, withRawPoolClient } from '../support/pool-of-either-major';
 import { mikroOrmTreeOfThisRun } from '../support/mikro-orm-tree';
 
 // Edge cases of the pool guard: pool and connection options an application may pass, and where the
@@ -90,12 +90,20 @@ describe('1. a pool.afterCreate of the application', () => {
     expect(await tenant1Sees(orm)).toEqual(ONLY_TENANT1);
   });
 
-  it('that switches the new connection to the bypass role: scoped work is refused, not run unisolated', async () => {
-    orm = await appOrm(t, {
-      ...onNewConnection((conn) => conn.query(`set role ${t.db.roles.bypass}`)),
-    });
-    await expect(orm.em.forkWithRls({ account_id: 1 }).find(Project, {})).rejects.toThrow(RlsConfigurationError);
-    await expect(orm.em.forkWithRls({ account_id: 1 }).execute('select id from projects')).rejects.toThrow(/has BYPASSRLS/);
+  it("that switches the new connection to the bypass role: the switch is undone before the connection's first use, on every new connection", async () => {
+    // The hook's SQL is unscoped work like any other: reset before anyone uses the connection, so that
+    // every use starts from the session the role check checked (once per pool) and no new connection's
+    // first statement runs as the bypass role.
+    orm = await appOrm(t, onNewConnection((conn) => conn.query(`set role ${t.db.roles.bypass}`), { min: 0, max: 2 }));
+    const who = (em: { execute(sql: string): Promise<unknown> }) => em.execute('select current_user as who');
+    const [first, second, plain] = await Promise.all([tenant1Sees(orm), orm.em.forkWithRls({ account_id: 2 }).find(Project, {}), who(orm.em.fork())]);
+    expect(first).toEqual(ONLY_TENANT1);
+    expect(ids(second)).toEqual(TENANT2);
+    expect(plain).toEqual([{ who: TEST_ROLES.app }]);
+    expect(await Promise.all([who(orm.em.forkWithRls({ account_id: 1 })), who(orm.em.forkWithRls({ account_id: 2 }))])).toEqual([
+      [{ who: TEST_ROLES.app }],
+      [{ who: TEST_ROLES.app }],
+    ]);
   });
 
   it('that fails (done(err)): scoped work gets that error, not a hang', async () => {
@@ -283,18 +291,21 @@ describe('3. a tiny pool.acquireTimeoutMillis while a session reset is pending',
 
   it('an acquire that times out while the reset is stuck does not leave the unreset connection to a later one', async () => {
     orm = await appOrm(t, acquireTimeout(tinyAcquireTimeout(5)));
-    const tenant1 = orm.em.forkWithRls({ account_id: 1 });
-    const [{ pid }] = await onceAcquired(() => tenant1.execute('select pg_backend_pid() as pid'));
-    // A temporary table on that backend (made unscoped, so no reset drops it): the pending reset drops
-    // it (DISCARD TEMP), and a lock held on it keeps that reset from finishing within the acquire timeout.
-    await onceAcquired(() => orm!.em.fork().execute('create temp table held (i int)'));
-    const [{ schema }] = await t.db.query(`select n.nspname as schema from pg_class c join pg_namespace n on n.oid = c.relnamespace where c.relname = 'held'`);
+    await onceAcquired(() => orm!.em.forkWithRls({ account_id: 1 }).execute('select 1'));
     const locker = new Client({ connectionString: t.db.superUrl });
     await locker.connect();
     try {
-      await locker.query(`begin; lock table ${schema}.held in access exclusive mode`);
-      // Taken before the failing work: MikroORM 6 resets on the next acquire, MikroORM 7 on release.
-      await expect(onceAcquired(() => tenant1.execute(leaveSessionState(t)))).rejects.toThrow(/division by zero/);
+      // Unscoped work on a client of the pool leaves a role, a context value and a temporary table, which
+      // another session locks before the client goes back: the reset sent then (DISCARD TEMP) waits for
+      // the lock. MikroORM 6's pool guard awaits it on the next acquire, MikroORM 7's before releasing.
+      const pid = await onceAcquired(() =>
+        withRawPoolClient(orm!, async (client) => {
+          await client.query(`create temp table held (i int); set role ${t.db.roles.bypass}; set rls.account_id = '1'`);
+          const { rows } = await client.query('select pg_backend_pid() as pid, pg_my_temp_schema()::regnamespace::text as schema');
+          await locker.query(`begin; lock table ${rows[0].schema as string}.held in access exclusive mode`);
+          return rows[0].pid;
+        }),
+      );
       await expect(orm.em.fork().execute('select current_user as who')).rejects.toThrow(ACQUIRE_TIMEOUT);
       // Later users, while that connection's reset is still stuck behind the lock, on another backend.
       expect(await onceAcquired(() => whatTheNextUsersSee(orm!))).toEqual(ISOLATED);

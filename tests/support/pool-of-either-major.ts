@@ -98,6 +98,29 @@ export async function rawPooledQuery<T = Record<string, unknown>>(orm: MikroORM,
   return result.rows as T[];
 }
 
+/** A client of the ORM's (primary) pool, held for `work` and then given back, as each major's driver hands it out. */
+export async function withRawPoolClient<T>(orm: { em: unknown }, work: (client: { query(sql: string): Promise<{ rows: Record<string, unknown>[] }> }) => Promise<T>): Promise<T> {
+  const connection = connectionOf(orm as MikroORM) as unknown as {
+    getNativeClient?(): Promise<{ connect(): Promise<{ query(sql: string): Promise<{ rows: Record<string, unknown>[] }>; release(): void }> }>;
+    getKnex?(): { client: { acquireConnection(): Promise<{ query(sql: string): Promise<{ rows: Record<string, unknown>[] }> }>; releaseConnection(c: unknown): Promise<void> } };
+  };
+  if (onV7) {
+    const client = await (await connection.getNativeClient!()).connect();
+    try {
+      return await work(client);
+    } finally {
+      client.release();
+    }
+  }
+  const knexClient = connection.getKnex!().client;
+  const client = await knexClient.acquireConnection();
+  try {
+    return await work(client);
+  } finally {
+    await knexClient.releaseConnection(client);
+  }
+}
+
 /** Runs `sql` on a transaction as MikroORM hands it to transaction events (a knex transaction on 6, a Kysely one on 7). */
 export async function rawInTransaction(transaction: unknown, sql: string): Promise<unknown> {
   if (!onV7) return (transaction as { raw(sql: string): Promise<unknown> }).raw(sql);

@@ -24,3 +24,4 @@ export function sessionReset(variables: readonly string[]): { sql: string; resul
   const statements = ['reset role', 'reset search_path', 'discard temp', 'close all', 'unlisten *', `select ${select.join(', ')}`];
   return { sql: statements.join(';\n'), results: statements.length };
 }
+

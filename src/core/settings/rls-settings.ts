@@ -106,6 +106,11 @@ export class RlsSettings {
     this.compiled = { tables, entityTables, optedOutPivotTables, codec: new ContextCodec(schema, variables, this.prefix) };
   }
 
+  /** Whether discovery has compiled the declarations yet (before, the context and tables are unknown). */
+  get isCompiled(): boolean {
+    return this.compiled !== undefined;
+  }
+
   private get ready() {
     if (!this.compiled) {
       throw new RlsConfigurationError('mikro-orm-rls has not seen the entities yet: call this after MikroORM.init(withRls(...)).');

@@ -1,8 +1,7 @@
 import { EventType, Utils } from '@mikro-orm/core';
 import type { AbstractSqlConnection, AbstractSqlPlatform, Knex } from '@mikro-orm/knex';
 import type { Configuration } from '@mikro-orm/core';
-import { RlsSettings } from '../../../core/settings/rls-settings';
-import { sessionReset } from './session-reset';
+import { sessionResetOf } from '../../../core/settings/session-reset-of';
 import { beginScopedTransaction, startPendingTransaction } from './deferred-scope';
 import { RlsConfigurationError } from '../../../core/errors/rls-configuration-error';
 import { assertPoolGuarded } from '../wiring/pool-guard';
@@ -106,9 +105,7 @@ export function scopeConnection<C extends AbstractSqlConnection>(connection: C, 
   const statement = scopeStatement(scope);
   // Written with literals once per fork, by the same quoting MikroORM uses for every value it sends.
   const settings = (base as unknown as { config: Configuration }).config.get('rls');
-  // A connection of an ORM without withRls (tests hand such transactions in, to see them refused) has
-  // no variables of ours to reset.
-  const reset = sessionReset(settings instanceof RlsSettings ? settings.codec.fields.map((f) => `${settings.prefix}.${f}`) : []);
+  const reset = sessionResetOf(settings);
   const scopeSql: ScopeSql | undefined = statement && { literal: platform.formatQuery(statement.sql, [...statement.params]), redacted: statement.sql, reset };
   const begin = async (options: BeginOptions = {}): Promise<Knex.Transaction> => {
     if (options.ctx) {

@@ -70,11 +70,11 @@ export function withRls<Schema extends ContextSchema | undefined = undefined>(
     ...options,
     entityManager: (entityManager ?? RlsEntityManager) as never,
     rls: settings,
-    pool: guardedPool(options.pool),
+    pool: guardedPool(options.pool, settings),
     // MikroORM merges driverOptions (and each replica's) over `pool`: a `validate` given there would
     // replace the guard, so those pools are guarded too.
-    ...(options.driverOptions !== undefined && { driverOptions: guardedDriverOptions(options.driverOptions, 'the primary') }),
-    ...(options.replicas !== undefined && { replicas: guardedReplicas(options.replicas) }),
+    ...(options.driverOptions !== undefined && { driverOptions: guardedDriverOptions(options.driverOptions, 'the primary', settings) }),
+    ...(options.replicas !== undefined && { replicas: guardedReplicas(options.replicas, settings) }),
     // Registered after the user's own extensions and MikroORM's defaults, under the same names, so the
     // CLI and `orm.schema` / `orm.migrator` use the policy-aware versions.
     extensions: [...(options.extensions ?? []), RlsSchemaGenerator, ...[rlsMigrator()].filter((m) => m !== undefined)],
@@ -99,7 +99,7 @@ export function withRls<Schema extends ContextSchema | undefined = undefined>(
  * `driverOptions` with its `pool` guarded. A knex instance (MikroORM accepts one as driverOptions) has a
  * pool built outside MikroORM's options, where the guard cannot be installed: refused.
  */
-function guardedDriverOptions<D>(driverOptions: D, owner: string): D {
+function guardedDriverOptions<D>(driverOptions: D, owner: string, settings: RlsSettings): D {
   if (driverOptions === undefined || driverOptions === null) return driverOptions;
   const isKnexInstance = typeof driverOptions === 'function' || (typeof driverOptions === 'object' && 'client' in driverOptions && typeof (driverOptions as { client?: { acquireConnection?: unknown } }).client?.acquireConnection === 'function');
   if (isKnexInstance) {
@@ -110,13 +110,13 @@ function guardedDriverOptions<D>(driverOptions: D, owner: string): D {
     );
   }
   const pool = (driverOptions as { pool?: Parameters<typeof guardedPool>[0] }).pool;
-  return pool === undefined ? driverOptions : ({ ...driverOptions, pool: guardedPool(pool) } as D);
+  return pool === undefined ? driverOptions : ({ ...driverOptions, pool: guardedPool(pool, settings) } as D);
 }
 
 /** Replicas with their own `driverOptions.pool` guarded (see {@link guardedDriverOptions}). */
-function guardedReplicas<R extends { name?: string; driverOptions?: unknown }>(replicas: readonly R[]): R[] {
+function guardedReplicas<R extends { name?: string; driverOptions?: unknown }>(replicas: readonly R[], settings: RlsSettings): R[] {
   return replicas.map((replica) =>
-    replica.driverOptions === undefined ? replica : { ...replica, driverOptions: guardedDriverOptions(replica.driverOptions, `replica "${replica.name ?? '?'}"`) },
+    replica.driverOptions === undefined ? replica : { ...replica, driverOptions: guardedDriverOptions(replica.driverOptions, `replica "${replica.name ?? '?'}"`, settings) },
   );
 }
 
@@ -127,12 +127,13 @@ function guardedReplicas<R extends { name?: string; driverOptions?: unknown }>(r
  */
 function guardPoolOptionsSetLater(config: Configuration): void {
   const set = config.set.bind(config) as (key: string, value: unknown) => void;
+  const settings = config.get('rls') as RlsSettings;
   Object.defineProperty(config, 'set', {
     configurable: true,
     value: (key: string, value: unknown) => {
-      if (key === 'pool') value = guardedPool(value as Parameters<typeof guardedPool>[0]);
-      if (key === 'driverOptions') value = guardedDriverOptions(value, 'the primary');
-      if (key === 'replicas' && Array.isArray(value)) value = guardedReplicas(value);
+      if (key === 'pool') value = guardedPool(value as Parameters<typeof guardedPool>[0], settings);
+      if (key === 'driverOptions') value = guardedDriverOptions(value, 'the primary', settings);
+      if (key === 'replicas' && Array.isArray(value)) value = guardedReplicas(value, settings);
       set(key, value);
     },
   });

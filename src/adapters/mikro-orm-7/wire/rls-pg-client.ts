@@ -1,4 +1,5 @@
-import { Client } from 'pg';
+import { Client, type ClientConfig } from 'pg';
+import { sessionReset } from '../../../core/scope/session-reset-sql';
 import { RlsConfigurationError } from '../../../core/errors/rls-configuration-error';
 import { withoutScopeResult, withoutTrailingResults, type ScopeSql } from '../../../core/scope/rls-scope';
 import { RlsScopeEscapeError } from './rls-scope-escape-error';
@@ -54,6 +55,14 @@ const STEP_POISONED =
 const STEPS = new WeakMap<object, RlsPgClient>();
 
 /**
+ * The pool option (set by withRls's pool guard) that tells each client its ORM's session reset, as a
+ * function: the context variables it clears are known only once discovery ran, after the options were made.
+ */
+export const SESSION_RESET_OPTION = 'mikroOrmRlsSessionReset';
+// Without the option (a pool of no RLS ORM): everything but the context variables, whose names are unknown.
+const RESET_WITHOUT_VARIABLES = sessionReset([]).sql;
+
+/**
  * The node-postgres client of every pooled connection of an RLS ORM (installed as `driverOptions.Client`,
  * which MikroORM 7 hands to the `pg.Pool` it builds). Its `query(text, values)` is the one place where the
  * final SQL and the raw connection meet (Kysely's PostgresConnection calls it), so the scope is joined to
@@ -63,8 +72,10 @@ const STEPS = new WeakMap<object, RlsPgClient>();
  * - a scoped transaction's `BEGIN` is kept back and sent as `begin; <scope>` in front of its first
  *   statement (a savepoint included), and its COMMIT or ROLLBACK carries the session reset;
  * - the pool's `release` is guarded: a connection goes back to the pool only idle and with its session
- *   reset; otherwise it is reset first, or destroyed.
- * Without a scope in storage it is plain node-postgres.
+ *   reset; otherwise it is reset first, or destroyed. That includes a connection that served unscoped
+ *   work (a plain fork, a raw client of the pool): whatever its SQL left at session level (`SET ROLE`,
+ *   `set_config(..., false)`, a temporary table) is reset before the next user gets the connection.
+ * Without a scope in storage a statement is sent as plain node-postgres sends it.
  */
 export class RlsPgClient extends Client {
   #transaction?: Transaction;
@@ -72,6 +83,17 @@ export class RlsPgClient extends Client {
   #pendingReset?: string;
   #poolRelease?: Release;
   #handedOutBusy = false;
+  /** Set when unscoped SQL ran since the connection was last reset: no reset of ours travelled behind it. */
+  #unscopedSince = false;
+  /** Set when the pool hands the connection out after its creation hooks ran SQL: reset before its first use. */
+  #resetBeforeUse = false;
+  readonly #sessionReset: () => string;
+
+  constructor(config?: string | ClientConfig) {
+    super(config);
+    const option = typeof config === 'object' ? (config as Record<string, unknown> | undefined)?.[SESSION_RESET_OPTION] : undefined;
+    this.#sessionReset = typeof option === 'function' ? (option as () => string) : () => RESET_WITHOUT_VARIABLES;
+  }
 
   // pg-pool sets `client.release` on every acquire (an own property assignment, which this accessor
   // receives): the pool's function is kept, and the guard is what callers get.
@@ -88,6 +110,11 @@ export class RlsPgClient extends Client {
     // of its first ReadyForQuery: no status yet is a new, idle connection.)
     const status = this.getTransactionStatus();
     this.#handedOutBusy = status === 'T' || status === 'E';
+    // A connection comes back to the pool reset, so SQL run since is that of the pool's hooks on a new
+    // connection (pg-pool's onConnect or connect listeners, Kysely's onCreateConnection): what it set
+    // within the reset's reach (SET ROLE, search_path, context variables) is undone before the first
+    // use, so that every use of every connection starts from the session the role check checked.
+    this.#resetBeforeUse = this.#unscopedSince;
   }
 
   /** Whether this client is in a nested bypass step (see bypass-in-transaction.ts). */
@@ -114,8 +141,34 @@ export class RlsPgClient extends Client {
       this.#guardedRelease(new Error(message));
       throw new RlsConfigurationError(message);
     }
+    if (this.#resetBeforeUse) return this.#afterFirstReset(config, values, callback);
     if (typeof config !== 'string' || typeof values === 'function' || callback !== undefined) return this.#submittable(config, values, callback);
     return this.#statement(config, Array.isArray(values) ? values : []);
+  }
+
+  /**
+   * The caller's query, once the reset of what the pool's creation hooks set has run. A statement waits
+   * for it (a promise, as Kysely expects from `query(text, values)`); a cursor or callback query (which
+   * must be returned at once) is queued behind it, and a failed reset destroys the connection, which fails
+   * what was queued rather than run it unreset.
+   */
+  #afterFirstReset(config: any, values?: any, callback?: any): any {
+    this.#resetBeforeUse = false;
+    const reset = super.query(this.#sessionReset()).then(
+      () => {
+        this.#unscopedSince = false;
+      },
+      (error: Error) => {
+        const message = `mikro-orm-rls: the session reset of a new connection (undoing what the pool's connection hooks set) failed, so the connection was destroyed: ${error.message}`;
+        this.#guardedRelease(new Error(message));
+        throw new RlsConfigurationError(message);
+      },
+    );
+    if (typeof config === 'string' && typeof values !== 'function' && callback === undefined) return reset.then(() => this.query(config, values));
+    reset.catch(() => {
+      // Safe to ignore here: the connection is destroyed, so the query queued behind the reset fails.
+    });
+    return this.query(config, values, callback);
   }
 
   #send(text: string, values: readonly unknown[] = []): Promise<any> {
@@ -167,6 +220,7 @@ export class RlsPgClient extends Client {
       return emptyResult('BEGIN');
     }
     if (store?.message) return this.#sendBehindScope(store.message, text, values);
+    this.#unscopedSince = true;
     return this.#send(text, values);
   }
 
@@ -289,6 +343,8 @@ export class RlsPgClient extends Client {
       });
     } else if (!trx && scopeStorage.getStore()?.message) {
       throw new RlsConfigurationError('A scoped fork streams only inside a transaction: run the stream in em.transactional().');
+    } else if (!trx) {
+      this.#unscopedSince = true;
     }
     return super.query(config, values, callback);
   }
@@ -340,11 +396,12 @@ export class RlsPgClient extends Client {
     this.#transaction = undefined;
     if (error) return release(error);
     if (!this.#reusable()) return release(new Error('mikro-orm-rls: a connection that was not idle (or mid bypass step) was destroyed'));
-    const reset = this.#pendingReset;
+    const reset = this.#pendingReset ?? (this.#unscopedSince ? this.#sessionReset() : undefined);
     if (reset === undefined) return release();
-    // Only after scoped work that failed: the reset runs before anyone else gets the connection. The
-    // connection holds its slot of the pool meanwhile, so a reset that does not finish in time (DISCARD
-    // TEMP waiting on a lock another session holds on a temporary table) destroys it instead.
+    // After unscoped work, or scoped work that failed: the reset runs before anyone else gets the
+    // connection, in a round trip of its own that the releasing caller does not wait for. The connection
+    // holds its slot of the pool meanwhile, so a reset that does not finish in time (DISCARD TEMP waiting
+    // on a lock another session holds on a temporary table) destroys it instead.
     let settled = false;
     const settle = (reason?: Error) => {
       if (settled) return;
@@ -356,6 +413,7 @@ export class RlsPgClient extends Client {
     super.query(reset).then(
       () => {
         this.#pendingReset = undefined;
+        this.#unscopedSince = false;
         settle(this.#reusable() ? undefined : new Error('mikro-orm-rls: a connection not idle after its reset was destroyed'));
       },
       (resetError: Error) => settle(resetError),

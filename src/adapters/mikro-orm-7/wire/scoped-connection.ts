@@ -3,8 +3,7 @@ import type { AbstractSqlConnection } from '@mikro-orm/sql';
 import type { ControlledTransaction } from 'kysely';
 import { RlsConfigurationError } from '../../../core/errors/rls-configuration-error';
 import { scopeStatement, type RlsScope, type ScopeSql } from '../../../core/scope/rls-scope';
-import { sessionReset } from '../../../core/scope/session-reset-sql';
-import { RlsSettings } from '../../../core/settings/rls-settings';
+import { sessionResetOf } from '../../../core/settings/session-reset-of';
 import { assertPoolGuarded } from '../wiring/pool-guard';
 import { roleChecked } from '../wiring/role-check';
 import { scopeStorage } from './scope-storage';
@@ -110,7 +109,7 @@ export function scopeConnection<C extends AbstractSqlConnection>(connection: C, 
   const platform = base.getPlatform();
   const statement = scopeStatement(scope);
   const settings = internals.config.get('rls' as never) as unknown;
-  const reset = sessionReset(settings instanceof RlsSettings ? settings.codec.fields.map((f) => `${settings.prefix}.${f}`) : []);
+  const reset = sessionResetOf(settings);
   // Written with literals once per fork, by the same quoting MikroORM uses for every value it sends.
   const scopeSql: ScopeSql | undefined = statement && { literal: platform.formatQuery(statement.sql, [...statement.params]), redacted: statement.sql, reset };
 

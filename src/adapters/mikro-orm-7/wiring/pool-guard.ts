@@ -1,6 +1,8 @@
 import type { AbstractSqlConnection } from '@mikro-orm/sql';
 import { RlsConfigurationError } from '../../../core/errors/rls-configuration-error';
-import { RlsPgClient } from '../wire/rls-pg-client';
+import { RlsPgClient, SESSION_RESET_OPTION } from '../wire/rls-pg-client';
+import { sessionResetOf } from '../../../core/settings/session-reset-of';
+import type { RlsSettings } from '../../../core/settings/rls-settings';
 
 type DriverOptions = Record<string, unknown> & { Client?: unknown };
 
@@ -11,10 +13,12 @@ const isGuardClient = (candidate: unknown) => candidate === RlsPgClient || (type
  * merged) with {@link RlsPgClient} as the class of every pooled client: it carries the scope in the
  * statement's message and guards the pool's release. Refused when that cannot be installed: a ready
  * Kysely instance or dialect, a function, or a `Client` of the user's own (a subclass of RlsPgClient is
- * accepted).
+ * accepted). The options also tell each client the ORM's session reset (read when it is needed, after
+ * discovery has named the context variables): pg-pool hands its options to every client it makes.
  */
-export function guardedDriverOptions(driverOptions: unknown, owner: string): DriverOptions {
-  if (driverOptions === undefined || driverOptions === null) return { Client: RlsPgClient };
+export function guardedDriverOptions(driverOptions: unknown, owner: string, settings: RlsSettings): DriverOptions {
+  const reset = { [SESSION_RESET_OPTION]: () => sessionResetOf(settings).sql };
+  if (driverOptions === undefined || driverOptions === null) return { Client: RlsPgClient, ...reset };
   const plain = typeof driverOptions === 'object' && Object.getPrototypeOf(driverOptions) === Object.prototype && !('createDriver' in driverOptions);
   if (!plain) {
     throw new RlsConfigurationError(
@@ -30,7 +34,7 @@ export function guardedDriverOptions(driverOptions: unknown, owner: string): Dri
         "would run without their scope. Extend mikro-orm-rls's client instead (the class in driverOptions.Client of withRls's result).",
     );
   }
-  return { ...options, Client: options.Client ?? RlsPgClient };
+  return { ...options, Client: options.Client ?? RlsPgClient, ...reset };
 }
 
 // Pools already checked (built from guarded options): the check runs once per pool.

@@ -54,8 +54,8 @@ export function withRls<Schema extends ContextSchema | undefined = undefined>(
     ...options,
     entityManager: (entityManager ?? RlsEntityManager) as never,
     rls: settings,
-    driverOptions: guardedDriverOptions(options.driverOptions, 'the primary') as never,
-    ...(options.replicas !== undefined && { replicas: guardedReplicas(options.replicas) }),
+    driverOptions: guardedDriverOptions(options.driverOptions, 'the primary', settings) as never,
+    ...(options.replicas !== undefined && { replicas: guardedReplicas(options.replicas, settings) }),
     // After the user's own extensions, under the same names, so the CLI and `orm.schema` /
     // `orm.migrator` use the policy-aware versions.
     extensions: [...(options.extensions ?? []), ...rlsExtensions()] as never,
@@ -91,9 +91,9 @@ function refuseConnectionSessionContext(value: unknown): void {
 }
 
 /** Replicas with the pg client installed in their own `driverOptions` (MikroORM uses those instead of the primary's). */
-function guardedReplicas<R extends { name?: string; driverOptions?: unknown }>(replicas: readonly R[]): R[] {
+function guardedReplicas<R extends { name?: string; driverOptions?: unknown }>(replicas: readonly R[], settings: RlsSettings): R[] {
   return replicas.map((replica) =>
-    replica.driverOptions === undefined ? replica : { ...replica, driverOptions: guardedDriverOptions(replica.driverOptions, `replica "${replica.name ?? '?'}"`) },
+    replica.driverOptions === undefined ? replica : { ...replica, driverOptions: guardedDriverOptions(replica.driverOptions, `replica "${replica.name ?? '?'}"`, settings) },
   );
 }
 
@@ -104,11 +104,12 @@ function guardedReplicas<R extends { name?: string; driverOptions?: unknown }>(r
  */
 function guardOptionsSetLater(config: Configuration): void {
   const set = config.set.bind(config) as (key: string, value: unknown) => void;
+  const settings = config.get('rls' as never) as unknown as RlsSettings;
   Object.defineProperty(config, 'set', {
     configurable: true,
     value: (key: string, value: unknown) => {
-      if (key === 'driverOptions') value = guardedDriverOptions(value, 'the primary');
-      if (key === 'replicas' && Array.isArray(value)) value = guardedReplicas(value);
+      if (key === 'driverOptions') value = guardedDriverOptions(value, 'the primary', settings);
+      if (key === 'replicas' && Array.isArray(value)) value = guardedReplicas(value, settings);
       if (key === 'sessionContext') refuseConnectionSessionContext(value);
       set(key, value);
     },
