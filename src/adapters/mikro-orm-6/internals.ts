@@ -78,7 +78,7 @@ export const ASSUMPTIONS: readonly Assumption[] = [
   },
   {
     what: "knex's Client has acquireConnection, releaseConnection, query, stream and transaction",
-    why: 'wire/scope-in-one-message.ts, wire/transaction-start-gate.ts, wire/deferred-scope.ts: the scope travels in the same message as the first statement, below knex\'s public API',
+    why: 'wire/scope-in-one-message.ts, wire/transaction-start-gate.ts, wire/deferred-scope.ts: the scope travels in the same message as the first statement, below knex\'s public API; wire/unscoped-work.ts: the session reset after unscoped work is sent as a connection is released (knex has no release hook)',
     problem: methods('knex Client.prototype', knex.Client.prototype, ['acquireConnection', 'releaseConnection', 'query', 'stream', 'transaction']),
   },
   {
