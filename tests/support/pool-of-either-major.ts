@@ -81,7 +81,7 @@ const connectionOf = (orm: MikroORM) => orm.em.getDriver().getConnection() as un
 };
 
 /** Connections of the ORM's (primary) pool in use, connections in it, and requests waiting for one. */
-export async function poolUsage(orm: MikroORM): Promise<{ used: number; open: number; pending: number }> {
+async function poolUsageNow(orm: MikroORM): Promise<{ used: number; open: number; pending: number }> {
   const connection = connectionOf(orm);
   if (!onV7) {
     const pool = connection.getKnex!().client.pool;
@@ -89,6 +89,24 @@ export async function poolUsage(orm: MikroORM): Promise<{ used: number; open: nu
   }
   const pool = await connection.getNativeClient!();
   return { used: pool.totalCount - pool.idleCount, open: pool.totalCount, pending: pool.waitingCount };
+}
+
+// How long a MikroORM 7 connection may stay checked out after its user released it: while the session
+// reset that follows unscoped work runs (RlsPgClient destroys a connection whose reset takes longer).
+const RESET_SETTLES_MS = 1_500;
+
+/**
+ * The pool's usage once nothing is left running: on MikroORM 7 a connection that served unscoped work
+ * holds its slot until its session reset, sent on release, has run. A connection that never comes back
+ * still shows as used after that bound.
+ */
+export async function poolUsage(orm: MikroORM): Promise<{ used: number; open: number; pending: number }> {
+  const until = Date.now() + RESET_SETTLES_MS;
+  for (;;) {
+    const usage = await poolUsageNow(orm);
+    if ((usage.used === 0 && usage.pending === 0) || !onV7 || Date.now() > until) return usage;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
 }
 
 /** Runs `sql` on a connection taken straight from the ORM's pool (below MikroORM and this package's scope). */
