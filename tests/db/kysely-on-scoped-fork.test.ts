@@ -26,7 +26,7 @@ const outcome = (work: () => unknown) =>
       (rows) => JSON.stringify(rows),
       (error: Error) => `${error.constructor.name}: ${error.message}`,
     );
-const KYSELY_REFUSED = /^RlsConfigurationError: em\.execute\(\) .*takes SQL.*not a Kysely query.*em\.transactional\(\).*getKysely\(\)/;
+const KYSELY_REFUSED = /^RlsConfigurationError: em\.execute\(\) .*takes SQL.*not a Kysely query.*em\.getKysely\(\) is scoped: .*em\.transactional\(/;
 const FOREIGN_REFUSED = /^RlsConfigurationError: .*a transaction it did not open.*another fork's.*own em\.transactional\(\)/;
 
 describe('em.execute() given a Kysely query', () => {

@@ -54,7 +54,7 @@ function withRlsAfter(breakIt: (modules: Modules) => void, files: Record<string,
     breakIt({ core: require('@mikro-orm/core'), sql: require('@mikro-orm/sql'), postgresql: require('@mikro-orm/postgresql'), pg: require('pg') });
     const fresh = require('../../src/adapters/mikro-orm-7') as typeof import('../../src/adapters/mikro-orm-7');
     try {
-      fresh.withRls({ driver: PostgreSqlDriver, dbName: 'x', entities: [] });
+      fresh.withRls({ driver: PostgreSqlDriver, dbName: 'x', entities: [] } as never);
       outcome = 'no error';
     } catch (error) {
       outcome = error;
