@@ -1,3 +1,4 @@
+import { EntityManager } from '@mikro-orm/core';
 import { RlsConfigurationError } from '../../src';
 import { boot, type Booted } from '../fixtures/boot';
 import { Project, RESET_SQL, tenantEntities } from '../fixtures/tenant-model';
@@ -100,7 +101,7 @@ describe("em.getKysely() of a scoped fork holding another fork's transaction", (
       await other.find(Project, {});
       const mine = t.app.em.forkWithRls({ account_id: 1 });
       // What MikroORM's own setTransactionContext does, past this package's override.
-      Object.getPrototypeOf(Object.getPrototypeOf(Object.getPrototypeOf(Object.getPrototypeOf(mine)))).setTransactionContext.call(mine, other.getTransactionContext());
+      EntityManager.prototype.setTransactionContext.call(mine, other.getTransactionContext());
       return outcome(() => kyselyOf(mine).selectFrom('projects').select('id').execute());
     });
     expect(seen).toMatch(FOREIGN_REFUSED);
