@@ -60,6 +60,18 @@ export const ASSUMPTIONS: readonly Assumption[] = [
     },
   },
   {
+    what: "MikroORM's result cache is read only in EntityManager.tryCache, whose key (config[0] or the query's) storeCache writes under, and cleared in clearCache",
+    why: "entity-manager/rls-entity-manager.ts: tryCache and clearCache are overridden to key every entry by scope (the cache is shared by all forks and MikroORM keys entries by the query alone); a read elsewhere would serve one scope's rows to another",
+    problem: () => {
+      const proto = EntityManager.prototype as unknown as Record<string, unknown>;
+      const readers = Object.getOwnPropertyNames(proto).filter((name) => name !== 'constructor' && typeof Object.getOwnPropertyDescriptor(proto, name)?.value === 'function' && /#resultCache\.get\(/.test(String(proto[name])));
+      if (readers.join() !== 'tryCache') return `the result cache is read by EntityManager.${readers.join(', ') || '(none)'}, not by tryCache alone`;
+      if (!/config\[0\]/.test(String(proto.tryCache)) || !/JSON\.stringify\(key\)/.test(String(proto.tryCache))) return 'EntityManager.tryCache no longer keys entries by config[0] or the query key';
+      if (!/#resultCache\.set\(key\.key\b/.test(String(proto.storeCache))) return 'EntityManager.storeCache no longer stores under the key tryCache returned';
+      return /#resultCache\.remove\(cacheKey\)/.test(String(proto.clearCache)) ? undefined : 'EntityManager.clearCache no longer removes the entry named cacheKey';
+    },
+  },
+  {
     what: "MikroORM's UnitOfWork builds its ChangeSetPersister in its constructor, which takes its driver from em.getDriver() and sends a flush's updates and deletes through it",
     why: 'entity-manager/invisible-flush-writes.ts: with refuseInvisibleWrites, the persister of a scoped manager gets the driver view that checks affected rows (its #driver is private, and MikroORM has no hook on a flush write result)',
     problem: () => {
