@@ -2,6 +2,8 @@
 // tests/db/mikro-orm-in-use.test.ts checks that the run got the MikroORM and Node it expects.
 process.env.RLS_TEST_MIKRO_ORM_TREE = 'root';
 
+const { ignorePatternsOf, v7OnlyTests } = require('./scripts/jest-v7/v7-tree.cjs');
+
 /** @type {import('jest').Config} */
 module.exports = {
   preset: 'ts-jest',
@@ -14,6 +16,8 @@ module.exports = {
   testEnvironment: 'node',
   roots: ['<rootDir>/tests'],
   testMatch: ['**/*.test.ts'],
+  // The MikroORM 7 only files of tests/v7-only.txt run in the v7 run alone (jest.v7.config.js).
+  testPathIgnorePatterns: ignorePatternsOf(v7OnlyTests()),
   globalSetup: '<rootDir>/tests/support/global-setup.ts',
   globalTeardown: '<rootDir>/tests/support/global-teardown.ts',
   testTimeout: 30000,

@@ -5,12 +5,10 @@
 // MikroORM 7 and its companions to v7/, and a transform compiles v7/'s ES modules to CommonJS, so tests
 // and src run exactly as in the v6 run (CommonJS, ts-jest), which is also how the package ships.
 const base = require('./jest.config');
-const { assertV7TreeInstalled, v6OnlyTests } = require('./scripts/jest-v7/v7-tree.cjs');
+const { assertV7TreeInstalled, ignorePatternsOf, v6OnlyTests } = require('./scripts/jest-v7/v7-tree.cjs');
 
 assertV7TreeInstalled();
 process.env.RLS_TEST_MIKRO_ORM_TREE = 'v7';
-
-const escape = (path) => path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 /** @type {import('jest').Config} */
 module.exports = {
@@ -23,7 +21,8 @@ module.exports = {
   },
   // The root tree (v6) is CommonJS and stays untransformed; v7/'s ES modules are compiled.
   transformIgnorePatterns: ['<rootDir>/node_modules/'],
-  testPathIgnorePatterns: ['/node_modules/', ...v6OnlyTests().map(({ file }) => `<rootDir>/${escape(file)}$`)],
+  // Replaces the v6 run's list (tests/v7-only.txt): the v7 run leaves out the v6-only files instead.
+  testPathIgnorePatterns: ignorePatternsOf(v6OnlyTests()),
   // The Jest cache is keyed by config too, but a separate folder keeps the two runs from evicting each other.
   cacheDirectory: `${require('node:os').tmpdir()}/jest-mikro-orm-rls-v7`,
 };

@@ -1,5 +1,5 @@
 // The MikroORM 7 install tree (v7/) as the v7 Jest run sees it: where it is, which packages come from it,
-// and which test files do not apply to MikroORM 7 (tests/v6-only.txt).
+// which test files do not apply to MikroORM 7 (tests/v6-only.txt), and which apply to it only (tests/v7-only.txt).
 const { existsSync, readFileSync } = require('node:fs');
 const { join } = require('node:path');
 
@@ -30,21 +30,39 @@ function packageNameOf(request) {
 }
 
 const V6_ONLY_LIST = join(repo, 'tests', 'v6-only.txt');
+const V7_ONLY_LIST = join(repo, 'tests', 'v7-only.txt');
 
 /**
- * tests/v6-only.txt: one test file per line (a path from the repository root), then ` # ` and why it does
- * not apply to MikroORM 7. Blank lines and lines starting with `#` are comments.
+ * A list of test files one run leaves out: one per line (a path from the repository root), then ` # `
+ * and why. Blank lines and lines starting with `#` are comments.
  */
-function v6OnlyTests() {
-  return readFileSync(V6_ONLY_LIST, 'utf8')
+function testList(listFile) {
+  return readFileSync(listFile, 'utf8')
     .split('\n')
     .map((line) => line.trim())
     .filter((line) => line && !line.startsWith('#'))
     .map((line) => {
       const match = /^(\S+)\s+#\s+(\S.*)$/.exec(line);
-      if (!match) throw new Error(`${V6_ONLY_LIST}: "${line}" is not "<test file> # <why it is v6 only>"`);
+      if (!match) throw new Error(`${listFile}: "${line}" is not "<test file> # <why it is left out>"`);
       return { file: match[1], reason: match[2] };
     });
+}
+
+/** tests/v6-only.txt: the files the v7 run (jest.v7.config.js) leaves out, because they do not apply to MikroORM 7. */
+function v6OnlyTests() {
+  return testList(V6_ONLY_LIST);
+}
+
+/** tests/v7-only.txt: the files the v6 run (jest.config.js) leaves out, because they test MikroORM 7 only. */
+function v7OnlyTests() {
+  return testList(V7_ONLY_LIST);
+}
+
+const escape = (path) => path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/** Jest's testPathIgnorePatterns for the files of a list (each matched exactly, from the root). */
+function ignorePatternsOf(tests) {
+  return ['/node_modules/', ...tests.map(({ file }) => `<rootDir>/${escape(file)}$`)];
 }
 
 /** Throws, saying what to run, when v7/ has not been installed. */
@@ -54,4 +72,4 @@ function assertV7TreeInstalled() {
   }
 }
 
-module.exports = { repo, v7Dir, v7Modules, comesFromV7Tree, packageNameOf, v6OnlyTests, V6_ONLY_LIST, assertV7TreeInstalled };
+module.exports = { repo, v7Dir, v7Modules, comesFromV7Tree, packageNameOf, v6OnlyTests, v7OnlyTests, ignorePatternsOf, V6_ONLY_LIST, V7_ONLY_LIST, assertV7TreeInstalled };

@@ -1,3 +1,4 @@
+import { EntityManager } from '@mikro-orm/core';
 import { MikroORM } from '@mikro-orm/postgresql';
 import { RlsConfigurationError, RlsScopeEscapeError } from '../../src';
 import { boot, type Booted } from '../fixtures/boot';
@@ -131,11 +132,15 @@ describe("another fork's transaction", () => {
       await tenant1().transactional(async (em) => {
         const trx = em.getTransactionContext();
         const adopted = tenant2();
-        adopted.setTransactionContext(trx as never);
+        // Refused where it is set (see tests/db/kysely-on-scoped-fork.test.ts for em.getKysely())...
+        expect(() => adopted.setTransactionContext(trx as never)).toThrow(/did not open/);
+        expect(() => t.app.em.bypassRls().setTransactionContext(trx as never)).toThrow(/did not open/);
+        // ...and, set past that refusal (MikroORM's own setTransactionContext), by every statement.
+        EntityManager.prototype.setTransactionContext.call(adopted, trx as never);
         await expect(adopted.execute(`select current_setting('rls.account_id') as account`)).rejects.toThrow(/did not open/);
         await expect(adopted.find(Project, {})).rejects.toThrow(/did not open/);
         const bypass = t.app.em.bypassRls();
-        bypass.setTransactionContext(trx as never);
+        EntityManager.prototype.setTransactionContext.call(bypass, trx as never);
         await expect(bypass.execute('select count(*) from projects')).rejects.toThrow(/did not open/);
         // Its own transaction's Kysely queries still run, with its own context.
         expect(await rawOnTransaction(trx, `select current_setting('rls.account_id') as account`)).toEqual([{ account: '1' }]);

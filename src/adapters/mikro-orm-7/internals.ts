@@ -1,6 +1,6 @@
-import { ChangeSetPersister, EntityManager, Platform, RowLevelSecurityViolationException, UnitOfWork } from '@mikro-orm/core';
-import { PostgreSqlConnection } from '@mikro-orm/postgresql';
-import { AbstractSqlConnection } from '@mikro-orm/sql';
+import { ChangeSetPersister, DatabaseDriver, EntityManager, MikroORM, Platform, RowLevelSecurityViolationException, UnitOfWork } from '@mikro-orm/core';
+import { PostgreSqlConnection, PostgreSqlDriver } from '@mikro-orm/postgresql';
+import { AbstractSqlConnection, AbstractSqlDriver, AbstractSqlPlatform } from '@mikro-orm/sql';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Client } from 'pg';
@@ -55,7 +55,20 @@ export const ASSUMPTIONS: readonly Assumption[] = [
     problem: () => {
       if (!/new em\.constructor\(em\.config, em\.driver\b/.test(EntityManager.prototype.fork.toString())) return 'EntityManager.prototype.fork no longer builds the fork with new em.constructor(em.config, em.driver, ...)';
       if (!/constructor\(config, driver, metadata, useContext\b[^,]*, eventManager\b/.test(EntityManager.toString())) return "EntityManager's constructor no longer takes (config, driver, metadata, useContext, eventManager)";
+      if (!/options\.cloneEventManager\s*\?\s*em\.eventManager\.clone\(\)\s*:\s*em\.eventManager;/.test(EntityManager.prototype.fork.toString())) return 'EntityManager.prototype.fork no longer hands the fork em.eventManager when neither freshEventManager nor cloneEventManager is set';
       return methods('EntityManager.prototype', EntityManager.prototype, ['getDriver', 'getConnection', 'upsert', 'upsertMany', 'tryCache', 'clearCache', 'getContext', 'setTransactionContext', 'resetTransactionContext'])();
+    },
+  },
+  {
+    what: "MikroORM's result cache is read only in EntityManager.tryCache, whose key (config[0] or the query's) storeCache writes under, and cleared in clearCache",
+    why: "entity-manager/rls-entity-manager.ts: tryCache and clearCache are overridden to key every entry by scope (the cache is shared by all forks and MikroORM keys entries by the query alone); a read elsewhere would serve one scope's rows to another",
+    problem: () => {
+      const proto = EntityManager.prototype as unknown as Record<string, unknown>;
+      const readers = Object.getOwnPropertyNames(proto).filter((name) => name !== 'constructor' && typeof Object.getOwnPropertyDescriptor(proto, name)?.value === 'function' && /#resultCache\.get\(/.test(String(proto[name])));
+      if (readers.join() !== 'tryCache') return `the result cache is read by EntityManager.${readers.join(', ') || '(none)'}, not by tryCache alone`;
+      if (!/config\[0\]/.test(String(proto.tryCache)) || !/JSON\.stringify\(key\)/.test(String(proto.tryCache))) return 'EntityManager.tryCache no longer keys entries by config[0] or the query key';
+      if (!/#resultCache\.set\(key\.key\b/.test(String(proto.storeCache))) return 'EntityManager.storeCache no longer stores under the key tryCache returned';
+      return /#resultCache\.remove\(cacheKey\)/.test(String(proto.clearCache)) ? undefined : 'EntityManager.clearCache no longer removes the entry named cacheKey';
     },
   },
   {
@@ -80,6 +93,35 @@ export const ASSUMPTIONS: readonly Assumption[] = [
     },
   },
   {
+    what: "MikroORM's SQL drivers keep their connections in the plain fields connection and replicas, which getConnection and execute read, and no #private state",
+    why: 'wire/scoped-driver.ts: a scoped driver is a prototype view of the shared one with its own connection and replicas (MikroORM has no option to give a fork other connections); a #private field would make the view throw, a connection kept elsewhere would run unscoped',
+    problem: () => {
+      const getConnection = DatabaseDriver.prototype.getConnection.toString();
+      if (!/return this\.connection;/.test(getConnection) || !/this\.replicas\[/.test(getConnection)) return 'DatabaseDriver.getConnection no longer returns this.connection or one of this.replicas';
+      if (!/connection = this\.connection\)/.test(AbstractSqlDriver.prototype.execute.toString())) return 'AbstractSqlDriver.execute no longer runs on this.connection by default';
+      const withPrivate = [DatabaseDriver, AbstractSqlDriver, PostgreSqlDriver].filter((driver) => /this\.#[\w$]/.test(driver.toString()));
+      return withPrivate.length ? `${withPrivate.map((d) => d.name).join(', ')} now has #private state` : undefined;
+    },
+  },
+  {
+    what: "MikroORM's SQL connection takes execute(query, params, method, ctx, loggerContext) and stream(query, params, ctx, loggerContext, chunkSize), and its begin reads only the options ctx, eventBroadcaster, isolationLevel, readOnly, sessionContext and loggerContext",
+    why: "wire/scoped-connection.ts: a scoped view finds the transaction (ctx) among the arguments by position to refuse another fork's, and reimplements begin to defer BEGIN: an option begin starts to read would be dropped by the view",
+    problem: () => {
+      if (!/^async execute\(query, params = \[\], method = 'all', ctx, loggerContext\)/.test(AbstractSqlConnection.prototype.execute.toString())) return 'AbstractSqlConnection.execute no longer takes (query, params, method, ctx, loggerContext)';
+      if (!/^async \*stream\(query, params = \[\], ctx, loggerContext, chunkSize\)/.test(AbstractSqlConnection.prototype.stream.toString())) return 'AbstractSqlConnection.stream no longer takes (query, params, ctx, loggerContext, chunkSize)';
+      const handled = ['ctx', 'eventBroadcaster', 'isolationLevel', 'readOnly', 'sessionContext', 'loggerContext'];
+      const read = [...AbstractSqlConnection.prototype.begin.toString().matchAll(/options\.(\w+)/g)].map((m) => m[1]!);
+      const unhandled = [...new Set(read)].filter((option) => !handled.includes(option));
+      if (unhandled.length) return `AbstractSqlConnection.begin now reads the option(s) ${unhandled.join(', ')}`;
+      return methods('AbstractSqlPlatform.prototype', AbstractSqlPlatform.prototype, ['getBeginTransactionSQL', 'formatQuery'])();
+    },
+  },
+  {
+    what: "MikroORM's orm.reconnect(options) writes each option into the configuration with config.set",
+    why: "wiring/with-rls.ts: the configuration's set is shadowed to install the pg client into driverOptions and replicas set later (MikroORM has no hook on a reconnect), so that a new pool is guarded too",
+    problem: () => (/this\.config\.set\(key, options\[key\]\)/.test(MikroORM.prototype.reconnect.toString()) ? undefined : 'MikroORM.reconnect no longer writes its options with this.config.set(key, value)'),
+  },
+  {
     what: `MikroORM's SQL connection has ${VIEW_MEMBERS.join(', ')}, commit, rollback, ensureConnection and logQuery; the PostgreSQL one getNativeClient`,
     why: "wire/scoped-connection.ts: a scoped view runs MikroORM's own execute with the scope handed to the pg client, and reimplements begin to defer BEGIN; every other method is bound to the shared connection (#private state)",
     problem: () =>
@@ -87,7 +129,7 @@ export const ASSUMPTIONS: readonly Assumption[] = [
       methods('PostgreSqlConnection.prototype', PostgreSqlConnection.prototype, ['getNativeClient', 'createKyselyDialect', 'mapOptions'])(),
   },
   {
-    what: "MikroORM's PostgreSQL connection builds its pg Pool from the connection options merged with driverOptions (so driverOptions.Client is the class of every pooled client)",
+    what: "MikroORM's PostgreSQL connection builds its pg Pool from the connection options merged with driverOptions (so driverOptions.Client is the class of every pooled client), and getNativeClient returns that pool",
     why: 'wiring/pool-guard.ts: the scope and the pool guard live in that Client class; the pool is checked at the first scoped query too',
     problem: () => {
       const mapOptions = PostgreSqlConnection.prototype.mapOptions.toString();
@@ -95,6 +137,8 @@ export const ASSUMPTIONS: readonly Assumption[] = [
       if (!/mergeConfig\(ret, overrides\)/.test(mapOptions)) return 'PostgreSqlConnection.mapOptions no longer merges driverOptions over the pool options';
       // Written as `new Pool(options)`; `new <binding>.Pool(options)` once compiled to CommonJS (as under the v7 Jest run).
       if (!/new (?:[\w$]+\.)?Pool\(options\)/.test(dialect)) return 'PostgreSqlConnection.createKyselyDialect no longer builds new Pool(mapOptions(...))';
+      // wiring/pool-guard.ts and role-check.ts key their checks by that pool and read its Client class.
+      if (!/this\.#pool = pool;/.test(dialect) || !/this\.#pool\)/.test(PostgreSqlConnection.prototype.getNativeClient.toString())) return 'PostgreSqlConnection.getNativeClient no longer returns the pg Pool createKyselyDialect built';
       return undefined;
     },
   },

@@ -1,6 +1,8 @@
 import { EventManager, TransactionContext, TransactionPropagation, ValidationError, type ConnectionType, type EntityManager, type EntityData, type EntityName, type ForkOptions, type LoggingOptions, type UpsertManyOptions, type UpsertOptions } from '@mikro-orm/core';
 import { EntityManager as SqlEntityManager, type PostgreSqlDriver, type QueryBuilder } from '@mikro-orm/postgresql';
-import type { AbstractSqlDriver } from '@mikro-orm/sql';
+import type { AbstractSqlConnection, AbstractSqlDriver, GetKyselyOptions, InferClassEntityDB, InferKyselyDB } from '@mikro-orm/sql';
+import type { EntitySchemaWithMeta } from '@mikro-orm/core';
+import type { Kysely } from 'kysely';
 import { bypassInTransaction } from './bypass-in-transaction';
 import { driverUnderConstruction } from './invisible-flush-writes';
 import { rememberForkedUnder, resolveContext } from '../../../core/scope/context-resolution';
@@ -10,6 +12,7 @@ import { RlsConfigurationError } from '../../../core/errors/rls-configuration-er
 import { rlsSettingsOf } from '../../../core/settings/rls-settings';
 import type { RlsScope } from '../../../core/scope/rls-scope';
 import { scopeIdentity } from '../../../core/scope/scope-identity';
+import { refuseForeignTransactionContext } from '../wire/scoped-connection';
 import { scopeDriver, scopeOf } from '../wire/scoped-driver';
 
 // Managers whose constructor has returned; see getDriver.
@@ -258,6 +261,35 @@ export class RlsEntityManager<Context extends object = Record<string, unknown>> 
       : em.createQueryBuilder(entityName, alias, type, loggerContext);
   }
 
+  /**
+   * MikroORM's, except that a scoped fork whose transaction context is a transaction it did not open
+   * (another fork's) refuses to hand it out: Kysely sends its queries on that transaction directly, with
+   * that transaction's context. However the fork came by it (`setTransactionContext` refuses it too).
+   *
+   * @throws {RlsConfigurationError} for a scoped fork in a transaction it did not open, and (see the
+   * scoped connection) for a scoped fork outside a transaction.
+   */
+  override getKysely<TDB = undefined, TOptions extends GetKyselyOptions = GetKyselyOptions>(
+    options?: TOptions,
+  ): Kysely<TDB extends undefined ? InferKyselyDB<EntitiesOf<this>, TOptions> & InferClassEntityDB<AllEntitiesOf<this>, TOptions> : TDB> {
+    const em = this.getContext(false);
+    const trx = em.getTransactionContext();
+    if (trx) refuseForeignTransactionContext(em.getConnection() as unknown as AbstractSqlConnection, trx, 'em.getKysely()');
+    return super.getKysely<TDB, TOptions>(options) as never;
+  }
+
+  /**
+   * MikroORM's, except that a scoped fork refuses a transaction it did not open (another fork's, or an
+   * unscoped one): every statement in it would run with that transaction's context.
+   *
+   * @throws {RlsConfigurationError} for a scoped fork given a transaction it did not open.
+   */
+  override setTransactionContext(ctx?: Parameters<SqlEntityManager<PostgreSqlDriver>['setTransactionContext']>[0]): void {
+    const em = this.getContext(false);
+    if (ctx) refuseForeignTransactionContext(em.getConnection() as unknown as AbstractSqlConnection, ctx as object, 'em.setTransactionContext()');
+    super.setTransactionContext(ctx);
+  }
+
   override upsert<Entity extends object, Fields extends string = any>(
     entityNameOrEntity: EntityName<Entity> | Entity,
     data?: EntityData<Entity> | Entity,
@@ -343,6 +375,8 @@ export class RlsEntityManager<Context extends object = Record<string, unknown>> 
     try {
       fork = SqlEntityManager.prototype.fork.call(parent, {
         ...options,
+        // Not in RlsForkOptions, but a cast gets it through: the fork would start in the parent's transaction.
+        keepTransactionContext: false,
         freshEventManager: false,
         cloneEventManager: false,
         disableContextResolution: true,
@@ -361,6 +395,11 @@ export class RlsEntityManager<Context extends object = Record<string, unknown>> 
     return rememberForkedUnder(fork, this.config.get('context')(this.name));
   }
 }
+
+// MikroORM 7's getKysely() return type, through the two aliases @mikro-orm/sql keeps private
+// (EntitiesFromManager, AllEntitiesFromManager in SqlEntityManager.d.ts): the override keeps its types.
+type EntitiesOf<EM extends EntityManager<any>> = NonNullable<EM['~entities']> extends readonly any[] ? Extract<NonNullable<EM['~entities']>[number], EntitySchemaWithMeta> : never;
+type AllEntitiesOf<EM extends EntityManager<any>> = NonNullable<EM['~entities']> extends readonly any[] ? NonNullable<EM['~entities']>[number] : never;
 
 /** The event manager `fork(options)` would give the fork (MikroORM 7.2's EntityManager.fork). */
 function forkEventManager(parent: EntityManager, options: ForkOptions): EventManager {

@@ -342,7 +342,11 @@ export class RlsPgClient extends Client {
         // Safe to ignore here: the cursor queued behind it reports the aborted transaction to the caller.
       });
     } else if (!trx && scopeStorage.getStore()?.message) {
-      throw new RlsConfigurationError('A scoped fork streams only inside a transaction: run the stream in em.transactional().');
+      // Whatever the object is (a stream's cursor, a pg query config), it cannot share the scope's message.
+      throw new RlsConfigurationError(
+        'A scoped fork sends a query object (a stream, or a pg query config instead of SQL) only inside a transaction: it cannot share ' +
+          'the message that carries the scope. Run it in em.transactional(), or pass SQL to em.execute().',
+      );
     } else if (!trx) {
       this.#unscopedSince = true;
     }

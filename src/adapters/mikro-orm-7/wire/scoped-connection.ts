@@ -6,6 +6,7 @@ import { scopeStatement, type RlsScope, type ScopeSql } from '../../../core/scop
 import { sessionResetOf } from '../../../core/settings/session-reset-of';
 import { assertPoolGuarded } from '../wiring/pool-guard';
 import { roleChecked } from '../wiring/role-check';
+import { refuseKyselyQuery } from './kysely-query-refusal';
 import { scopeStorage } from './scope-storage';
 
 type Transaction = ControlledTransaction<any, any>;
@@ -47,13 +48,29 @@ export function scopeSqlOf(view: AbstractSqlConnection): ScopeSql | undefined {
   return (view as unknown as Record<symbol, ScopeSql | undefined>)[SCOPE_SQL];
 }
 
-function refuseForeignTransaction(trx: object, scope: ScopeSql | undefined): void {
-  if (TRANSACTION_SCOPES.get(trx) !== (scope?.literal ?? '')) {
-    throw new RlsConfigurationError(
-      "A scoped fork was given a transaction it did not open (another fork's, or an unscoped one) as ctx: its statements would run " +
-        "with that transaction's context, not its own. Run them in the fork's own em.transactional() or em.begin().",
-    );
-  }
+const FOREIGN_CTX =
+  "A scoped fork was given a transaction it did not open (another fork's, or an unscoped one) as ctx: its statements would run " +
+  "with that transaction's context, not its own. Run them in the fork's own em.transactional() or em.begin().";
+
+function refuseForeignTransaction(trx: object, scope: ScopeSql | undefined, refusal = FOREIGN_CTX): void {
+  if (TRANSACTION_SCOPES.get(trx) !== (scope?.literal ?? '')) throw new RlsConfigurationError(refusal);
+}
+
+/**
+ * Refuses `trx` as the transaction context of a manager on `connection` when that is a scoped view that
+ * did not open it: what hands the transaction out (`em.getKysely()`, whose queries Kysely sends on it
+ * directly, past this view) or keeps it for later (`em.setTransactionContext()`) would run with the other
+ * transaction's context. Unscoped connections take any transaction.
+ */
+export function refuseForeignTransactionContext(connection: AbstractSqlConnection, trx: object, call: string): void {
+  if (!(BASE in connection)) return;
+  refuseForeignTransaction(
+    trx,
+    scopeSqlOf(connection),
+    `${call} of a scoped fork was given a transaction it did not open (another fork's, or an unscoped one, set with ` +
+      "em.setTransactionContext()): Kysely's queries in it would run with that transaction's context, not the fork's. Run them in the " +
+      "fork's own em.transactional() or em.begin(), and use em.getKysely() there.",
+  );
 }
 
 function refuseNativeSession(options: { sessionContext?: unknown }): void {
@@ -94,7 +111,8 @@ interface ConnectionInternals {
  * the scope handed to the pg client (see rls-pg-client.ts) for that one statement. MikroORM 7's
  * connection keeps its Kysely client and pool in #private fields, so every inherited method is bound to
  * the real connection (an `Object.create` view alone would throw on them); only these differ:
- * - `execute` outside a transaction: the scope goes in the same message as the caller's SQL;
+ * - `execute` outside a transaction: the scope goes in the same message as the caller's SQL; a Kysely
+ *   query (which MikroORM's execute does not take) is refused saying where to run it;
  * - `begin` opens a transaction whose `BEGIN` and scope go in front of its first statement;
  * - `transactional` goes through that `begin`;
  * - `stream` needs a transaction (a cursor cannot share a message);
@@ -156,6 +174,7 @@ export function scopeConnection<C extends AbstractSqlConnection>(connection: C, 
     }
   };
   const execute = async (query: unknown, params?: unknown, method?: unknown, ctx?: Transaction, loggerContext?: unknown) => {
+    refuseKyselyQuery(query);
     const run = base.execute.bind(base) as (...args: unknown[]) => Promise<unknown>;
     if (ctx) {
       refuseForeignTransaction(ctx, scopeSql);
