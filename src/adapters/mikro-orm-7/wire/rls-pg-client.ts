@@ -12,6 +12,7 @@ export const FAILED_STATEMENT = Symbol('mikro-orm-rls failed statement');
 const BEGIN = /^\s*(begin|start transaction\b[^;]*)\s*;?\s*$/i;
 const END = /^\s*(commit|rollback)\s*;?\s*$/i;
 const ROLLBACK = /^\s*rollback\s*;?\s*$/i;
+const SAVEPOINT = /^\s*savepoint\s/i;
 // How long a failed message may take to be followed by the server's ReadyForQuery: at once when the
 // server reported the error; when the client gave up (`query_timeout`) the server still runs it.
 const SETTLE_BOUND_MS = 100;
@@ -122,18 +123,23 @@ export class RlsPgClient extends Client {
     return values.length ? super.query(text, values as unknown[]) : super.query(text);
   }
 
-  #refusedByStep(text: string | undefined): string | undefined {
+  /**
+   * While a nested bypass step runs, its connection takes only the statements its own admin view tagged
+   * (sent in a `step` store, see scope-storage.ts) and the transaction's ROLLBACK: raw Kysely on the
+   * caller's transaction, a plain manager, a hook, all are refused, wherever they were started.
+   */
+  #refusedByStep(text: string | undefined, store: ScopeStore | undefined): string | undefined {
     const step = this.#step;
     if (!step) return undefined;
     if (text !== undefined && ROLLBACK.test(text)) return undefined; // ends the transaction and the switch
     if (step.poisoned) return step.poisoned;
-    return scopeStorage.getStore()?.step === step.token ? undefined : STEP_REFUSED;
+    return store?.step === step.token ? undefined : STEP_REFUSED;
   }
 
   async #statement(text: string, values: readonly unknown[]): Promise<unknown> {
-    const refused = this.#refusedByStep(text);
+    const store = claimStore(text);
+    const refused = this.#refusedByStep(text, store);
     if (refused) throw new RlsConfigurationError(refused);
-    const store = scopeStorage.getStore();
     const arm = store?.armStep;
     if (!arm) return this.#route(text, values, store).catch((error: unknown) => this.#afterFailure(text, error));
     // A nested bypass step's savepoint: once it is sent, the step's connection accepts only the step's
@@ -271,7 +277,8 @@ export class RlsPgClient extends Client {
   }
 
   #submittable(config: any, values?: any, callback?: any): any {
-    const refused = this.#refusedByStep(undefined);
+    const store = claimStore(typeof config?.text === 'string' ? config.text : undefined);
+    const refused = this.#refusedByStep(undefined, store);
     if (refused) throw new RlsConfigurationError(refused);
     const trx = this.#transaction;
     if (trx?.waiting) {
@@ -287,7 +294,7 @@ export class RlsPgClient extends Client {
       super.query(start.sql).catch(() => {
         // Safe to ignore here: the cursor queued behind it reports the aborted transaction to the caller.
       });
-    } else if (!trx && scopeStorage.getStore()?.message) {
+    } else if (!trx && store?.message) {
       throw new RlsConfigurationError('A scoped fork streams only inside a transaction: run the stream in em.transactional().');
     }
     return super.query(config, values, callback);
@@ -361,6 +368,21 @@ export class RlsPgClient extends Client {
       (resetError: Error) => settle(resetError),
     );
   }
+}
+
+/**
+ * The store of the statement `text`, if `text` is the one statement it was set for and no other took it
+ * (see scope-storage.ts): work started in its async context (a connection hook, a timer) gets none.
+ * A cursor (`text` undefined when the submittable has none) takes a store set without `sql`.
+ */
+function claimStore(text: string | undefined): ScopeStore | undefined {
+  const store = scopeStorage.getStore();
+  if (!store || store.claimed) return undefined;
+  if (store.sql !== undefined && store.sql !== text) return undefined;
+  if (store.begin && !(text !== undefined && BEGIN.test(text))) return undefined;
+  if (store.armStep && !(text !== undefined && SAVEPOINT.test(text))) return undefined;
+  store.claimed = true;
+  return store;
 }
 
 /** Records on a pg error which statement of the caller failed (our statements around it excluded). */
