@@ -1,10 +1,10 @@
 import { TransactionContext, type EntityManager } from '@mikro-orm/core';
 import type { ControlledTransaction } from 'kysely';
 import { RlsConfigurationError } from '../../../core/errors/rls-configuration-error';
-import { RlsPgClient, STEP_REFUSED } from '../wire/rls-pg-client';
+import { RlsPgClient } from '../wire/rls-pg-client';
 import { adoptTransaction, scopeSqlOf } from '../wire/scoped-connection';
 import { sendWith } from '../wire/scope-storage';
-import { endStepTransaction, joinStep, stepOf } from '../wire/step-transactions';
+import { openStep, runInside, STEP_ENDED_BY_CALLBACK, stepsInside } from '../wire/step-transactions';
 
 type Transaction = ControlledTransaction<any, any>;
 
@@ -34,8 +34,6 @@ const RESTORE_ROLE = "select pg_catalog.set_config('role', ?, true)";
  */
 export async function bypassInTransaction<EM extends EntityManager, T>(caller: EM, admin: EM, role: string, callback: (em: EM) => T | Promise<T>): Promise<T> {
   const outer = caller.getTransactionContext() as Transaction;
-  // A step inside a step would replace the guard of the outer one on the shared client.
-  if (stepOf(outer)) throw new RlsConfigurationError(STEP_REFUSED);
   const callerConnection = caller.getConnection() as unknown as { begin(o: object): Promise<Transaction> };
   const adminConnection = admin.getConnection() as unknown as {
     execute<R>(sql: string, params: unknown[], method: string, ctx: Transaction): Promise<R>;
@@ -45,44 +43,54 @@ export async function bypassInTransaction<EM extends EntityManager, T>(caller: E
   const token = {};
   // Through the caller's own connection: refuses a transaction of another scope; the savepoint rides on
   // a still pending transaction start (same pg client). Sending it arms the step on that client.
-  const savepoint = await sendWith({ armStep: { token, reset: scopeSqlOf(adminConnection as never)!.reset } }, () => callerConnection.begin({ ctx: outer }));
+  // A step started from inside another step's callback must not wait for that step to end (see rls-pg-client.ts).
+  const armStep = { token, reset: scopeSqlOf(adminConnection as never)!.reset, within: stepsInside() };
+  const savepoint = await sendWith({ armStep }, () => callerConnection.begin({ ctx: outer }));
   adoptTransaction(adminConnection as never, savepoint);
   // From here the admin view's statements on the savepoint are the step's (its commit and rollback too).
-  joinStep(savepoint, token);
+  const step = openStep(savepoint, token);
+  // The step's own end of its savepoint, which its admin view lets through (the callback's is refused).
+  const end = async (how: 'commit' | 'rollback') => {
+    step.closing = true;
+    try {
+      await adminConnection[how](savepoint);
+    } finally {
+      step.closing = false;
+    }
+  };
   try {
     const [{ previous }] = await adminConnection.execute<{ previous: string }[]>(SWITCH_ROLE, [role], 'all', savepoint);
     admin.setTransactionContext(savepoint);
-    const result = await TransactionContext.create(admin, async () => {
-      const value = await callback(admin);
-      await admin.flush();
-      return value;
-    });
-    if (savepoint.isCommitted || savepoint.isRolledBack) {
-      throw new RlsConfigurationError(
-        "A bypassRls(cb, { propagation: 'nested' }) callback ended the step's savepoint itself (em.commit() or em.rollback() on the " +
-          "manager it was given), so the role switch could not be undone: the caller's transaction is refused but for its rollback. " +
-          'Return from the callback (or throw) instead; the step commits or rolls back its savepoint itself.',
-      );
-    }
+    const result = await runInside(token, () =>
+      TransactionContext.create(admin, async () => {
+        const value = await callback(admin);
+        await admin.flush();
+        return value;
+      }),
+    );
+    // The callback tried to end the savepoint (refused, but it may have caught that), or ended it by
+    // raw SQL: the switch cannot be trusted to be undone.
+    if (step.endedByCallback || savepoint.isCommitted || savepoint.isRolledBack) throw new RlsConfigurationError(STEP_ENDED_BY_CALLBACK);
     await adminConnection.execute(RESTORE_ROLE, [previous], 'run', savepoint);
-    await adminConnection.commit(savepoint);
-    RlsPgClient.endStep(token, false);
+    await end('commit');
+    await RlsPgClient.endStep(token, false);
     return result;
   } catch (error) {
     try {
-      if (savepoint.isCommitted || savepoint.isRolledBack) throw error;
-      await adminConnection.rollback(savepoint);
-      RlsPgClient.endStep(token, false);
+      if (step.endedByCallback || savepoint.isCommitted || savepoint.isRolledBack) throw error;
+      await end('rollback');
+      await RlsPgClient.endStep(token, false);
     } catch {
-      // Not rolled back (the connection failed, or the savepoint was already ended): the connection may
-      // still run as the bypass role. Safe because the client now refuses all but the transaction's
-      // ROLLBACK. The callback's error is what the caller sees.
-      RlsPgClient.endStep(token, true);
+      // Not rolled back (the connection failed, or the callback ended the savepoint): the connection may
+      // still run as the bypass role. Safe because the client now rolls the whole transaction back and
+      // refuses all but its ROLLBACK. The callback's error is what the caller sees.
+      await RlsPgClient.endStep(token, true);
     }
     throw error;
   } finally {
-    // The savepoint is over: later work on the fork runs in transactions of its own.
-    endStepTransaction(savepoint);
+    // The savepoint is over: the step's transactions are refused from now on (a kept fork of the
+    // admin manager), and later work on the fork runs in transactions of its own.
+    step.over = true;
     admin.resetTransactionContext();
   }
 }

@@ -20,7 +20,12 @@ export interface ScopeStore {
   readonly message?: ScopeSql;
   readonly begin?: ScopeSql;
   readonly step?: object;
-  readonly armStep?: { readonly token: object; readonly reset: ScopeSql['reset'] };
+  readonly armStep?: {
+    readonly token: object;
+    readonly reset: ScopeSql['reset'];
+    /** The steps whose callbacks started this one (it must not wait for them to end). */
+    readonly within: readonly object[];
+  };
   /** The exact SQL of the statement this store is for, when known (what Kysely hands the pg client). */
   readonly sql?: string;
   /** Set by the pg client on the statement that used this store. */

@@ -8,7 +8,7 @@ import { RlsSettings } from '../../../core/settings/rls-settings';
 import { assertPoolGuarded } from '../wiring/pool-guard';
 import { roleChecked } from '../wiring/role-check';
 import { sendWith } from './scope-storage';
-import { joinStep, stepOf, stepView, taggedExecutor } from './step-transactions';
+import { endingView, joinStep, stepOf, stepView, taggedExecutor } from './step-transactions';
 
 type Transaction = ControlledTransaction<any, any>;
 type BeginOptions = NonNullable<Parameters<AbstractSqlConnection['begin']>[0]>;
@@ -118,7 +118,7 @@ export function scopeConnection<C extends AbstractSqlConnection>(connection: C, 
       // A savepoint: it rides on the transaction's start, on the same pg client.
       refuseForeignTransaction(options.ctx, scopeSql);
       const step = stepOf(options.ctx);
-      const ctx = step ? stepView(options.ctx, step) : options.ctx;
+      const ctx = step ? stepView(options.ctx, step.token) : options.ctx;
       const savepoint = rememberScope(await base.begin({ ...options, ctx }), scopeSql);
       if (step) joinStep(savepoint, step);
       return savepoint;
@@ -154,11 +154,11 @@ export function scopeConnection<C extends AbstractSqlConnection>(connection: C, 
   // MikroORM's commit and rollback of a step's savepoint send their statement tagged as the step's.
   const commit = (ctx: Transaction, ...rest: unknown[]) => {
     const step = stepOf(ctx);
-    return (base.commit as (...args: unknown[]) => Promise<void>)(step ? stepView(ctx, step) : ctx, ...rest);
+    return (base.commit as (...args: unknown[]) => Promise<void>)(step ? endingView(ctx, step) : ctx, ...rest);
   };
   const rollback = (ctx: Transaction, ...rest: unknown[]) => {
     const step = stepOf(ctx);
-    return (base.rollback as (...args: unknown[]) => Promise<void>)(step ? stepView(ctx, step) : ctx, ...rest);
+    return (base.rollback as (...args: unknown[]) => Promise<void>)(step ? endingView(ctx, step) : ctx, ...rest);
   };
   // MikroORM's execute sends the statement with `(ctx ?? its Kysely).executeQuery(compiled)` (see
   // internals.ts), after its onQuery hook and before its logger: the scope goes in there, as `ctx`.
@@ -167,7 +167,7 @@ export function scopeConnection<C extends AbstractSqlConnection>(connection: C, 
     if (ctx) {
       refuseForeignTransaction(ctx, scopeSql);
       const step = stepOf(ctx);
-      return run(query, params, method, step ? taggedExecutor(ctx, (sql) => ({ step, sql })) : ctx, loggerContext);
+      return run(query, params, method, step ? taggedExecutor(ctx, (sql) => ({ step: step.token, sql })) : ctx, loggerContext);
     }
     if (!scopeSql) return run(query, params, method, undefined, loggerContext);
     await ready();
@@ -179,7 +179,7 @@ export function scopeConnection<C extends AbstractSqlConnection>(connection: C, 
     }
     if (ctx) refuseForeignTransaction(ctx, scopeSql);
     const step = stepOf(ctx);
-    yield* (base.stream as (...args: unknown[]) => AsyncIterable<unknown>)(query, params, ctx && step ? stepView(ctx, step) : ctx, loggerContext, chunkSize);
+    yield* (base.stream as (...args: unknown[]) => AsyncIterable<unknown>)(query, params, ctx && step ? stepView(ctx, step.token) : ctx, loggerContext, chunkSize);
   }
   const getClient = () => {
     if (!scopeSql) return base.getClient();
