@@ -49,7 +49,8 @@ interface Step {
 
 export const STEP_REFUSED =
   "This transaction is running a bypassRls(cb, { propagation: 'nested' }) step: its statements would run as the bypass role. " +
-  'Await the bypass callback before using the transaction again; inside the callback, use the EntityManager it is given.';
+  'Await the bypass callback before using the transaction again; inside the callback, use the EntityManager it is given, through ' +
+  'its MikroORM methods (find, execute, query builders, stream): raw Kysely on any transaction (em.getKysely() included) is refused during the step.';
 const STEP_POISONED =
   'A bypassRls nested step in this transaction could not be undone (its savepoint could not be rolled back, or its callback ended ' +
   'it), so the transaction was rolled back: nothing more runs in it, and nothing of it is committed. Run the work again in a new transaction.';
