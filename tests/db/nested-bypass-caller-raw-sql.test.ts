@@ -143,4 +143,36 @@ describe('nested bypass step: the caller chain and raw SQL on its transactions',
     });
     await nextUsersIsolated();
   });
+
+  it("a nested step started on the caller's transaction from inside a running step's callback is refused at once (it would wait for its own caller)", async () => {
+    let seen = '';
+    const hang = sleep(3000).then(() => 'hung');
+    await t.app.em
+      .forkWithRls({ account_id: 1 })
+      .transactional(async (tx) => {
+        await tx.find(Project, {});
+        await tx.bypassRls(async () => {
+          seen = await Promise.race([outcome(tx.bypassRls((admin2) => admin2.count(Project), nested)), hang]);
+        }, nested);
+      })
+      .catch(() => undefined);
+    expect(seen).toMatch(/^refused/);
+    await nextUsersIsolated();
+  });
+
+  itV7("raw Kysely on the step's own savepoint (the admin manager's em.getKysely()) is refused: only its MikroORM methods run in the step", async () => {
+    const seen: string[] = [];
+    await t.app.em
+      .forkWithRls({ account_id: 1 })
+      .transactional(async (tx) => {
+        await tx.find(Project, {});
+        await tx.bypassRls(async (admin) => {
+          seen.push(await outcome(kyselyOf(admin).selectFrom('projects').select('id').execute()));
+          seen.push(await outcome(admin.count(Project)));
+        }, nested);
+      })
+      .catch(() => undefined);
+    expect(seen).toEqual([expect.stringMatching(/^refused/), '4']);
+    await nextUsersIsolated();
+  });
 });
