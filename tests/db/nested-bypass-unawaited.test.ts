@@ -50,7 +50,8 @@ it("a nested bypass step whose callback starts another nested step without await
     }
   }).catch(() => undefined);
   expect(seen).toBe('refused');
-  // Refused: as a new savepoint of a transaction under a running nested step, or by knex once the
-  // transaction was rolled back because the outer step could not be undone.
-  expect(refusal).toMatch(/is running a bypassRls\(cb, \{ propagation: 'nested' \}\) step|Transaction query already complete/);
+  // Refused: as a new savepoint of a transaction under a running nested step, or once the transaction
+  // was rolled back because the outer step could not be undone (by knex on MikroORM 6, by the pg client
+  // on MikroORM 7).
+  expect(refusal).toMatch(/is running a bypassRls\(cb, \{ propagation: 'nested' \}\) step|Transaction query already complete|could not be undone.*the transaction was rolled back/);
 });

@@ -84,11 +84,16 @@ export const ASSUMPTIONS: readonly Assumption[] = [
     },
   },
   {
-    what: "MikroORM's SQL connection runs a transaction's statements through ctx.executeQuery and opens a savepoint with ctx.savepoint",
-    why: "entity-manager/bypass-in-transaction.ts: while a nested bypass step runs, the caller's transaction refuses both (its statements would run as the bypass role on the shared pg client); Kysely has no hook per transaction object",
+    what: "MikroORM's SQL connection sends a statement with (ctx ?? its Kysely).executeQuery(compiled), opens, releases and rolls back savepoints with ctx.savepoint, ctx.releaseSavepoint and ctx.rollbackToSavepoint, and streams through ctx.getExecutor().stream",
+    why: "wire/scoped-connection.ts and wire/step-transactions.ts: a scoped view's statement is handed its scope (or its nested bypass step's tag) around that call alone, as the ctx it passes (MikroORM's onQuery hook and logger run outside it); Kysely has no per-statement argument that reaches the pg client",
     problem: () => {
       if (!/\(ctx \?\? this\.#client\)\.executeQuery\(/.test(AbstractSqlConnection.prototype.execute.toString())) return 'AbstractSqlConnection.execute no longer runs statements through (ctx ?? client).executeQuery';
+      // The onQuery hook (in prepareQuery) must run before, outside, the call the scope is handed to.
+      if (!/this\.prepareQuery\([\s\S]*\(ctx \?\? this\.#client\)\.executeQuery\(/.test(AbstractSqlConnection.prototype.execute.toString())) return 'AbstractSqlConnection.execute no longer runs its onQuery hook (prepareQuery) before sending the statement';
       if (!/options\.ctx\.savepoint\(/.test(AbstractSqlConnection.prototype.begin.toString())) return 'AbstractSqlConnection.begin no longer opens savepoints with options.ctx.savepoint';
+      if (!/ctx\.releaseSavepoint\(/.test(AbstractSqlConnection.prototype.commit.toString())) return 'AbstractSqlConnection.commit no longer releases savepoints with ctx.releaseSavepoint';
+      if (!/ctx\.rollbackToSavepoint\(/.test(AbstractSqlConnection.prototype.rollback.toString())) return 'AbstractSqlConnection.rollback no longer rolls back savepoints with ctx.rollbackToSavepoint';
+      if (!/\(ctx \?\? this\.getClient\(\)\)\s*\.getExecutor\(\)\s*\.stream\(/.test(AbstractSqlConnection.prototype.stream.toString())) return 'AbstractSqlConnection.stream no longer streams through (ctx ?? client).getExecutor().stream';
       return undefined;
     },
   },

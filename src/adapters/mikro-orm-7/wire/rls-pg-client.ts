@@ -13,6 +13,7 @@ export const FAILED_STATEMENT = Symbol('mikro-orm-rls failed statement');
 const BEGIN = /^\s*(begin|start transaction\b[^;]*)\s*;?\s*$/i;
 const END = /^\s*(commit|rollback)\s*;?\s*$/i;
 const ROLLBACK = /^\s*rollback\s*;?\s*$/i;
+const SAVEPOINT = /^\s*savepoint\s/i;
 // How long a failed message may take to be followed by the server's ReadyForQuery: at once when the
 // server reported the error; when the client gave up (`query_timeout`) the server still runs it.
 const SETTLE_BOUND_MS = 100;
@@ -41,16 +42,23 @@ interface Transaction {
 
 interface Step {
   readonly token: object;
-  /** Set when the step could not be undone: the whole transaction is refused but for its ROLLBACK. */
-  poisoned?: string;
+  /** The step this one runs in (its admin manager opened it), resumed when this one ends. */
+  readonly outer?: Step;
+  /** Set when a step could not be undone: the transaction was rolled back, and is refused but for its ROLLBACK. */
+  readonly poisoned?: string;
 }
 
 export const STEP_REFUSED =
   "This transaction is running a bypassRls(cb, { propagation: 'nested' }) step: its statements would run as the bypass role. " +
-  'Await the bypass callback before using the transaction again; inside the callback, use the EntityManager it is given.';
+  'Await the bypass callback before using the transaction again; inside the callback, use the EntityManager it is given, through ' +
+  'its MikroORM methods (find, execute, query builders, stream): raw Kysely on any transaction (em.getKysely() included) is refused during the step.';
 const STEP_POISONED =
-  'A bypassRls nested step in this transaction could not be undone (its savepoint could not be rolled back), so the transaction ' +
-  'is refused but for its ROLLBACK: it could still run as the bypass role. Run the work again in a new transaction.';
+  'A bypassRls nested step in this transaction could not be undone (its savepoint could not be rolled back, or its callback ended ' +
+  'it), so the transaction was rolled back: nothing more runs in it, and nothing of it is committed. Run the work again in a new transaction.';
+const STEP_WAIT_ENDED =
+  "A bypassRls(cb, { propagation: 'nested' }) step waited for another step of its transaction to end, and the transaction ended " +
+  'meanwhile: its savepoint was not sent. Run the work again in a new transaction.';
+const POISON = {};
 
 const STEPS = new WeakMap<object, RlsPgClient>();
 
@@ -88,6 +96,10 @@ export class RlsPgClient extends Client {
   /** Set when the pool hands the connection out after its creation hooks ran SQL: reset before its first use. */
   #resetBeforeUse = false;
   readonly #sessionReset: () => string;
+  /** Counts acquires: a step that waited for another checks that the connection is still its caller's. */
+  #lease = 0;
+  /** Steps waiting for the running one to end (one step at a time on a connection). */
+  #stepWaiters: (() => void)[] = [];
 
   constructor(config?: string | ClientConfig) {
     super(config);
@@ -103,6 +115,7 @@ export class RlsPgClient extends Client {
 
   set release(release: Release) {
     this.#poolRelease = release;
+    this.#lease++;
     // This is the pool handing the connection out. pg-pool has no check on acquire, and a connection
     // it hands out is idle unless a hook of the pool (onConnect) left it in a transaction, with
     // whatever that set: no statement may run in it, scoped or not; it is destroyed on release.
@@ -122,13 +135,37 @@ export class RlsPgClient extends Client {
     return STEPS.get(token);
   }
 
-  /** Ends the nested bypass step `token` armed on its client; with `poison`, refuses all but ROLLBACK until then. */
-  static endStep(token: object, poison: boolean): void {
+  /**
+   * Ends the nested bypass step `token` armed on its client (the step it runs in, if any, resumes). With
+   * `poison` (the step could not be undone), rolls the whole transaction back at once and refuses all
+   * but its ROLLBACK until the caller ends it: the bypass role does not outlive the step.
+   */
+  static async endStep(token: object, poison: boolean): Promise<void> {
     const client = STEPS.get(token);
-    if (!client || !client.#step || client.#step.token !== token) return;
-    if (poison) client.#step.poisoned = STEP_POISONED;
-    else client.#step = undefined;
     STEPS.delete(token);
+    if (!client) return;
+    let step = client.#step;
+    while (step && step.token !== token) step = step.outer;
+    if (!step) return; // already over (the transaction ended, or an outer step was poisoned)
+    if (!poison) return client.#setStep(step.outer);
+    client.#setStep({ token: POISON, poisoned: STEP_POISONED });
+    await client.#send(`rollback;\n${client.#transaction?.reset.sql ?? ''}`).catch(() => {
+      // Safe to ignore: the connection failed. It stays mid step, so the pool guard destroys it on release.
+    });
+  }
+
+  #setStep(step: Step | undefined): void {
+    this.#step = step;
+    if (step) return;
+    const waiters = this.#stepWaiters;
+    this.#stepWaiters = [];
+    for (const wake of waiters) wake();
+  }
+
+  #stepTokens(): object[] {
+    const tokens: object[] = [];
+    for (let step = this.#step; step; step = step.outer) tokens.push(step.token);
+    return tokens;
   }
 
   // pg's overloads are many; Kysely uses query(text, values) and query(submittable). Both pass here.
@@ -175,27 +212,65 @@ export class RlsPgClient extends Client {
     return values.length ? super.query(text, values as unknown[]) : super.query(text);
   }
 
-  #refusedByStep(text: string | undefined): string | undefined {
+  /**
+   * While a nested bypass step runs, its connection takes only the statements its own admin view tagged
+   * (sent in a `step` store, see scope-storage.ts) and the transaction's ROLLBACK: raw Kysely on the
+   * caller's transaction, a plain manager, a hook, all are refused, wherever they were started.
+   */
+  #refusedByStep(text: string | undefined, store: ScopeStore | undefined): string | undefined {
     const step = this.#step;
     if (!step) return undefined;
     if (text !== undefined && ROLLBACK.test(text)) return undefined; // ends the transaction and the switch
     if (step.poisoned) return step.poisoned;
-    return scopeStorage.getStore()?.step === step.token ? undefined : STEP_REFUSED;
+    return store?.step === step.token ? undefined : STEP_REFUSED;
   }
 
   async #statement(text: string, values: readonly unknown[]): Promise<unknown> {
-    const refused = this.#refusedByStep(text);
+    const store = claimStore(text);
+    if (store?.armStep) return this.#armStep(store, store.armStep, text, values);
+    const refused = this.#refusedByStep(text, store);
     if (refused) throw new RlsConfigurationError(refused);
-    const store = scopeStorage.getStore();
-    const arm = store?.armStep;
-    if (!arm) return this.#route(text, values, store).catch((error: unknown) => this.#afterFailure(text, error));
-    // A nested bypass step's savepoint: once it is sent, the step's connection accepts only the step's
-    // statements. In a transaction that carries no reset (an unscoped one) its end must reset too.
+    return this.#route(text, values, store).catch((error: unknown) => this.#afterFailure(text, error));
+  }
+
+  /**
+   * A nested bypass step's savepoint: from now on the connection accepts only the step's statements. One
+   * step at a time: a sibling step (started on the caller's transaction meanwhile) waits for the running
+   * one to end, as knex makes sibling savepoints wait on MikroORM 6; one the running step's admin manager
+   * opens (tagged by it) nests in it; one started from inside a running step's callback on the caller's
+   * transaction would wait for itself, and is refused.
+   */
+  async #armStep(store: ScopeStore, arm: NonNullable<ScopeStore['armStep']>, text: string, values: readonly unknown[]): Promise<unknown> {
+    const lease = this.#lease;
+    while (this.#step && !this.#step.poisoned && store.step !== this.#step.token) {
+      const running = this.#stepTokens();
+      if (arm.within.some((token) => running.includes(token))) throw new RlsConfigurationError(STEP_REFUSED);
+      await new Promise<void>((resolve) => {
+        // Woken when the running step ends, or when the connection does (then refused below).
+        const wake = () => {
+          this.removeListener('end', wake);
+          resolve();
+        };
+        this.#stepWaiters.push(wake);
+        this.once('end', wake);
+      });
+      const open = this.#transaction?.start !== undefined || this.#status() === 'T' || this.#status() === 'E';
+      if (this.#lease !== lease || !this.#poolRelease || !open) throw new RlsConfigurationError(STEP_WAIT_ENDED);
+    }
+    const refused = this.#refusedByStep(text, store);
+    if (refused) throw new RlsConfigurationError(refused);
+    // In a transaction that carries no reset (an unscoped one) the end of a step's transaction must reset too.
     this.#transaction ??= { reset: arm.reset };
-    const result = await this.#route(text, values, undefined);
-    this.#step = { token: arm.token };
+    const outer = this.#step;
+    this.#setStep({ token: arm.token, outer });
     STEPS.set(arm.token, this);
-    return result;
+    try {
+      return await this.#route(text, values, undefined);
+    } catch (error) {
+      if (this.#step?.token === arm.token) this.#setStep(outer);
+      STEPS.delete(arm.token);
+      throw error;
+    }
   }
 
   async #route(text: string, values: readonly unknown[], store: ScopeStore | undefined): Promise<unknown> {
@@ -297,10 +372,7 @@ export class RlsPgClient extends Client {
   /** COMMIT or ROLLBACK, with the session reset behind it in the same message. */
   async #endWithReset(trx: Transaction, text: string): Promise<unknown> {
     this.#transaction = undefined;
-    if (this.#step && ROLLBACK.test(text)) {
-      STEPS.delete(this.#step.token);
-      this.#step = undefined;
-    }
+    if (this.#step && ROLLBACK.test(text)) this.#setStep(undefined);
     try {
       const results = (await super.query(`${text.trim()};\n${trx.reset.sql}`)) as unknown as PgResult[];
       return Array.isArray(results) ? results[0] : results;
@@ -325,7 +397,8 @@ export class RlsPgClient extends Client {
   }
 
   #submittable(config: any, values?: any, callback?: any): any {
-    const refused = this.#refusedByStep(undefined);
+    const store = claimStore(typeof config?.text === 'string' ? config.text : undefined);
+    const refused = this.#refusedByStep(undefined, store);
     if (refused) throw new RlsConfigurationError(refused);
     const trx = this.#transaction;
     if (trx?.waiting) {
@@ -341,7 +414,7 @@ export class RlsPgClient extends Client {
       super.query(start.sql).catch(() => {
         // Safe to ignore here: the cursor queued behind it reports the aborted transaction to the caller.
       });
-    } else if (!trx && scopeStorage.getStore()?.message) {
+    } else if (!trx && store?.message) {
       // Whatever the object is (a stream's cursor, a pg query config), it cannot share the scope's message.
       throw new RlsConfigurationError(
         'A scoped fork sends a query object (a stream, or a pg query config instead of SQL) only inside a transaction: it cannot share ' +
@@ -423,6 +496,21 @@ export class RlsPgClient extends Client {
       (resetError: Error) => settle(resetError),
     );
   }
+}
+
+/**
+ * The store of the statement `text`, if `text` is the one statement it was set for and no other took it
+ * (see scope-storage.ts): work started in its async context (a connection hook, a timer) gets none.
+ * A cursor (`text` undefined when the submittable has none) takes a store set without `sql`.
+ */
+function claimStore(text: string | undefined): ScopeStore | undefined {
+  const store = scopeStorage.getStore();
+  if (!store || store.claimed) return undefined;
+  if (store.sql !== undefined && store.sql !== text) return undefined;
+  if (store.begin && !(text !== undefined && BEGIN.test(text))) return undefined;
+  if (store.armStep && !(text !== undefined && SAVEPOINT.test(text))) return undefined;
+  store.claimed = true;
+  return store;
 }
 
 /** Records on a pg error which statement of the caller failed (our statements around it excluded). */

@@ -7,7 +7,8 @@ import { sessionResetOf } from '../../../core/settings/session-reset-of';
 import { assertPoolGuarded } from '../wiring/pool-guard';
 import { roleChecked } from '../wiring/role-check';
 import { refuseKyselyQuery } from './kysely-query-refusal';
-import { scopeStorage } from './scope-storage';
+import { sendWith } from './scope-storage';
+import { endingView, joinStep, stepOf, stepView, taggedExecutor } from './step-transactions';
 
 type Transaction = ControlledTransaction<any, any>;
 type BeginOptions = NonNullable<Parameters<AbstractSqlConnection['begin']>[0]>;
@@ -17,22 +18,11 @@ const BASE = Symbol('mikro-orm-rls base connection');
 const SCOPE_SQL = Symbol('mikro-orm-rls scope statement');
 
 /** The members a view defines itself; every other method runs on the shared connection. */
-export const VIEW_MEMBERS = ['execute', 'begin', 'transactional', 'stream', 'getClient'] as const;
+export const VIEW_MEMBERS = ['execute', 'begin', 'transactional', 'commit', 'rollback', 'stream', 'getClient'] as const;
 
 // Which scope opened each transaction (and savepoint): a transaction runs with the scope of whoever
 // opened it, so a view must not run its statements in another's (passed as `ctx`).
 const TRANSACTION_SCOPES = new WeakMap<object, string>();
-// The transaction each savepoint a scoped view opened was opened in: MikroORM 7 links them only by
-// index, and Kysely not at all, but a nested bypass step must guard the whole chain.
-const PARENT_TRANSACTIONS = new WeakMap<object, object>();
-
-/** `trx` and the transactions it was opened in, as far as scoped views opened them (innermost first). */
-export function transactionChain(trx: object): object[] {
-  const chain = [trx];
-  for (let parent = PARENT_TRANSACTIONS.get(trx); parent; parent = PARENT_TRANSACTIONS.get(parent)) chain.push(parent);
-  return chain;
-}
-
 function rememberScope<T extends object>(trx: T, scope: ScopeSql | undefined): T {
   TRANSACTION_SCOPES.set(trx, scope?.literal ?? '');
   return trx;
@@ -108,13 +98,16 @@ interface ConnectionInternals {
 
 /**
  * A view of the ORM's connection whose statements run with the scope: MikroORM's own `execute`, with
- * the scope handed to the pg client (see rls-pg-client.ts) for that one statement. MikroORM 7's
+ * the scope handed to the pg client (see rls-pg-client.ts) for that one statement, around Kysely's call
+ * that sends it alone (MikroORM's onQuery hook and logger, and what they start, run without it). MikroORM 7's
  * connection keeps its Kysely client and pool in #private fields, so every inherited method is bound to
  * the real connection (an `Object.create` view alone would throw on them); only these differ:
  * - `execute` outside a transaction: the scope goes in the same message as the caller's SQL; a Kysely
  *   query (which MikroORM's execute does not take) is refused saying where to run it;
  * - `begin` opens a transaction whose `BEGIN` and scope go in front of its first statement;
  * - `transactional` goes through that `begin`;
+ * - on a transaction of a nested bypass step (step-transactions.ts), `execute`, `begin`, `commit`,
+ *   `rollback` and `stream` tag their statements as the step's: its connection accepts no others;
  * - `stream` needs a transaction (a cursor cannot share a message);
  * - `getClient` (raw Kysely, `em.getKysely()` outside a transaction) is refused: its statements carry
  *   bound parameters, which cannot share the scope's message. Inside a transaction `em.getKysely()`
@@ -141,8 +134,10 @@ export function scopeConnection<C extends AbstractSqlConnection>(connection: C, 
     if (options.ctx) {
       // A savepoint: it rides on the transaction's start, on the same pg client.
       refuseForeignTransaction(options.ctx, scopeSql);
-      const savepoint = rememberScope(await base.begin(options), scopeSql);
-      PARENT_TRANSACTIONS.set(savepoint, options.ctx);
+      const step = stepOf(options.ctx);
+      const ctx = step ? stepView(options.ctx, step.token) : options.ctx;
+      const savepoint = rememberScope(await base.begin({ ...options, ctx }), scopeSql);
+      if (step) joinStep(savepoint, step);
       return savepoint;
     }
     await ready();
@@ -151,7 +146,7 @@ export function scopeConnection<C extends AbstractSqlConnection>(connection: C, 
     if (options.isolationLevel) builder = builder.setIsolationLevel(options.isolationLevel as never);
     if (options.readOnly) builder = builder.setAccessMode('read only');
     // Only Kysely's BEGIN sees the scope: it is kept back by the pg client, and sent with the first statement.
-    const trx = scopeSql ? await scopeStorage.run({ begin: scopeSql }, () => builder.execute()) : await builder.execute();
+    const trx = scopeSql ? await sendWith({ begin: scopeSql }, () => builder.execute()) : await builder.execute();
     for (const query of (platform as unknown as { getBeginTransactionSQL(o: object): string[] }).getBeginTransactionSQL(options)) internals.logQuery(query, options.loggerContext);
     if (statement) internals.logQuery(statement.sql, options.loggerContext);
     await endIfStartFails(trx, () => options.eventBroadcaster?.dispatchEvent(EventType.afterTransactionStart, trx));
@@ -161,11 +156,11 @@ export function scopeConnection<C extends AbstractSqlConnection>(connection: C, 
     const trx = await begin(options);
     try {
       const ret = await cb(trx);
-      await base.commit(trx, options.eventBroadcaster, options.loggerContext);
+      await commit(trx, options.eventBroadcaster, options.loggerContext);
       return ret;
     } catch (error) {
       try {
-        await base.rollback(trx, options.eventBroadcaster, options.loggerContext);
+        await rollback(trx, options.eventBroadcaster, options.loggerContext);
       } catch {
         // The callback's error is the one the caller needs; a connection whose ROLLBACK failed is not
         // idle, and the pool guard destroys it.
@@ -173,23 +168,36 @@ export function scopeConnection<C extends AbstractSqlConnection>(connection: C, 
       throw error;
     }
   };
+  // MikroORM's commit and rollback of a step's savepoint send their statement tagged as the step's.
+  const commit = (ctx: Transaction, ...rest: unknown[]) => {
+    const step = stepOf(ctx);
+    return (base.commit as (...args: unknown[]) => Promise<void>)(step ? endingView(ctx, step) : ctx, ...rest);
+  };
+  const rollback = (ctx: Transaction, ...rest: unknown[]) => {
+    const step = stepOf(ctx);
+    return (base.rollback as (...args: unknown[]) => Promise<void>)(step ? endingView(ctx, step) : ctx, ...rest);
+  };
+  // MikroORM's execute sends the statement with `(ctx ?? its Kysely).executeQuery(compiled)` (see
+  // internals.ts), after its onQuery hook and before its logger: the scope goes in there, as `ctx`.
   const execute = async (query: unknown, params?: unknown, method?: unknown, ctx?: Transaction, loggerContext?: unknown) => {
     refuseKyselyQuery(query);
     const run = base.execute.bind(base) as (...args: unknown[]) => Promise<unknown>;
     if (ctx) {
       refuseForeignTransaction(ctx, scopeSql);
-      return run(query, params, method, ctx, loggerContext);
+      const step = stepOf(ctx);
+      return run(query, params, method, step ? taggedExecutor(ctx, (sql) => ({ step: step.token, sql })) : ctx, loggerContext);
     }
     if (!scopeSql) return run(query, params, method, undefined, loggerContext);
     await ready();
-    return scopeStorage.run({ message: scopeSql }, () => run(query, params, method, undefined, loggerContext));
+    return run(query, params, method, taggedExecutor(base.getClient(), (sql) => ({ message: scopeSql, sql })), loggerContext);
   };
   async function* stream(query: unknown, params?: unknown, ctx?: Transaction, loggerContext?: unknown, chunkSize?: number) {
     if (!ctx && scopeSql) {
       throw new RlsConfigurationError('A scoped fork streams only inside a transaction (a cursor cannot share the message that carries the scope): run it in em.transactional().');
     }
     if (ctx) refuseForeignTransaction(ctx, scopeSql);
-    yield* (base.stream as (...args: unknown[]) => AsyncIterable<unknown>)(query, params, ctx, loggerContext, chunkSize);
+    const step = stepOf(ctx);
+    yield* (base.stream as (...args: unknown[]) => AsyncIterable<unknown>)(query, params, ctx && step ? stepView(ctx, step.token) : ctx, loggerContext, chunkSize);
   }
   const getClient = () => {
     if (!scopeSql) return base.getClient();
@@ -203,6 +211,8 @@ export function scopeConnection<C extends AbstractSqlConnection>(connection: C, 
     [SCOPE_SQL]: { value: scopeSql },
     begin: { value: begin },
     transactional: { value: transactional },
+    commit: { value: commit },
+    rollback: { value: rollback },
     execute: { value: execute },
     stream: { value: stream },
     getClient: { value: getClient },
