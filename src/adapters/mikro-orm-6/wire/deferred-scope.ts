@@ -2,6 +2,7 @@ import type { Knex } from '@mikro-orm/knex';
 import type { ScopeSql } from '../../../core/scope/rls-scope';
 import { trackConnection, type PooledConnection } from './connection-state';
 import { needsSessionReset } from './session-reset';
+import { sendsSessionReset } from './unscoped-work';
 import { armTransactionStart, transactionStarted, type TransactionClient } from './transaction-start-gate';
 
 /** The parts of knex's (internal) Transaction this module relies on. */
@@ -80,7 +81,9 @@ function resetSessionAtEnd(client: TransactionClient, connection: PooledConnecti
   const send = client.query;
   client.query = function endAndReset(conn, query) {
     if (query !== 'COMMIT;' && query !== 'ROLLBACK') return send.call(client, conn, query);
-    return send.call(client, conn, { sql: `${query}${query.endsWith(';') ? '' : ';'}\n${reset.sql}` }).then(
+    const sql = `${query}${query.endsWith(';') ? '' : ';'}\n${reset.sql}`;
+    sendsSessionReset(conn as object, sql);
+    return send.call(client, conn, { sql }).then(
       (result) => {
         if (result && Array.isArray(result.response)) result.response = result.response[0];
         return result;

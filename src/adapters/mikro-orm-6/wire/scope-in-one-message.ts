@@ -3,6 +3,7 @@ import { statusAfterFailure } from './bounded-settle';
 import { trackConnection, transactionStatus, type PooledConnection } from './connection-state';
 import { RlsScopeEscapeError } from './rls-scope-escape-error';
 import { needsSessionReset } from './session-reset';
+import { sendsSessionReset } from './unscoped-work';
 import { withoutScopeResult, withoutTrailingResults, type ScopeSql } from '../../../core/scope/rls-scope';
 import { redactScopeStatement } from './error-redaction';
 
@@ -34,7 +35,9 @@ export async function runBehindScope(knex: Knex, scope: ScopeSql, callerSql: str
     let response: unknown;
     let failure: unknown;
     try {
-      ({ response } = await client.query(connection, { sql: `${scope.literal};\n${callerSql}\n;\n${scope.reset.sql}`, bindings: [] }));
+      const sql = `${scope.literal};\n${callerSql}\n;\n${scope.reset.sql}`;
+      sendsSessionReset(connection, sql);
+      ({ response } = await client.query(connection, { sql, bindings: [] }));
     } catch (error) {
       failure = error;
     }
@@ -46,7 +49,9 @@ export async function runBehindScope(knex: Knex, scope: ScopeSql, callerSql: str
     } else if (status === 'T' || status === 'E') {
       // The reset behind the caller's SQL ran inside the transaction it opened, if at all; what a raw
       // COMMIT before it made permanent (`set role x; commit; begin`) survives the ROLLBACK.
-      await client.query(connection, { sql: `ROLLBACK;\n${scope.reset.sql}`, bindings: [] });
+      const sql = `ROLLBACK;\n${scope.reset.sql}`;
+      sendsSessionReset(connection, sql);
+      await client.query(connection, { sql, bindings: [] });
       if (!failure) throw new RlsScopeEscapeError(callerSql);
     } else if (failure) {
       // The statements after the failing one, the reset among them, never ran; had the caller's SQL

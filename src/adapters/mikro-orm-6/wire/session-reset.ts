@@ -1,4 +1,5 @@
 import { sessionReset } from '../../../core/scope/session-reset-sql';
+import { sendsSessionReset } from './unscoped-work';
 
 // The statements themselves are the same on every major (core/scope/session-reset-sql.ts).
 export { sessionReset };
@@ -27,6 +28,7 @@ export async function settleSessionReset(connection: ResettableConnection): Prom
   const sql = PENDING_RESETS.get(connection);
   if (sql === undefined) return true;
   try {
+    sendsSessionReset(connection, sql);
     await connection.query(sql);
   } catch {
     // Safe to swallow: the connection is reported unusable, and the pool destroys it.

@@ -6,7 +6,10 @@
  * statement outside a transaction, the COMMIT or ROLLBACK of a scoped transaction) ends with the reset.
  *
  * Followed on node-postgres's public `query`, through which knex sends every message: each message counts
- * as unscoped work unless it ends with this ORM's reset and succeeds, and nothing was sent after it.
+ * as unscoped work unless it is one this package announced ({@link sendsSessionReset}: a message of its
+ * own that ends with the reset) and it succeeds, and nothing was sent after it. Only the announcement
+ * counts, never the text alone: SQL of the caller's that merely ends with the reset's text can disarm it
+ * (`set role x;\n-- reset role;...` comments its first line out).
  */
 
 /** The node-postgres client members followed here. */
@@ -18,6 +21,8 @@ interface Followed {
   /** Messages sent so far: a reset clears the record only if it was the last one. */
   sent: number;
   unscopedSince: boolean;
+  /** Texts of messages of ours, announced before they are sent, that end with the session reset. */
+  readonly announced: Map<string, number>;
 }
 
 const FOLLOWED = new WeakMap<object, Followed>();
@@ -26,9 +31,9 @@ const FOLLOWED = new WeakMap<object, Followed>();
  * Starts following `connection`, which is idle and whose session holds only what its creation set
  * (knex's and the user's `afterCreate`): from here on, SQL not followed by `resetSql()` marks it.
  */
-export function followUnscopedWork(connection: QueryingConnection, resetSql: () => string): void {
+export function followUnscopedWork(connection: QueryingConnection): void {
   if (FOLLOWED.has(connection)) return;
-  const followed: Followed = { sent: 0, unscopedSince: false };
+  const followed: Followed = { sent: 0, unscopedSince: false, announced: new Map() };
   FOLLOWED.set(connection, followed);
   const query = connection.query.bind(connection);
   connection.query = (...args: unknown[]) => {
@@ -36,7 +41,7 @@ export function followUnscopedWork(connection: QueryingConnection, resetSql: () 
     followed.unscopedSince = true;
     const [config] = args;
     const text = typeof config === 'string' ? config : (config as { text?: unknown } | null)?.text;
-    if (typeof text !== 'string' || !text.trimEnd().endsWith(resetSql())) return query(...args);
+    if (typeof text !== 'string' || !takeAnnouncement(followed, text)) return query(...args);
     const cleared = () => {
       if (followed.sent === number) followed.unscopedSince = false;
     };
@@ -57,6 +62,23 @@ export function followUnscopedWork(connection: QueryingConnection, resetSql: () 
     }
     return result;
   };
+}
+
+function takeAnnouncement(followed: Followed, text: string): boolean {
+  const count = followed.announced.get(text);
+  if (count === undefined) return false;
+  if (count > 1) followed.announced.set(text, count - 1);
+  else followed.announced.delete(text);
+  return true;
+}
+
+/**
+ * Announces that this package is about to send `text`, a message of its own that ends with the session
+ * reset, on `connection`: once it succeeds (and nothing was sent after it), the connection counts as reset.
+ */
+export function sendsSessionReset(connection: object, text: string): void {
+  const followed = FOLLOWED.get(connection);
+  if (followed) followed.announced.set(text, (followed.announced.get(text) ?? 0) + 1);
 }
 
 /** Whether `connection` served SQL since its session was last reset (see {@link followUnscopedWork}). */
@@ -91,7 +113,9 @@ export function resetOnRelease(knexClient: ReleasingKnexClient, resetSql: () => 
     const released = connection as ReleasedConnection;
     // Sent only on an idle connection with nothing in flight; any other is destroyed by the pool guard.
     if (servedUnscopedWork(released) && released.readyForQuery === true && !RESETS_IN_FLIGHT.has(released)) {
-      const sent = Promise.resolve(released.query(resetSql())).then(
+      const reset = resetSql();
+      sendsSessionReset(released, reset);
+      const sent = Promise.resolve(released.query(reset)).then(
         () => true,
         // Safe to swallow: the pool guard reads `false` as "destroy this connection" and does.
         () => false,

@@ -51,7 +51,7 @@ export function guardedPool(pool: PoolOptions | undefined, settings: RlsSettings
   };
   GUARDS.set(validate, resetSql);
   const userAfterCreate = (pool as { afterCreate?: AfterCreate } | undefined)?.afterCreate;
-  return { ...pool, validate, afterCreate: followedFromBirth(userAfterCreate, resetSql) } as PoolOptions;
+  return { ...pool, validate, afterCreate: followedFromBirth(userAfterCreate) } as PoolOptions;
 }
 
 /**
@@ -63,7 +63,7 @@ export function guardedPool(pool: PoolOptions | undefined, settings: RlsSettings
  * connection without closing it (it stays open, with what the hook set, for the life of the process):
  * it is closed here before the failure is reported.
  */
-function followedFromBirth(userAfterCreate: AfterCreate | undefined, resetSql: () => string): AfterCreate {
+function followedFromBirth(userAfterCreate: AfterCreate | undefined): AfterCreate {
   return (connection, done) => {
     trackConnection(connection as PooledConnection);
     // Followed before the user's hook runs: what its SQL sets within the reset's reach (`SET ROLE`, the
@@ -71,7 +71,7 @@ function followedFromBirth(userAfterCreate: AfterCreate | undefined, resetSql: (
     // it would be after any other unscoped work. Every use of every connection then starts from the same
     // session, the one the role check (once per pool) checks; a hook's SET ROLE cannot reach some
     // connections' first statements only.
-    followUnscopedWork(connection as Parameters<typeof followUnscopedWork>[0], resetSql);
+    followUnscopedWork(connection as Parameters<typeof followUnscopedWork>[0]);
     if (!userAfterCreate) return done(null, connection);
     const finish: Done = (error, created) => {
       if (!error) return done(null, created);

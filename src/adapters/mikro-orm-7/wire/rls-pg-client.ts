@@ -124,7 +124,8 @@ export class RlsPgClient extends Client {
     const status = this.getTransactionStatus();
     this.#handedOutBusy = status === 'T' || status === 'E';
     // A connection comes back to the pool reset, so SQL run since is that of the pool's hooks on a new
-    // connection (pg-pool's onConnect or connect listeners, Kysely's onCreateConnection): what it set
+    // connection (pg-pool's onConnect or connect listeners; Kysely's onCreateConnection runs after this,
+    // and withRls sends the reset behind it, see wiring/connection-hooks.ts): what it set
     // within the reset's reach (SET ROLE, search_path, context variables) is undone before the first
     // use, so that every use of every connection starts from the session the role check checked.
     this.#resetBeforeUse = this.#unscopedSince;
@@ -295,6 +296,14 @@ export class RlsPgClient extends Client {
       return emptyResult('BEGIN');
     }
     if (store?.message) return this.#sendBehindScope(store.message, text, values);
+    if (!values.length && text === this.#sessionReset()) {
+      // Exactly the session reset (withRls sends it after the application's onCreateConnection hook):
+      // once it succeeds the session is reset; a text that merely ends with it proves nothing.
+      return this.#send(text).then((result) => {
+        this.#unscopedSince = false;
+        return result;
+      });
+    }
     this.#unscopedSince = true;
     return this.#send(text, values);
   }

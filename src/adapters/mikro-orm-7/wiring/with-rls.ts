@@ -8,6 +8,7 @@ import { convertRlsViolations } from '../entity-manager/rls-violation-error';
 import { assertMikroOrm7Internals } from '../internals';
 import { rlsExtensions } from '../migrations/index';
 import { guardedDriverOptions } from './pool-guard';
+import { resetAfterOnCreateConnection } from './connection-hooks';
 
 type ContextOf<Schema> = Schema extends ContextSchema<infer Output> ? Output & object : Record<string, unknown>;
 
@@ -55,6 +56,7 @@ export function withRls<Schema extends ContextSchema | undefined = undefined>(
     entityManager: (entityManager ?? RlsEntityManager) as never,
     rls: settings,
     driverOptions: guardedDriverOptions(options.driverOptions, 'the primary', settings) as never,
+    ...(options.onCreateConnection !== undefined && { onCreateConnection: resetAfterOnCreateConnection(options.onCreateConnection, settings) as never }),
     ...(options.replicas !== undefined && { replicas: guardedReplicas(options.replicas, settings) }),
     // After the user's own extensions, under the same names, so the CLI and `orm.schema` /
     // `orm.migrator` use the policy-aware versions.
@@ -91,10 +93,12 @@ function refuseConnectionSessionContext(value: unknown): void {
 }
 
 /** Replicas with the pg client installed in their own `driverOptions` (MikroORM uses those instead of the primary's). */
-function guardedReplicas<R extends { name?: string; driverOptions?: unknown }>(replicas: readonly R[], settings: RlsSettings): R[] {
-  return replicas.map((replica) =>
-    replica.driverOptions === undefined ? replica : { ...replica, driverOptions: guardedDriverOptions(replica.driverOptions, `replica "${replica.name ?? '?'}"`, settings) },
-  );
+function guardedReplicas<R extends { name?: string; driverOptions?: unknown; onCreateConnection?: unknown }>(replicas: readonly R[], settings: RlsSettings): R[] {
+  return replicas.map((replica) => ({
+    ...replica,
+    ...(replica.driverOptions !== undefined && { driverOptions: guardedDriverOptions(replica.driverOptions, `replica "${replica.name ?? '?'}"`, settings) }),
+    ...(replica.onCreateConnection !== undefined && { onCreateConnection: resetAfterOnCreateConnection(replica.onCreateConnection, settings) }),
+  }));
 }
 
 /**
@@ -110,6 +114,7 @@ function guardOptionsSetLater(config: Configuration): void {
     value: (key: string, value: unknown) => {
       if (key === 'driverOptions') value = guardedDriverOptions(value, 'the primary', settings);
       if (key === 'replicas' && Array.isArray(value)) value = guardedReplicas(value, settings);
+      if (key === 'onCreateConnection') value = resetAfterOnCreateConnection(value, settings);
       if (key === 'sessionContext') refuseConnectionSessionContext(value);
       set(key, value);
     },
