@@ -108,17 +108,19 @@ describe("em.getKysely() of a scoped fork holding another fork's transaction", (
     await expectNextUsersIsolated(t);
   });
 
-  it("the fork's own transaction, savepoints and the nested bypass step's transaction are its own: getKysely() works there", async () => {
+  it("the fork's own transaction and savepoints are its own: getKysely() works there (in a nested bypass step it is refused: only the admin manager's MikroORM methods run)", async () => {
     const seen = await t.app.em.forkWithRls({ account_id: 1 }).transactional(async (tx) => {
       const own = await kyselyOf(tx).selectFrom('projects').select('id').orderBy('id').execute();
       const nested = await tx.transactional(async (inner) => kyselyOf(inner).selectFrom('projects').select('id').orderBy('id').execute());
       const other = t.app.em.forkWithRls({ account_id: 1 });
       other.setTransactionContext(tx.getTransactionContext()); // the same context: the same scope
       const same = await kyselyOf(other).selectFrom('projects').select('id').orderBy('id').execute();
-      const bypassed = await tx.bypassRls((admin) => kyselyOf(admin).selectFrom('projects').select('id').orderBy('id').execute(), { propagation: 'nested' });
-      return [own, nested, same, bypassed].map((rows: { id: number }[]) => rows.map((r) => r.id));
+      const rawInStep = await tx.bypassRls((admin) => outcome(() => kyselyOf(admin).selectFrom('projects').select('id').orderBy('id').execute()), { propagation: 'nested' });
+      const bypassed = await tx.bypassRls((admin) => admin.find(Project, {}, { orderBy: { id: 'asc' } }), { propagation: 'nested' });
+      return { rows: [own, nested, same, bypassed].map((rows: { id: number }[]) => rows.map((r) => r.id)), rawInStep };
     });
-    expect(seen).toEqual([[1, 2], [1, 2], [1, 2], [1, 2, 3, 4]]);
+    expect(seen.rows).toEqual([[1, 2], [1, 2], [1, 2], [1, 2, 3, 4]]);
+    expect(seen.rawInStep).toMatch(/raw Kysely on any transaction \(em\.getKysely\(\) included\) is refused during the step/);
     await expectNextUsersIsolated(t);
   });
 });

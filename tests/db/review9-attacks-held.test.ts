@@ -108,12 +108,15 @@ describe('nested bypass steps', () => {
     await nextTenantIsolated();
   });
 
-  it("a scoped fork smuggling keepTransactionContext into the tenant's transaction is refused", async () => {
-    const seen = await t.app.em.forkWithRls({ account_id: 1 }).transactional(async (tx) => {
+  it("a scoped fork smuggling keepTransactionContext into the tenant's transaction does not join it", async () => {
+    // forkWithRls never keeps the parent's transaction context (on MikroORM 6 a fork that did would be
+    // refused on use); not joined, the fork would need a second connection, which this pool of 1 lacks.
+    const joined = await t.app.em.forkWithRls({ account_id: 1 }).transactional(async (tx) => {
       await tx.find(Project, {});
-      return outcome(tx.forkWithRls({ account_id: 2 }, { keepTransactionContext: true } as never).find(Project, {}));
+      const smuggled = tx.forkWithRls({ account_id: 2 }, { keepTransactionContext: true } as never);
+      return smuggled.getTransactionContext() !== undefined && smuggled.getTransactionContext() === tx.getTransactionContext();
     });
-    expect(['refused', '[3,4]']).toContain(seen);
+    expect(joined).toBe(false);
   });
 
   it('a useContext fork of a scoped fork, inside a RequestContext of another tenant, keeps its own scope', async () => {

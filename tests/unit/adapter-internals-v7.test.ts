@@ -91,7 +91,9 @@ const BREAKS: Break[] = [
     const source = sql.AbstractSqlConnection.prototype.execute.toString().replace("method = 'all', ctx, loggerContext)", "options = {}, ctx)");
     replaceMethod(sql.AbstractSqlConnection.prototype, 'execute', source);
   }, /execute no longer takes \(query, params, method, ctx, loggerContext\)/],
-  ["stream's parameters", ({ sql }) => replaceMethod(sql.AbstractSqlConnection.prototype, 'stream', 'async *stream(query, options = {}) {}'), /stream no longer takes \(query, params, ctx, loggerContext, chunkSize\)/],
+  // Its body still streams through the executor, so that only the parameters are what changed.
+  ["stream's parameters", ({ sql }) => replaceMethod(sql.AbstractSqlConnection.prototype, 'stream', 'async *stream(query, options = {}) { yield* (ctx ?? this.getClient()).getExecutor().stream(query); }'), /stream no longer takes \(query, params, ctx, loggerContext, chunkSize\)/],
+  ["stream's executor", ({ sql }) => replaceMethod(sql.AbstractSqlConnection.prototype, 'stream', 'async *stream(query, params = [], ctx, loggerContext, chunkSize) { yield* this.getClient().stream(query); }'), /stream no longer streams through \(ctx \?\? client\)\.getExecutor\(\)\.stream/],
   ['an option begin reads', ({ sql }) => {
     const source = sql.AbstractSqlConnection.prototype.begin.toString().replace('if (options.readOnly) {', 'if (options.deferrable) { trxBuilder = trxBuilder.deferrable(); }\n        if (options.readOnly) {');
     replaceMethod(sql.AbstractSqlConnection.prototype, 'begin', source);

@@ -312,7 +312,9 @@ export class RlsEntityManager<Context extends object = Record<string, unknown>> 
     // the eighth review.)
     const driver = scopeDriver(parent.driver, scope);
     const host = Object.create(parent, { driver: { value: driver } }) as this;
-    const fork = SqlEntityManager.prototype.fork.call(host, { ...options, disableContextResolution: true }) as this;
+    // keepTransactionContext is not in RlsForkOptions, but a cast gets it through: the fork would start in
+    // the parent's transaction (refused on use; never joined, as on MikroORM 7).
+    const fork = SqlEntityManager.prototype.fork.call(host, { ...options, keepTransactionContext: false, disableContextResolution: true }) as this;
     if (fork.driver !== driver) {
       // Fail closed: a fork with the parent's driver would run unscoped.
       throw new RlsAdapterAssumptionError("MikroORM's fork() builds the fork from em.driver", 'the fork did not get the scoped driver');
