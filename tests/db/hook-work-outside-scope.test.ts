@@ -142,3 +142,59 @@ describe('work an onQuery hook starts during a scoped statement runs without its
     await nextUsersIsolated();
   });
 });
+
+describe('a connection hook (onReserveConnection) runs outside the statement it acquires the connection for (MikroORM 7)', () => {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- Kysely exists only in the v7 tree
+  const raw = (sql: string) => (require('kysely') as { CompiledQuery: { raw(sql: string): unknown } }).CompiledQuery.raw(sql);
+
+  itV7("a hook's BEGIN does not take a scoped transaction's BEGIN: the hook's statements never run inside tenant 1's transaction", async () => {
+    let armed = true;
+    onReserveHook = async (connection) => {
+      if (!armed) return;
+      armed = false;
+      // The hook opens a transaction and switches role in it: were its BEGIN taken for the scoped one,
+      // the fork's statements would run in it, as the bypass role.
+      await connection.executeQuery(raw('begin'));
+      await connection.executeQuery(raw(`select pg_catalog.set_config('role', '${TEST_ROLES.bypass}', true)`));
+    };
+    const seen = await outcome(within(t.app.em.forkWithRls({ account_id: 1 }).transactional((tx) => tx.find(Project, {}).then(ids)), 5000));
+    onReserveHook = undefined;
+    expect(seen === '[1,2]' || seen.startsWith('refused')).toBe(true);
+    await nextUsersIsolated();
+  });
+
+  itV7("a hook that replays the statement's exact text does not take its scope: the fork's own statement keeps it", async () => {
+    let text: string | undefined;
+    const replayed: unknown[] = [];
+    onQueryHook = (sql) => {
+      if (sql.includes('from "projects"')) text ??= sql;
+    };
+    onReserveHook = async (connection) => {
+      if (text && replayed.length === 0) replayed.push((await connection.executeQuery(raw(text))).rows.length);
+    };
+    const fork = t.app.em.forkWithRls({ account_id: 1 });
+    expect(ids(await fork.find(Project, {}))).toEqual([1, 2]);
+    // The statement text is known to the hook from the second statement on.
+    expect(ids(await fork.find(Project, {}, { refresh: true }))).toEqual([1, 2]);
+    onReserveHook = undefined;
+    onQueryHook = undefined;
+    expect(replayed).toEqual([0]);
+    await nextUsersIsolated();
+  });
+
+  itV7("a hook's SET ROLE <bypass> does not reach the scoped statement it acquired the connection for", async () => {
+    onReserveHook = async (connection) => {
+      await connection.executeQuery(raw(`set role ${TEST_ROLES.bypass}`));
+    };
+    const tenant = t.app.em.forkWithRls({ account_id: 1 });
+    expect(ids(await tenant.find(Project, {}))).toEqual([1, 2]);
+    expect(await tenant.execute(whoAmI)).toEqual([{ who: TEST_ROLES.app }]);
+    expect(ids(await tenant.transactional((tx) => tx.find(Project, {}, { refresh: true })))).toEqual([1, 2]);
+    expect(await tenant.transactional((tx) => tx.execute(whoAmI))).toEqual([{ who: TEST_ROLES.app }]);
+    tenant.create(Project, { id: 60, title: 'mine', account: 1 } as never);
+    await tenant.flush();
+    expect(await t.db.query('select account_id from projects where id = 60')).toEqual([{ account_id: 1 }]);
+    onReserveHook = undefined;
+    await nextUsersIsolated();
+  });
+});

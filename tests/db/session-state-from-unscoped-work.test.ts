@@ -5,6 +5,7 @@ import { ids } from '../support/ids';
 import { mikroOrmTreeOfThisRun } from '../support/mikro-orm-tree';
 import { TEST_ROLES } from '../support/test-roles';
 import { withRawPoolClient } from '../support/pool-of-either-major';
+import { sessionResetOf } from '../../src/core/settings/session-reset-of';
 
 // Session state that unscoped work (a plain fork, a raw client of the ORM's pool) leaves on a pooled
 // connection must not reach whoever gets the connection next: neither a tenant's fork nor another plain
@@ -84,6 +85,17 @@ describe('session state left by unscoped work does not reach the next user of th
       await client.query(`select set_config('rls.account_id', '1', false)`);
     });
     expect(ids(await t.app.em.forkWithRls({ account_id: 2 }).transactional((tx) => tx.find(Project, {})))).toEqual([3, 4]);
+    await nextUsersIsolated();
+  });
+
+  it("SET ROLE sent on a raw pool client right behind the exact session reset, without waiting for it, is undone too", async () => {
+    expect(ids(await t.app.em.forkWithRls({ account_id: 1 }).find(Project, {}))).toEqual([1, 2]);
+    const reset = sessionResetOf(t.app.config.get('rls' as never)).sql;
+    await withRawPoolClient(t.app, async (client) => {
+      // Pipelined: the SET ROLE is on the wire before the reset's answer comes back.
+      await Promise.all([client.query(reset), client.query(`set role ${TEST_ROLES.bypass}`)]);
+    });
+    expect(ids(await t.app.em.forkWithRls({ account_id: 2 }).find(Project, {}))).toEqual([3, 4]);
     await nextUsersIsolated();
   });
 

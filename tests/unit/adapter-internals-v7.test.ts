@@ -32,7 +32,7 @@ const replaceMethod = (proto: object, name: string, source: string) => {
 it('every assumption holds on the installed MikroORM 7, Kysely and pg', () => {
   const problems = ASSUMPTIONS.map((a) => [a.what, a.problem()]).filter(([, problem]) => problem !== undefined);
   expect(problems).toEqual([]);
-  expect(ASSUMPTIONS.length).toBeGreaterThanOrEqual(12);
+  expect(ASSUMPTIONS.length).toBeGreaterThanOrEqual(13);
   expect(() => assertAssumptions(ASSUMPTIONS)).not.toThrow();
 });
 
@@ -104,6 +104,10 @@ const BREAKS: Break[] = [
   ['PostgreSqlConnection.getNativeClient', ({ postgresql }) => replaceMethod(postgresql.PostgreSqlConnection.prototype, 'getNativeClient', 'async getNativeClient() { return this.getClient(); }'), /getNativeClient no longer returns the pg Pool createKyselyDialect built/],
   ["mapOptions merging driverOptions", ({ postgresql }) => replaceMethod(postgresql.PostgreSqlConnection.prototype, 'mapOptions', 'mapOptions(overrides) { return { ...this.getConnectionOptions() }; }'), /mapOptions no longer merges driverOptions/],
   ["createKyselyDialect building the pg Pool", ({ postgresql }) => replaceMethod(postgresql.PostgreSqlConnection.prototype, 'createKyselyDialect', 'createKyselyDialect(overrides) { return new PostgresDialect({ pool: makePool(this.mapOptions(overrides)) }); }'), /createKyselyDialect no longer builds new Pool/],
+  ['AbstractSqlConnection.createKysely building Kysely from createKyselyDialect', ({ sql }) => replaceMethod(sql.AbstractSqlConnection.prototype, 'createKysely', 'createKysely() { this.#client = new Kysely({ dialect: makeDialect(this.options) }); }'), /createKysely no longer builds new Kysely\(\{ dialect \}\) from this\.createKyselyDialect/],
+  ["Kysely's controlled transaction holding its acquired connection", () => undefined, /controlled transactions no longer hold the connection/, { 'kysely/dist/kysely.js': (text) => text.replace('new SingleConnectionProvider(connection.connection)', 'new SingleConnectionProvider(await driver.acquireConnection())') }],
+  ["Kysely's DefaultConnectionProvider releasing through its driver", () => undefined, /DefaultConnectionProvider no longer acquires and releases connections through its driver/, { 'default-connection-provider.js': (text) => text.replace('this.#driver.releaseConnection(connection', 'connection.release(connection') }],
+  ["PostgresDriver running onReserveConnection inside acquireConnection", () => undefined, /PostgresDriver no longer runs onCreateConnection and onReserveConnection inside acquireConnection/, { [POSTGRES_DRIVER]: (text) => text.replace('await this.#config.onReserveConnection(connection, options);', '') }],
   ["Kysely's PostgresDriver BEGIN", () => undefined, /kysely's postgres-driver\.js no longer sends begin\/commit\/rollback as expected/, { [POSTGRES_DRIVER]: (text) => text.replace("let sql = 'begin'", "let sql = 'begin transaction'") }],
   ["Kysely's PostgresConnection calling client.query(sql, parameters)", () => undefined, /no longer calls client\.query\(sql, parameters\)/, { [POSTGRES_DRIVER]: (text) => text.replaceAll('this.#client.query(compiledQuery.sql, compiledQuery.parameters)', 'this.#client.query({ text: compiledQuery.sql, values: compiledQuery.parameters })') }],
   ["pg's getTransactionStatus", ({ pg }) => delete members(pg.Client.prototype).getTransactionStatus, /pg Client has no getTransactionStatus/],

@@ -157,6 +157,23 @@ export const ASSUMPTIONS: readonly Assumption[] = [
     },
   },
   {
+    what: "MikroORM's SQL connection builds its Kysely with new Kysely({ dialect }) from createKyselyDialect's dialect; Kysely's transactions send every statement through the connection its driver's acquireConnection returned (held by a SingleConnectionProvider) and give it back with driver.releaseConnection; its PostgresDriver runs onCreateConnection and onReserveConnection inside acquireConnection",
+    why: "wire/connection-leases.ts and wiring/lease-guard.ts: each acquire hands Kysely a lease that dies on release, so a savepoint kept past its transaction (Kysely marks only the transaction itself committed) cannot run on the connection's next user, and the connection hooks run outside the statement's scope store; MikroORM and Kysely have no hook on either",
+    problem: () => {
+      const createKysely = AbstractSqlConnection.prototype.createKysely?.toString() ?? '';
+      if (!/this\.createKyselyDialect\(driverOptions\)/.test(createKysely) || !/new (?:[\w$]+\.)?Kysely\(\{ dialect \}\)/.test(createKysely)) return 'AbstractSqlConnection.createKysely no longer builds new Kysely({ dialect }) from this.createKyselyDialect(driverOptions)';
+      const kysely = source('kysely', 'dist/kysely.js', postgresqlDir());
+      const controlled = source('kysely', 'dist/util/provide-controlled-connection.js', postgresqlDir());
+      const provider = source('kysely', 'dist/driver/default-connection-provider.js', postgresqlDir());
+      if (!/provideControlledConnection\(this\.#props\.executor\)/.test(kysely) || !/new SingleConnectionProvider\(connection\.connection\)/.test(kysely) || !/connectionProvider\s*\.provideConnection\(/.test(controlled)) return "Kysely's controlled transactions no longer hold the connection their executor's provider acquired in a SingleConnectionProvider";
+      if (!/this\.#driver\.acquireConnection\(/.test(provider) || !/this\.#driver\.releaseConnection\(connection/.test(provider)) return "Kysely's DefaultConnectionProvider no longer acquires and releases connections through its driver";
+      const driver = source('kysely', 'dist/dialect/postgres/postgres-driver.js', postgresqlDir());
+      const acquire = driver.slice(driver.indexOf('async acquireConnection('), driver.indexOf('async beginTransaction('));
+      if (!/this\.#config\.onCreateConnection\(connection/.test(acquire) || !/this\.#config\.onReserveConnection\(connection/.test(acquire)) return "Kysely's PostgresDriver no longer runs onCreateConnection and onReserveConnection inside acquireConnection";
+      return undefined;
+    },
+  },
+  {
     what: "The pg that @mikro-orm/postgresql loads is this adapter's pg, whose Client has getTransactionStatus, readyForQuery and the wire connection's readyForQuery event, and pg-pool sets client.release on each acquire and reuses a client only while _queryable and not _ending",
     why: "wire/rls-pg-client.ts: the client class, the transaction status read after each message, and the guarded release (pg-pool has no validate-on-release hook)",
     problem: () => {

@@ -34,8 +34,11 @@ const emptyResult = (command: string | null = null): PgResult => ({ command, row
 interface Transaction {
   /** The reset its COMMIT or ROLLBACK carries. */
   readonly reset: ScopeSql['reset'];
-  /** `BEGIN` and the scope, not sent yet: they go in front of the transaction's first statement. */
-  start?: { readonly sql: string };
+  /**
+   * `BEGIN` and the scope (behind the session reset, after unscoped SQL on the connection), not sent yet:
+   * they go in front of the transaction's first statement. `results`: how many results they add.
+   */
+  start?: { readonly sql: string; readonly results: number };
   /** Set while the message carrying the start is in flight: what was issued meanwhile waits. */
   waiting?: { send(): void; fail(error: unknown): void }[];
 }
@@ -93,6 +96,11 @@ export class RlsPgClient extends Client {
   #handedOutBusy = false;
   /** Set when unscoped SQL ran since the connection was last reset: no reset of ours travelled behind it. */
   #unscopedSince = false;
+  /**
+   * Counts unscoped messages sent: a reset clears {@link #unscopedSince} only when none was sent after it
+   * (one pipelined behind the reset, not awaited, runs after it).
+   */
+  #unscopedSent = 0;
   /** Set when the pool hands the connection out after its creation hooks ran SQL: reset before its first use. */
   #resetBeforeUse = false;
   readonly #sessionReset: () => string;
@@ -192,10 +200,9 @@ export class RlsPgClient extends Client {
    */
   #afterFirstReset(config: any, values?: any, callback?: any): any {
     this.#resetBeforeUse = false;
+    const mark = this.#unscopedSent;
     const reset = super.query(this.#sessionReset()).then(
-      () => {
-        this.#unscopedSince = false;
-      },
+      () => this.#resetDone(mark),
       (error: Error) => {
         const message = `mikro-orm-rls: the session reset of a new connection (undoing what the pool's connection hooks set) failed, so the connection was destroyed: ${error.message}`;
         this.#guardedRelease(new Error(message));
@@ -292,20 +299,42 @@ export class RlsPgClient extends Client {
       throw new RlsConfigurationError('mikro-orm-rls: a scoped statement found its pooled connection inside a transaction; it was not sent.');
     }
     if (store?.begin && BEGIN.test(text)) {
-      this.#transaction = { reset: store.begin.reset, start: { sql: `${text.trim()};\n${store.begin.literal}` } };
+      const prefix = this.#resetFirst(store.begin);
+      this.#transaction = { reset: store.begin.reset, start: { sql: `${prefix.sql}${text.trim()};\n${store.begin.literal}`, results: prefix.results + 2 } };
       return emptyResult('BEGIN');
     }
     if (store?.message) return this.#sendBehindScope(store.message, text, values);
     if (!values.length && text === this.#sessionReset()) {
       // Exactly the session reset (withRls sends it after the application's onCreateConnection hook):
       // once it succeeds the session is reset; a text that merely ends with it proves nothing.
+      const mark = this.#unscopedSent;
       return this.#send(text).then((result) => {
-        this.#unscopedSince = false;
+        this.#resetDone(mark);
         return result;
       });
     }
-    this.#unscopedSince = true;
+    this.#markUnscoped();
     return this.#send(text, values);
+  }
+
+  #markUnscoped(): void {
+    this.#unscopedSince = true;
+    this.#unscopedSent++;
+  }
+
+  /** A session reset sent when {@link #unscopedSent} was `mark` succeeded: clean, unless unscoped SQL was sent behind it. */
+  #resetDone(mark: number): void {
+    if (this.#unscopedSent === mark) this.#unscopedSince = false;
+  }
+
+  /**
+   * The session reset to send in front of a scoped message, when unscoped SQL ran on the connection
+   * since its last reset (a connection hook of the application's, such as onReserveConnection, run as
+   * the pool handed the connection to this very statement): the scope is applied to the session the
+   * role check checked, not to one a `SET ROLE` changed. Empty otherwise. It rides in the same message.
+   */
+  #resetFirst(scope: ScopeSql): { sql: string; results: number } {
+    return this.#unscopedSince ? { sql: `${scope.reset.sql};\n`, results: scope.reset.results } : { sql: '', results: 0 };
   }
 
   /** Outside a transaction: `<scope>; <sql>; <reset>` in one message, the caller's results alone returned. */
@@ -318,8 +347,10 @@ export class RlsPgClient extends Client {
     }
     let result: unknown;
     let failure: unknown;
+    const prefix = this.#resetFirst(scope);
+    const mark = this.#unscopedSent;
     try {
-      result = await super.query(`${scope.literal};\n${text}\n;\n${scope.reset.sql}`);
+      result = await super.query(`${prefix.sql}${scope.literal};\n${text}\n;\n${scope.reset.sql}`);
     } catch (error) {
       failure = error;
     }
@@ -333,7 +364,8 @@ export class RlsPgClient extends Client {
       this.#pendingReset = scope.reset.sql;
     }
     if (failure) throw withStatement(failure, text);
-    return withoutScopeResult(withoutTrailingResults(result as PgResult[], scope.reset.results), 1, emptyResult());
+    this.#resetDone(mark); // the reset behind the caller's SQL ran
+    return withoutScopeResult(withoutTrailingResults(result as PgResult[], scope.reset.results), prefix.results + 1, emptyResult());
   }
 
   /**
@@ -351,7 +383,7 @@ export class RlsPgClient extends Client {
         await super.query(start.sql);
         result = this.#send(text, values);
       } else {
-        result = withoutScopeResult((await super.query(`${start.sql};\n${text}`)) as unknown as PgResult[], 2, emptyResult());
+        result = withoutScopeResult((await super.query(`${start.sql};\n${text}`)) as unknown as PgResult[], start.results, emptyResult());
       }
       const waiting = trx.waiting;
       trx.waiting = undefined;
@@ -430,7 +462,7 @@ export class RlsPgClient extends Client {
           'the message that carries the scope. Run it in em.transactional(), or pass SQL to em.execute().',
       );
     } else if (!trx) {
-      this.#unscopedSince = true;
+      this.#markUnscoped();
     }
     return super.query(config, values, callback);
   }
@@ -496,10 +528,11 @@ export class RlsPgClient extends Client {
       release(reason);
     };
     const timer = setTimeout(() => settle(new Error(`mikro-orm-rls: a connection whose session reset took over ${RESET_BOUND_MS} ms was destroyed`)), RESET_BOUND_MS);
+    const mark = this.#unscopedSent;
     super.query(reset).then(
       () => {
         this.#pendingReset = undefined;
-        this.#unscopedSince = false;
+        this.#resetDone(mark);
         settle(this.#reusable() ? undefined : new Error('mikro-orm-rls: a connection not idle after its reset was destroyed'));
       },
       (resetError: Error) => settle(resetError),

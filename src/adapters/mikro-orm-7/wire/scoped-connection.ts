@@ -4,6 +4,7 @@ import type { ControlledTransaction } from 'kysely';
 import { RlsConfigurationError } from '../../../core/errors/rls-configuration-error';
 import { scopeStatement, type RlsScope, type ScopeSql } from '../../../core/scope/rls-scope';
 import { sessionResetOf } from '../../../core/settings/session-reset-of';
+import { assertLeasing } from '../wiring/lease-guard';
 import { assertPoolGuarded } from '../wiring/pool-guard';
 import { roleChecked } from '../wiring/role-check';
 import { refuseKyselyQuery } from './kysely-query-refusal';
@@ -127,6 +128,7 @@ export function scopeConnection<C extends AbstractSqlConnection>(connection: C, 
   const ready = async () => {
     await base.ensureConnection();
     await assertPoolGuarded(base);
+    assertLeasing(base);
     await roleChecked(base);
   };
   const begin = async (options: BeginOptions = {}): Promise<Transaction> => {

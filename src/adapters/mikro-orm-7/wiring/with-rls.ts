@@ -9,6 +9,7 @@ import { assertMikroOrm7Internals } from '../internals';
 import { rlsExtensions } from '../migrations/index';
 import { guardedDriverOptions } from './pool-guard';
 import { resetAfterOnCreateConnection } from './connection-hooks';
+import { CONNECTION_LEASES } from './lease-guard';
 
 type ContextOf<Schema> = Schema extends ContextSchema<infer Output> ? Output & object : Record<string, unknown>;
 
@@ -58,9 +59,10 @@ export function withRls<Schema extends ContextSchema | undefined = undefined>(
     driverOptions: guardedDriverOptions(options.driverOptions, 'the primary', settings) as never,
     ...(options.onCreateConnection !== undefined && { onCreateConnection: resetAfterOnCreateConnection(options.onCreateConnection, settings) as never }),
     ...(options.replicas !== undefined && { replicas: guardedReplicas(options.replicas, settings) }),
-    // After the user's own extensions, under the same names, so the CLI and `orm.schema` /
+    // The connection leases first, before an extension of the user's could connect; the schema generator
+    // and Migrator after the user's own extensions, under the same names, so the CLI and `orm.schema` /
     // `orm.migrator` use the policy-aware versions.
-    extensions: [...(options.extensions ?? []), ...rlsExtensions()] as never,
+    extensions: [CONNECTION_LEASES, ...(options.extensions ?? []), ...rlsExtensions()] as never,
     discovery: {
       ...options.discovery,
       onMetadata: (meta, platform) => {

@@ -1,0 +1,140 @@
+import type { DatabaseConnection, Dialect, Driver, TransactionSettings } from 'kysely';
+import { RlsConfigurationError } from '../../../core/errors/rls-configuration-error';
+import { scopeStorage } from './scope-storage';
+
+export const LEASE_OVER =
+  'mikro-orm-rls: this transaction (or savepoint) is over: its connection went back to the pool, where another request may be ' +
+  'using it, so nothing more runs on it. A manager, em.getKysely() or a Kysely transaction kept from a transactional() callback ' +
+  '(or an em.begin()) cannot be used after its transaction ended: run the work in a new transaction, with the manager it gives you.';
+
+type Options = Parameters<DatabaseConnection['executeQuery']>[1];
+type Compiled = Parameters<DatabaseConnection['executeQuery']>[0];
+
+/**
+ * One hand-out of a pooled connection to Kysely: what Kysely's transactions and savepoints hold, and
+ * send every statement through, until the connection goes back to the pool. Kysely gives each of them
+ * the connection object its driver acquired and reuses that object for every later hand-out of the
+ * same pg client, and it marks a committed transaction as such but not the savepoints opened in it: a
+ * savepoint (or the manager, em.getKysely() or fork holding it) kept past its transaction would send
+ * its statements on the pg client whoever acquired it next holds, inside their transaction, with their
+ * scope or role. A lease is a new object per hand-out that refuses everything once it is given back.
+ */
+class ConnectionLease implements DatabaseConnection {
+  #connection: DatabaseConnection | undefined;
+
+  constructor(connection: DatabaseConnection) {
+    this.#connection = connection;
+  }
+
+  #live(): DatabaseConnection {
+    if (!this.#connection) throw new RlsConfigurationError(LEASE_OVER);
+    return this.#connection;
+  }
+
+  /** Ends the lease; the connection, for the pool (undefined when already given back). */
+  end(): DatabaseConnection | undefined {
+    const connection = this.#connection;
+    this.#connection = undefined;
+    return connection;
+  }
+
+  async executeQuery<R>(compiled: Compiled, options?: Options) {
+    return this.#live().executeQuery<R>(compiled, options);
+  }
+
+  async *streamQuery<R>(compiled: Compiled, chunkSize: number, options?: Options) {
+    const rows = this.#live().streamQuery<R>(compiled, chunkSize, options);
+    for (;;) {
+      // Each chunk is read on the pg client: only while the lease lasts. A stream left open past its
+      // transaction is not closed then either (its close would be sent into the next user's session).
+      this.#live();
+      const next = await rows.next();
+      if (next.done) return;
+      yield next.value;
+    }
+  }
+
+  // Kysely's query cancellation (an abort signal), on the leased connection only.
+  async cancelQuery(...args: Parameters<NonNullable<DatabaseConnection['cancelQuery']>>) {
+    return this.#live().cancelQuery?.(...args);
+  }
+
+  async killSession(...args: Parameters<NonNullable<DatabaseConnection['killSession']>>) {
+    return this.#live().killSession?.(...args);
+  }
+
+  async collectSessionInfo() {
+    return this.#live().collectSessionInfo?.();
+  }
+}
+
+/**
+ * Kysely's driver of a connection, handing out {@link ConnectionLease}s. Kysely's connection hooks
+ * (`onCreateConnection`, `onReserveConnection`) run while the driver acquires a connection, which Kysely
+ * does inside its call that sends a statement: they run outside that statement's scope store (see
+ * scope-storage.ts), so a statement of theirs can take neither the scope nor a scoped BEGIN.
+ */
+class LeasingDriver implements Driver {
+  readonly #driver: Driver;
+
+  constructor(driver: Driver) {
+    this.#driver = driver;
+  }
+
+  init(): Promise<void> {
+    return this.#driver.init();
+  }
+
+  async acquireConnection(...args: Parameters<Driver['acquireConnection']>): Promise<DatabaseConnection> {
+    const connection = await scopeStorage.exit(() => this.#driver.acquireConnection(...args));
+    return new ConnectionLease(connection);
+  }
+
+  // The driver's transaction commands send their statement through the lease they are given.
+  beginTransaction(connection: DatabaseConnection, settings: TransactionSettings): Promise<void> {
+    return this.#driver.beginTransaction(connection, settings);
+  }
+
+  commitTransaction(connection: DatabaseConnection): Promise<void> {
+    return this.#driver.commitTransaction(connection);
+  }
+
+  rollbackTransaction(connection: DatabaseConnection): Promise<void> {
+    return this.#driver.rollbackTransaction(connection);
+  }
+
+  async savepoint(...args: Parameters<NonNullable<Driver['savepoint']>>): Promise<void> {
+    return this.#driver.savepoint?.(...args);
+  }
+
+  async rollbackToSavepoint(...args: Parameters<NonNullable<Driver['rollbackToSavepoint']>>): Promise<void> {
+    return this.#driver.rollbackToSavepoint?.(...args);
+  }
+
+  async releaseSavepoint(...args: Parameters<NonNullable<Driver['releaseSavepoint']>>): Promise<void> {
+    return this.#driver.releaseSavepoint?.(...args);
+  }
+
+  async releaseConnection(lease: DatabaseConnection, ...rest: unknown[]): Promise<void> {
+    const connection = (lease as ConnectionLease).end();
+    if (connection) await (this.#driver.releaseConnection as (c: DatabaseConnection, ...r: unknown[]) => Promise<void>)(connection, ...rest);
+  }
+
+  destroy(): Promise<void> {
+    return this.#driver.destroy();
+  }
+}
+
+/**
+ * `dialect` with a driver that hands out {@link ConnectionLease}s. A Proxy: every other member reads
+ * through to the dialect itself, bound to it (Kysely's dialects keep their config in #private fields).
+ */
+export function leasingDialect<D extends Dialect>(dialect: D): D {
+  return new Proxy(dialect, {
+    get(target, prop) {
+      if (prop === 'createDriver') return () => new LeasingDriver(target.createDriver());
+      const value = Reflect.get(target, prop, target) as unknown;
+      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+}
