@@ -1,13 +1,21 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { sample } from './measure';
 import { CONCURRENCY, openBench, requestsOf } from './setup';
 import { VARIANTS, WITHOUT_RESET } from './variants';
+import { runOnNode22, writePartInput } from './v7/run-part';
 import { WORKLOADS } from './workloads';
 
 // Runs one cell of the benchmark for a while, to profile where the time goes:
 //   node --cpu-prof -r ts-node/register/transpile-only bench/profile-cell.ts <variant> <workload> [seconds]
-// then open the .cpuprofile in Chrome DevTools (Performance) or any V8 profile viewer.
+// then open the .cpuprofile in Chrome DevTools (Performance) or any V8 profile viewer. A MikroORM 7
+// variant (a7, n7, b7, ...) with --v7: the data set is built here and the cell runs in a Node 22 child
+// with --cpu-prof, whose profile lands in the current folder.
+//   node -r ts-node/register/transpile-only bench/profile-cell.ts --v7 <variant> <workload> [seconds]
 
 async function main(): Promise<void> {
+  if (process.argv[2] === '--v7') return profileMikroOrm7Cell(process.argv.slice(3));
   const [variantId, workloadId, seconds = '6'] = process.argv.slice(2);
   const variants = [...VARIANTS, ...WITHOUT_RESET];
   const variant = variants.find((v) => v.id === variantId);
@@ -20,6 +28,19 @@ async function main(): Promise<void> {
     const result = await sample(requestsOf(bench, variant, workload, 0), { concurrency: CONCURRENCY, warmupMs: 1000, durationMs: Number(seconds) * 1000 });
     console.log(`(${variant.id}) on workload ${workload.id}: ${(result.latenciesMs.length / result.seconds).toFixed(0)} ops/s, CPU ${JSON.stringify(process.cpuUsage())}`);
   } finally {
+    await bench.close();
+  }
+}
+
+async function profileMikroOrm7Cell([variantId, workloadId, seconds = '6']: string[]): Promise<void> {
+  const bench = await openBench();
+  const dir = mkdtempSync(join(tmpdir(), 'mikro-orm-rls-profile-v7-'));
+  try {
+    await bench.closeOrms();
+    const input = writePartInput(dir, { db: bench.db, timing: { concurrency: CONCURRENCY, warmupMs: 0, durationMs: 0 } });
+    await runOnNode22(join(__dirname, 'v7', 'profile-cell.ts'), [input, variantId ?? '', workloadId ?? '', seconds], ['--cpu-prof']);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
     await bench.close();
   }
 }

@@ -1,34 +1,19 @@
 import { readFileSync, writeFileSync } from 'node:fs';
-import { MikroORM } from '@mikro-orm/postgresql';
-import { withRls, type RlsEntityManager } from '../../src';
 import { RoundTripCounter } from '../../tests/support/round-trip-counter';
 import { itemIdsByTenant, resetInsertedRows } from '../dataset';
-import { Item, PlainItem } from '../entities';
 import { medianRatio } from '../measure';
 import { measureWorkload, rowOf } from '../rounds';
-import { POOL_SIZE, requestsOf } from '../setup';
+import { requestsOf } from '../setup';
 import type { ItemRow } from '../variants';
 import { WORKLOADS } from '../workloads';
 import type { MikroOrm7Part, MikroOrm7PartInput, V7Row } from './part';
+import { openOrms7 } from './orms';
 import { V7_BASELINE, V7_VARIANTS, type Orms7 } from './variants';
 
 // The MikroORM 7 part of `npm run bench`: started by bench/v7/run-part.ts on the Node 22 of v7/, with
 // bench/v7/resolve-to-v7-tree.cjs preloaded (MikroORM 7 and pg from v7/node_modules) and ts-node.
 //   node -r ./bench/v7/resolve-to-v7-tree.cjs -r ts-node/register/transpile-only bench/v7/main.ts <input.json> <output.json>
 // Same data set, workloads, pool, concurrency, seeds and rounds as the MikroORM 6 part.
-
-async function openOrms7(db: MikroOrm7PartInput['db'], counter: RoundTripCounter): Promise<Orms7> {
-  // MikroORM 7 builds a pg Pool (no knex, no `pool.afterCreate`): round trips are counted on each client it connects.
-  const options = { entities: [Item, PlainItem], clientUrl: db.appUrl, pool: { min: POOL_SIZE, max: POOL_SIZE }, driverOptions: { onPoolCreated: counter.onPoolCreated } };
-  const plain = await MikroORM.init(options);
-  try {
-    const rls = (await MikroORM.init(withRls(options))) as MikroORM & { em: RlsEntityManager };
-    return { plain, rls };
-  } catch (error) {
-    await plain.close(true);
-    throw error;
-  }
-}
 
 /**
  * Before anything is timed: every variant's list reads 20 rows of the tenant, and only the tenant's.

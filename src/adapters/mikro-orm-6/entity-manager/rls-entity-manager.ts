@@ -277,11 +277,13 @@ export class RlsEntityManager<Context extends object = Record<string, unknown>> 
     refresh?: boolean,
     merge?: boolean,
   ): Promise<{ data?: R | null; key: string } | undefined> {
+    config ??= this.config.get('resultCache').global;
+    // No cache for this query: nothing is read, and the scope's identity (a hash) is not needed.
+    if (!config) return super.tryCache(entityName, config, key, refresh, merge);
     const scope = scopeIdentity(scopeOf(this.getContext(false).driver));
     // Named keys are namespaced for every scope, no scope included, so that no fork can name another
     // scope's entry (scope identities are hashes of public values, hence guessable).
     if (!scope) return super.tryCache(entityName, Array.isArray(config) ? [scopedCacheKey(scope, config[0]), config[1]] : config, key, refresh, merge);
-    config ??= this.config.get('resultCache').global;
     return Array.isArray(config)
       ? super.tryCache(entityName, [scopedCacheKey(scope, config[0]), config[1]], key, refresh, merge)
       : super.tryCache(entityName, config, { rlsScope: scope, key }, refresh, merge);

@@ -127,9 +127,13 @@ export function scopeConnection<C extends AbstractSqlConnection>(connection: C, 
 
   const ready = async () => {
     await base.ensureConnection();
+    // Checked once per Kysely client: a new pool (orm.reconnect(), other options) comes with a new one.
+    const client = base.getClient();
+    if (READY.get(base) === client) return;
     await assertPoolGuarded(base);
     assertLeasing(base);
     await roleChecked(base);
+    READY.set(base, client);
   };
   const begin = async (options: BeginOptions = {}): Promise<Transaction> => {
     refuseNativeSession(options);
@@ -221,6 +225,9 @@ export function scopeConnection<C extends AbstractSqlConnection>(connection: C, 
   });
   return view;
 }
+
+// The Kysely client of each shared connection whose pool guard, leases and role were checked.
+const READY = new WeakMap<AbstractSqlConnection, object>();
 
 // One layer per shared connection, between it and its views: every method of the connection bound to
 // it (MikroORM 7 keeps its state in #private fields), built once rather than for every fork.
