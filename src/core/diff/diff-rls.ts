@@ -12,8 +12,7 @@ import {
 } from '../ddl/statements';
 import type { RlsOperation } from './operation';
 import { RlsConfigurationError } from '../errors/rls-configuration-error';
-
-const sameTable = (a: TableRef, b: TableRef) => a.schema === b.schema && a.name === b.name;
+import { byName, byTable, tableKey, tableSet } from '../ddl/table-keys';
 
 const sameRoles = (a: readonly string[], b: readonly string[]) =>
   a.length === b.length && [...a].sort().every((r, i) => r === [...b].sort()[i]);
@@ -35,9 +34,12 @@ function restoreStatements(table: TableRef, policy: LivePolicy): string[] {
  */
 export function policyOperations(table: TableRef, desired: readonly PolicySpec[], live: readonly LivePolicy[], adoptable: readonly string[] = []): RlsOperation[] {
   const ops: RlsOperation[] = [];
-  const owned = (p: LivePolicy) => p.managed || adoptable.includes(p.name);
+  const adopt = new Set(adoptable);
+  const owned = (p: LivePolicy) => p.managed || adopt.has(p.name);
+  const desiredByName = byName(desired);
+  const liveByName = byName(live);
   for (const current of live) {
-    if (owned(current) && !desired.some((p) => p.name === current.name)) {
+    if (owned(current) && !desiredByName.has(current.name)) {
       ops.push({
         table,
         description: `drop policy ${current.name}`,
@@ -47,7 +49,7 @@ export function policyOperations(table: TableRef, desired: readonly PolicySpec[]
     }
   }
   for (const policy of desired) {
-    const current = live.find((p) => p.name === policy.name);
+    const current = liveByName.get(policy.name);
     if (!current) {
       ops.push({ table, description: `create policy ${policy.name}`, up: createStatements(table, policy), down: [dropPolicySql(table, policy.name)] });
       continue;
@@ -114,13 +116,15 @@ function flagOperations(table: TableRef, want: { enabled: boolean; forced: boole
  */
 export function diffRls(desired: readonly TableRlsSpec[], live: readonly LiveTableState[]): RlsOperation[] {
   const ops: RlsOperation[] = [];
+  const liveByTable = byTable(live, (t) => t.table);
+  const desiredTables = tableSet(desired.map((s) => s.table));
   for (const spec of desired) {
-    const current = live.find((t) => sameTable(t.table, spec.table));
+    const current = liveByTable.get(tableKey(spec.table));
     ops.push(...flagOperations(spec.table, { enabled: true, forced: spec.force }, current));
     ops.push(...policyOperations(spec.table, spec.policies, current?.policies ?? [], spec.adoptable));
   }
   for (const current of live) {
-    if (desired.some((s) => sameTable(s.table, current.table))) continue;
+    if (desiredTables.has(tableKey(current.table))) continue;
     ops.push(...policyOperations(current.table, [], current.policies));
     if (current.policies.every((p) => p.managed)) {
       ops.push(...flagOperations(current.table, { enabled: false, forced: false }, current));

@@ -9,6 +9,7 @@ import { diffRls, policyOperations } from '../diff/diff-rls';
 import type { RlsOperation } from '../diff/operation';
 import { renderedKey, renderedValue, type RlsSnapshot } from './rls-snapshot';
 import { tablesInSchemaSql } from './tables-in-sql';
+import { byName, byTable, tableKey, tableSet } from '../ddl/table-keys';
 
 export interface PlanInput {
   /** The declared state, as rendered by this package. */
@@ -38,7 +39,6 @@ export interface RlsPlan {
 }
 
 const sameTable = (a: TableRef, b: TableRef) => a.schema === b.schema && a.name === b.name;
-const isIn = (list: readonly TableRef[], t: TableRef) => list.some((x) => sameTable(x, t));
 
 /**
  * PostgreSQL's canonical text for the desired policies, as they will be once the schema statements ran:
@@ -46,10 +46,11 @@ const isIn = (list: readonly TableRef[], t: TableRef) => list.some((x) => sameTa
  * the probe. Policies whose rendered text equals the snapshot's reuse its canonical text.
  */
 async function canonicalizeAfterSchema(db: Queryable, input: PlanInput): Promise<TableRlsSpec[]> {
+  // Looked up per declared policy: by table, then by name (a scan each would make planning quadratic).
+  const snapshotPolicies = new Map([...byTable(input.snapshot?.state ?? [], (t) => t.table)].map(([key, t]) => [key, byName(t.policies)]));
   const cached = (spec: TableRlsSpec, i: number) => {
     if (!input.snapshot || input.snapshot.rendered[renderedKey(spec, i)] !== renderedValue(spec, i)) return undefined;
-    const table = input.snapshot.state.find((t) => sameTable(t.table, spec.table));
-    return table?.policies.find((p) => p.name === spec.policies[i].name);
+    return snapshotPolicies.get(tableKey(spec.table))?.get(spec.policies[i].name);
   };
   const toProbe = input.desired
     .map((spec) => ({ ...spec, policies: spec.policies.filter((_, i) => !cached(spec, i)) }))
@@ -71,13 +72,14 @@ async function canonicalizeAfterSchema(db: Queryable, input: PlanInput): Promise
       await db.query('release savepoint mikro_orm_rls_plan');
     }
   }
+  const probedPolicies = new Map([...byTable(probed, (p) => p.table)].map(([key, spec]) => [key, byName(spec.policies)]));
   return input.desired.map((spec) => ({
     ...spec,
     policies: spec.policies.map((policy, i) => {
       const hit = cached(spec, i);
       const rendered = { roles: policy.roles, using: policy.using, withCheck: policy.withCheck };
       if (hit) return { ...policy, roles: hit.roles, using: hit.using, withCheck: hit.withCheck, rendered };
-      const probe = probed.find((p) => sameTable(p.table, spec.table))?.policies.find((p) => p.name === policy.name);
+      const probe = probedPolicies.get(tableKey(spec.table))?.get(policy.name);
       return probe ?? policy;
     }),
   }));
@@ -92,14 +94,17 @@ async function currentState(db: Queryable, input: PlanInput, dropped: readonly T
   if (input.initial) return [];
   const options = { manageAll: input.manageAllPolicies };
   if (input.snapshot) {
-    const recordedPartitions = input.snapshot.partitions ?? [];
+    const recordedPartitions = tableSet(input.snapshot.partitions ?? []);
+    const currentPartitions = tableSet(partitions);
     const state = input.snapshot.state
-      .filter((t) => !isIn(recordedPartitions, t.table) || isIn(partitions, t.table))
+      .filter((t) => !recordedPartitions.has(tableKey(t.table)) || currentPartitions.has(tableKey(t.table)))
       .map((t) => ({ ...t, policies: t.policies.map((p) => ({ ...p, managed: true })) }));
-    const unrecorded = partitions.filter((t) => !state.some((s) => sameTable(s.table, t)));
+    const inState = tableSet(state.map((s) => s.table));
+    const unrecorded = partitions.filter((t) => !inState.has(tableKey(t)));
     return [...state, ...(unrecorded.length > 0 ? await readLiveState(db, unrecorded, options) : [])];
   }
-  return readLiveState(db, [...input.entityTables, ...partitions, ...dropped.filter((t) => !isIn(input.entityTables, t))], options);
+  const entityTables = tableSet(input.entityTables);
+  return readLiveState(db, [...input.entityTables, ...partitions, ...dropped.filter((t) => !entityTables.has(tableKey(t)))], options);
 }
 
 /** Statements of the operations, a blank line between tables, so a migration file reads table by table. */
@@ -129,7 +134,8 @@ function joinGroups(groups: string[][]): string[] {
  */
 async function partitionsToCover(db: Queryable, input: PlanInput, dropped: readonly TableRef[]) {
   if (input.initial) return [];
-  return (await readPartitions(db, input.entityTables)).filter((p) => !isIn(dropped, p.root));
+  const droppedTables = tableSet(dropped);
+  return (await readPartitions(db, input.entityTables)).filter((p) => !droppedTables.has(tableKey(p.root)));
 }
 
 /**
@@ -147,17 +153,20 @@ export async function planRlsMigration(db: Queryable, input: PlanInput): Promise
   const touched = tablesInSchemaSql(input.schema.up, input.defaultSchema);
   const partitions = await partitionsToCover(db, input, touched.dropped);
   const partitionTables = coverPartitions([], input.entityTables, partitions).partitions.map((p) => p.table);
-  const altered = [...touched.altered, ...partitions.filter((p) => isIn(touched.altered, p.root)).map((p) => p.table)];
+  const alteredTables = tableSet(touched.altered);
+  const altered = tableSet([...touched.altered, ...partitions.filter((p) => alteredTables.has(tableKey(p.root))).map((p) => p.table)]);
+  const droppedTables = tableSet(touched.dropped);
   const current = await currentState(db, input, touched.dropped, partitionTables);
   const canonical = coverPartitions(await canonicalizeAfterSchema(db, input), input.entityTables, partitions).desired;
+  const canonicalByTable = byTable(canonical, (spec) => spec.table);
   const before: RlsOperation[] = [];
   const remaining: LiveTableState[] = [];
   for (const table of current) {
-    if (isIn(touched.dropped, table.table)) {
+    if (droppedTables.has(tableKey(table.table))) {
       before.push(...diffRls([], [table]));
-    } else if (isIn(altered, table.table)) {
+    } else if (altered.has(tableKey(table.table))) {
       // Native policies being taken over depend on columns too: dropped first and recreated as ours after.
-      const adoptable = canonical.find((spec) => sameTable(spec.table, table.table))?.adoptable ?? [];
+      const adoptable = canonicalByTable.get(tableKey(table.table))?.adoptable ?? [];
       before.push(...policyOperations(table.table, [], table.policies, adoptable));
       remaining.push({ ...table, policies: table.policies.filter((p) => !p.managed && !adoptable.includes(p.name)) });
     } else {
