@@ -253,7 +253,7 @@ describe('pool hooks on a new connection', () => {
       }
     });
 
-    it("held (v7): pg-pool onConnect SET ROLE <bypass> whose reset before first use fails (DISCARD TEMP lock timeout): a callback-form query (pool.query) queued behind it fails, it does not run", async () => {
+    it("held (v7): pg-pool onConnect SET ROLE <bypass> whose reset before first use fails (DISCARD TEMP lock timeout): a callback-form query (pool.query) behind it fails, and is never sent (a write does not happen)", async () => {
       await withLocker(async (locker) => {
         let armed = false;
         const orm = await ownOrm({
@@ -269,13 +269,17 @@ describe('pool hooks on a new connection', () => {
           const pool = (await (orm.em.getConnection() as unknown as { getNativeClient(): Promise<Queryable> }).getNativeClient()) as Queryable;
           await replaceIdleConnections();
           armed = true;
-          const seen = await pool.query(`select current_user as who, (select count(*)::int from projects) as n`).then(
-            (r) => r.rows,
-            (e: Error) => e.message,
-          );
+          // A write: were it sent on the unreset session, it would run as the bypass role.
+          const seen = await pool
+            .query(`with written as (insert into projects (id, title, account_id) values (90, 'written', 2) returning id) select current_user as who, (select count(*)::int from written) as n`)
+            .then(
+              (r) => r.rows,
+              (e: Error) => e.message,
+            );
           await locker.query('rollback');
-          // The query queued behind the failed reset fails with the destroyed connection; it never runs.
-          expect(seen).toBe('Connection terminated');
+          // The query behind the failed reset fails with it, and is never sent.
+          expect(seen).toMatch(/session reset of a new connection .* failed/);
+          expect(await t.db.query('select id from projects where id = 90')).toEqual([]);
         } finally {
           await locker.query('rollback').catch(() => undefined);
           await orm.close(true);

@@ -193,10 +193,12 @@ export class RlsPgClient extends Client {
   }
 
   /**
-   * The caller's query, once the reset of what the pool's creation hooks set has run. A statement waits
-   * for it (a promise, as Kysely expects from `query(text, values)`); a cursor or callback query (which
-   * must be returned at once) is queued behind it, and a failed reset destroys the connection, which fails
-   * what was queued rather than run it unreset.
+   * The caller's query, once the reset of what the pool's creation hooks set has run: it is handed to pg
+   * only then, in every form (a statement's promise, as Kysely expects from `query(text, values)`; a
+   * callback query, which returns nothing; a cursor or other submittable, returned at once). Queued
+   * behind the reset on the client instead, it would be sent the moment the reset's answer came back,
+   * before this client could see that the reset failed: it would run on the unreset session. A failed
+   * reset destroys the connection and fails the query, which is never sent.
    */
   #afterFirstReset(config: any, values?: any, callback?: any): any {
     this.#resetBeforeUse = false;
@@ -209,11 +211,17 @@ export class RlsPgClient extends Client {
         throw new RlsConfigurationError(message);
       },
     );
-    if (typeof config === 'string' && typeof values !== 'function' && callback === undefined) return reset.then(() => this.query(config, values));
-    reset.catch(() => {
-      // Safe to ignore here: the connection is destroyed, so the query queued behind the reset fails.
-    });
-    return this.query(config, values, callback);
+    const run = () => this.query(config, values, callback);
+    if (typeof config?.submit === 'function') {
+      reset.then(run, (error: Error) => (config as { handleError?(e: Error, c: unknown): void }).handleError?.(error, this.connection));
+      return config;
+    }
+    const done = typeof values === 'function' ? values : callback;
+    if (typeof done === 'function') {
+      reset.then(run, (error: Error) => done(error));
+      return undefined;
+    }
+    return reset.then(run);
   }
 
   #send(text: string, values: readonly unknown[] = []): Promise<any> {
