@@ -44,13 +44,22 @@ class ConnectionLease implements DatabaseConnection {
 
   async *streamQuery<R>(compiled: Compiled, chunkSize: number, options?: Options) {
     const rows = this.#live().streamQuery<R>(compiled, chunkSize, options);
-    for (;;) {
-      // Each chunk is read on the pg client: only while the lease lasts. A stream left open past its
-      // transaction is not closed then either (its close would be sent into the next user's session).
-      this.#live();
-      const next = await rows.next();
-      if (next.done) return;
-      yield next.value;
+    let done = false;
+    try {
+      for (;;) {
+        // Each chunk is read on the pg client: only while the lease lasts.
+        this.#live();
+        const next = await rows.next();
+        if (next.done) {
+          done = true;
+          return;
+        }
+        yield next.value;
+      }
+    } finally {
+      // A stream left early (break, return, an error) closes its cursor, as Kysely's own does; but not
+      // once the lease is over: the close would be sent into the next user's session.
+      if (!done && this.#connection) await rows.return?.(undefined);
     }
   }
 
@@ -137,4 +146,20 @@ export function leasingDialect<D extends Dialect>(dialect: D): D {
       return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
     },
   });
+}
+
+type Hook = (connection: DatabaseConnection, ...rest: unknown[]) => unknown;
+
+/**
+ * Runs a Kysely connection hook (`onCreateConnection`, `onReserveConnection`) on a lease of the
+ * connection that ends when the hook's promise settles: a hook that keeps the connection object it was
+ * given (or fires a statement on a timer) cannot run SQL later on whoever holds the pg client then.
+ */
+export async function runHookOnLease(hook: Hook, connection: DatabaseConnection, rest: unknown[]): Promise<void> {
+  const lease = new ConnectionLease(connection);
+  try {
+    await hook(lease, ...rest);
+  } finally {
+    lease.end();
+  }
 }

@@ -8,7 +8,7 @@ import { convertRlsViolations } from '../entity-manager/rls-violation-error';
 import { assertMikroOrm7Internals } from '../internals';
 import { rlsExtensions } from '../migrations/index';
 import { guardedDriverOptions } from './pool-guard';
-import { resetAfterOnCreateConnection } from './connection-hooks';
+import { leasedOnReserveConnection, resetAfterOnCreateConnection } from './connection-hooks';
 import { CONNECTION_LEASES } from './lease-guard';
 
 type ContextOf<Schema> = Schema extends ContextSchema<infer Output> ? Output & object : Record<string, unknown>;
@@ -58,6 +58,9 @@ export function withRls<Schema extends ContextSchema | undefined = undefined>(
     rls: settings,
     driverOptions: guardedDriverOptions(options.driverOptions, 'the primary', settings) as never,
     ...(options.onCreateConnection !== undefined && { onCreateConnection: resetAfterOnCreateConnection(options.onCreateConnection, settings) as never }),
+    ...((options as { onReserveConnection?: unknown }).onReserveConnection !== undefined && {
+      onReserveConnection: leasedOnReserveConnection((options as { onReserveConnection?: unknown }).onReserveConnection) as never,
+    }),
     ...(options.replicas !== undefined && { replicas: guardedReplicas(options.replicas, settings) }),
     // The connection leases first, before an extension of the user's could connect; the schema generator
     // and Migrator after the user's own extensions, under the same names, so the CLI and `orm.schema` /
@@ -95,11 +98,12 @@ function refuseConnectionSessionContext(value: unknown): void {
 }
 
 /** Replicas with the pg client installed in their own `driverOptions` (MikroORM uses those instead of the primary's). */
-function guardedReplicas<R extends { name?: string; driverOptions?: unknown; onCreateConnection?: unknown }>(replicas: readonly R[], settings: RlsSettings): R[] {
+function guardedReplicas<R extends { name?: string; driverOptions?: unknown; onCreateConnection?: unknown; onReserveConnection?: unknown }>(replicas: readonly R[], settings: RlsSettings): R[] {
   return replicas.map((replica) => ({
     ...replica,
     ...(replica.driverOptions !== undefined && { driverOptions: guardedDriverOptions(replica.driverOptions, `replica "${replica.name ?? '?'}"`, settings) }),
     ...(replica.onCreateConnection !== undefined && { onCreateConnection: resetAfterOnCreateConnection(replica.onCreateConnection, settings) }),
+    ...(replica.onReserveConnection !== undefined && { onReserveConnection: leasedOnReserveConnection(replica.onReserveConnection) }),
   }));
 }
 
@@ -117,6 +121,7 @@ function guardOptionsSetLater(config: Configuration): void {
       if (key === 'driverOptions') value = guardedDriverOptions(value, 'the primary', settings);
       if (key === 'replicas' && Array.isArray(value)) value = guardedReplicas(value, settings);
       if (key === 'onCreateConnection') value = resetAfterOnCreateConnection(value, settings);
+      if (key === 'onReserveConnection') value = leasedOnReserveConnection(value);
       if (key === 'sessionContext') refuseConnectionSessionContext(value);
       set(key, value);
     },
