@@ -10,6 +10,22 @@ export const LEASE_OVER =
 type Options = Parameters<DatabaseConnection['executeQuery']>[1];
 type Compiled = Parameters<DatabaseConnection['executeQuery']>[0];
 
+// Each live lease's connection. Module-private: nothing a lease's holder can reach gives the raw
+// connection back, or ends the lease.
+const LEASED = new WeakMap<object, DatabaseConnection>();
+
+/** Ends `lease`; its connection, for the pool (undefined when already given back, or not a lease). */
+function endLease(lease: object): DatabaseConnection | undefined {
+  const connection = LEASED.get(lease);
+  LEASED.delete(lease);
+  return connection;
+}
+
+/** Whether `connection` is a lease handed out here (a Kysely client built on the leasing dialect). */
+export function isLease(connection: unknown): boolean {
+  return connection instanceof ConnectionLease;
+}
+
 /**
  * One hand-out of a pooled connection to Kysely: what Kysely's transactions and savepoints hold, and
  * send every statement through, until the connection goes back to the pool. Kysely gives each of them
@@ -20,21 +36,17 @@ type Compiled = Parameters<DatabaseConnection['executeQuery']>[0];
  * scope or role. A lease is a new object per hand-out that refuses everything once it is given back.
  */
 class ConnectionLease implements DatabaseConnection {
-  #connection: DatabaseConnection | undefined;
-
   constructor(connection: DatabaseConnection) {
-    this.#connection = connection;
+    LEASED.set(this, connection);
+  }
+
+  get #connection(): DatabaseConnection | undefined {
+    return LEASED.get(this);
   }
 
   #live(): DatabaseConnection {
-    if (!this.#connection) throw new RlsConfigurationError(LEASE_OVER);
-    return this.#connection;
-  }
-
-  /** Ends the lease; the connection, for the pool (undefined when already given back). */
-  end(): DatabaseConnection | undefined {
     const connection = this.#connection;
-    this.#connection = undefined;
+    if (!connection) throw new RlsConfigurationError(LEASE_OVER);
     return connection;
   }
 
@@ -125,7 +137,7 @@ class LeasingDriver implements Driver {
   }
 
   async releaseConnection(lease: DatabaseConnection, ...rest: unknown[]): Promise<void> {
-    const connection = (lease as ConnectionLease).end();
+    const connection = endLease(lease);
     if (connection) await (this.#driver.releaseConnection as (c: DatabaseConnection, ...r: unknown[]) => Promise<void>)(connection, ...rest);
   }
 
@@ -160,6 +172,6 @@ export async function runHookOnLease(hook: Hook, connection: DatabaseConnection,
   try {
     await hook(lease, ...rest);
   } finally {
-    lease.end();
+    endLease(lease);
   }
 }

@@ -103,6 +103,8 @@ export class RlsPgClient extends Client {
   #unscopedSent = 0;
   /** Set when the pool hands the connection out after its creation hooks ran SQL: reset before its first use. */
   #resetBeforeUse = false;
+  /** That reset, while it runs: every query issued meanwhile waits for it (see #afterFirstReset). */
+  #resetting?: Promise<void>;
   readonly #sessionReset: () => string;
   /** Counts acquires: a step that waited for another checks that the connection is still its caller's. */
   #lease = 0;
@@ -187,7 +189,7 @@ export class RlsPgClient extends Client {
       this.#guardedRelease(new Error(message));
       throw new RlsConfigurationError(message);
     }
-    if (this.#resetBeforeUse) return this.#afterFirstReset(config, values, callback);
+    if (this.#resetBeforeUse || this.#resetting) return this.#afterFirstReset(config, values, callback);
     if (typeof config !== 'string' || typeof values === 'function' || callback !== undefined) return this.#submittable(config, values, callback);
     return this.#statement(config, Array.isArray(values) ? values : []);
   }
@@ -201,22 +203,30 @@ export class RlsPgClient extends Client {
    * reset destroys the connection and fails the query, which is never sent.
    */
   #afterFirstReset(config: any, values?: any, callback?: any): any {
-    this.#resetBeforeUse = false;
-    const mark = this.#unscopedSent;
-    const reset = super.query(this.#sessionReset()).then(
-      () => this.#resetDone(mark),
-      (error: Error) => {
-        const message = `mikro-orm-rls: the session reset of a new connection (undoing what the pool's connection hooks set) failed, so the connection was destroyed: ${error.message}`;
-        this.#guardedRelease(new Error(message));
-        throw new RlsConfigurationError(message);
-      },
-    );
+    if (this.#resetBeforeUse) {
+      this.#resetBeforeUse = false;
+      const mark = this.#unscopedSent;
+      // Settled before the queries waiting for it run (its handlers were registered first).
+      this.#resetting = super.query(this.#sessionReset()).then(
+        () => {
+          this.#resetting = undefined;
+          this.#resetDone(mark);
+        },
+        (error: Error) => {
+          this.#resetting = undefined;
+          const message = `mikro-orm-rls: the session reset of a new connection (undoing what the pool's connection hooks set) failed, so the connection was destroyed: ${error.message}`;
+          this.#guardedRelease(new Error(message));
+          throw new RlsConfigurationError(message);
+        },
+      );
+    }
+    const reset = this.#resetting!;
     const run = () => this.query(config, values, callback);
     if (typeof config?.submit === 'function') {
       reset.then(run, (error: Error) => (config as { handleError?(e: Error, c: unknown): void }).handleError?.(error, this.connection));
       return config;
     }
-    const done = typeof values === 'function' ? values : callback;
+    const done = typeof values === 'function' ? values : (callback ?? (typeof config === 'object' ? config?.callback : undefined));
     if (typeof done === 'function') {
       reset.then(run, (error: Error) => done(error));
       return undefined;

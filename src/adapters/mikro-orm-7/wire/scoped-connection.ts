@@ -131,7 +131,7 @@ export function scopeConnection<C extends AbstractSqlConnection>(connection: C, 
     const client = base.getClient();
     if (READY.get(base) === client) return;
     await assertPoolGuarded(base);
-    assertLeasing(base);
+    await assertLeasing(base);
     await roleChecked(base);
     READY.set(base, client);
   };
