@@ -94,13 +94,13 @@ export class RlsPgClient extends Client {
   #pendingReset?: string;
   #poolRelease?: Release;
   #handedOutBusy = false;
-  /** Set when unscoped SQL ran since the connection was last reset: no reset of ours travelled behind it. */
-  #unscopedSince = false;
-  /**
-   * Counts unscoped messages sent: a reset clears {@link #unscopedSince} only when none was sent after it
-   * (one pipelined behind the reset, not awaited, runs after it).
-   */
+  /** Counts unscoped messages sent on the connection. */
   #unscopedSent = 0;
+  /**
+   * How many of them a session reset that succeeded was sent behind: one pipelined after the reset (not
+   * awaited) runs after it, so it is not covered.
+   */
+  #resetCovers = 0;
   /** Set when the pool hands the connection out after its creation hooks ran SQL: reset before its first use. */
   #resetBeforeUse = false;
   /** That reset, while it runs: every query issued meanwhile waits for it (see #afterFirstReset). */
@@ -336,13 +336,17 @@ export class RlsPgClient extends Client {
   }
 
   #markUnscoped(): void {
-    this.#unscopedSince = true;
     this.#unscopedSent++;
   }
 
-  /** A session reset sent when {@link #unscopedSent} was `mark` succeeded: clean, unless unscoped SQL was sent behind it. */
+  /** A session reset sent when {@link #unscopedSent} was `mark` succeeded: what was sent before it is undone. */
   #resetDone(mark: number): void {
-    if (this.#unscopedSent === mark) this.#unscopedSince = false;
+    this.#resetCovers = Math.max(this.#resetCovers, mark);
+  }
+
+  /** Whether unscoped SQL ran since the connection was last reset: no reset of ours travelled behind it. */
+  get #unscopedSince(): boolean {
+    return this.#unscopedSent > this.#resetCovers;
   }
 
   /**
