@@ -2,6 +2,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { boot, type Booted } from '../fixtures/boot';
 import { freshBackends } from '../support/fresh-backends';
 import { Project, RESET_SQL, tenantEntities } from '../fixtures/tenant-model';
+import { outcome, within } from '../support/attack-outcomes';
 import { ids } from '../support/ids';
 import { mikroOrmTreeOfThisRun } from '../support/mikro-orm-tree';
 import { expectNextUsersIsolated } from '../support/next-users-isolated';
@@ -19,10 +20,6 @@ import { TEST_ROLES } from '../support/test-roles';
 const onV7 = mikroOrmTreeOfThisRun() === 'v7';
 // Registered on MikroORM 7 only (the v6 run has no skipped tests): em.getKysely() and Kysely savepoints.
 const itV7 = (name: string, body: () => Promise<void>) => (onV7 ? it(name, body) : undefined);
-const outcome = <T>(work: PromiseLike<T>) => Promise.resolve(work).then((value) => JSON.stringify(value), (e: Error) => `refused: ${e.message}`);
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-// Pool of 1: work that waits for a second connection while the test holds the only one would hang.
-const within = <T>(work: PromiseLike<T>, ms = 3000) => Promise.race([Promise.resolve(work), sleep(ms).then(() => { throw new Error('hung: waited for the pool'); })]);
 const STALE = /refused: .*(transaction|savepoint).*(over|ended|complete|committed|rolled back)/i;
 
 // Kysely exists only in the v7 tree, and the root type-check (v6) has no types for it: loose types here.

@@ -5,6 +5,7 @@ import { withRls } from '../../src';
 import { boot, type Booted } from '../fixtures/boot';
 import { Project, RESET_SQL, tenantEntities } from '../fixtures/tenant-model';
 import { freshBackends } from '../support/fresh-backends';
+import { outcome, sleep, within } from '../support/attack-outcomes';
 import { ids } from '../support/ids';
 import { mikroOrmTreeOfThisRun } from '../support/mikro-orm-tree';
 import { expectNextUsersIsolated } from '../support/next-users-isolated';
@@ -25,9 +26,6 @@ import { TEST_ROLES } from '../support/test-roles';
 // that keeps its raw client and uses it later (kept on the review branch). Held: A5, A6, B2, B3, C4, C5.
 const onV7 = mikroOrmTreeOfThisRun() === 'v7';
 const itV7 = (name: string, body: () => Promise<void>, timeout?: number) => (onV7 ? it(name, body, timeout) : undefined);
-const outcome = <T>(work: PromiseLike<T>) => Promise.resolve(work).then((value) => JSON.stringify(value), (e: Error) => `refused: ${e.message}`);
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-const within = <T>(work: PromiseLike<T>, ms = 3000) => Promise.race([Promise.resolve(work), sleep(ms).then(() => { throw new Error('hung: waited for the pool'); })]);
 const whoAmI = 'select current_user as who';
 const probe = `select coalesce(current_setting('rls.account_id', true), '') as account, current_user as who, (select count(*) from projects)::int as n`;
 const UNSCOPED_PROBE = JSON.stringify([{ account: '', who: TEST_ROLES.app, n: 0 }]);
