@@ -4,7 +4,7 @@ import { RlsConfigurationError } from '../../../core/errors/rls-configuration-er
 import { withoutScopeResult, withoutTrailingResults, type ScopeSql } from '../../../core/scope/rls-scope';
 import { RlsScopeEscapeError } from './rls-scope-escape-error';
 import { RlsTransactionStartError } from './rls-transaction-start-error';
-import { scopeStorage, type ScopeStore } from './scope-storage';
+import { scopeStorage, withoutStore, type ScopeStore } from './scope-storage';
 
 /** The statement a failed query sent (the caller's, without ours), for the violation error's `command`. */
 export const FAILED_STATEMENT = Symbol('mikro-orm-rls failed statement');
@@ -529,7 +529,7 @@ export class RlsPgClient extends Client {
     if (!poolRelease) return;
     // The pool hands the connection to whoever waits for one, and makes a new connection for them, from
     // inside this call: their callbacks would run in the releaser's async context, with its scope.
-    const release: Release = (reason) => scopeStorage.exit(() => poolRelease(reason));
+    const release: Release = (reason) => withoutStore(() => poolRelease(reason));
     this.#poolRelease = undefined;
     this.#handedOutBusy = false;
     // A transaction that never sent anything leaves nothing behind; any other state of ours ends here.

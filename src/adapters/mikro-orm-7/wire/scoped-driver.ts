@@ -1,8 +1,9 @@
 import type { AbstractSqlConnection, AbstractSqlDriver } from '@mikro-orm/sql';
-import type { RlsScope } from '../../../core/scope/rls-scope';
+import { scopeStatement, type RlsScope } from '../../../core/scope/rls-scope';
+import { sessionResetOf } from '../../../core/settings/session-reset-of';
 import { hiddenConflictChecks } from '../../../core/writes/hidden-conflicts';
 import type { WritingDriver } from '../../../core/writes/writing-driver';
-import { invisibleRowError } from '../entity-manager/rls-violation-error';
+import { invisibleRowError as invisibleRow } from '../entity-manager/rls-violation-error';
 import { scopeConnection } from './scoped-connection';
 
 const BASE = Symbol('mikro-orm-rls base driver');
@@ -19,15 +20,53 @@ const SCOPE = Symbol('mikro-orm-rls scope');
 export function scopeDriver<D extends AbstractSqlDriver>(driver: D, scope: RlsScope): D {
   const base = baseDriver(driver);
   const view = Object.create(base) as D;
-  const replicas = (base as unknown as { replicas: AbstractSqlConnection[] }).replicas.map((r) => scopeConnection(r, scope));
+  const { connection, replicas } = connectionViews(base, scope);
   Object.defineProperties(view, {
     [BASE]: { value: base },
     [SCOPE]: { value: scope },
-    connection: { value: scopeConnection(base.getConnection('write') as AbstractSqlConnection, scope) },
+    connection: { value: connection },
     replicas: { value: replicas },
-    ...hiddenConflictChecks(base as unknown as WritingDriver, invisibleRowError),
+    ...hiddenConflictChecks(base as unknown as WritingDriver, invisibleRow),
   });
   return view;
+}
+
+interface ConnectionViews {
+  readonly connection: AbstractSqlConnection;
+  readonly replicas: readonly AbstractSqlConnection[];
+}
+
+// Connection views hold no state of a fork's: the scope's statement and the shared connection. A fork per
+// request is the common case, and requests of one tenant repeat its scope, so the views of the most
+// recent scopes are kept, per shared driver, by the exact statement they send (the same statement is the
+// same scope on the wire). A driver's connections replaced (a reconnect), or its session reset (discovery
+// compiled declarations with other context variables), start a new set.
+const VIEWS_PER_DRIVER = 1_000;
+interface ViewCache {
+  readonly primary: AbstractSqlConnection;
+  readonly replicas: readonly AbstractSqlConnection[];
+  readonly reset: object;
+  readonly byStatement: Map<string, ConnectionViews>;
+}
+const VIEWS = new WeakMap<AbstractSqlDriver, ViewCache>();
+
+function connectionViews(base: AbstractSqlDriver, scope: RlsScope): ConnectionViews {
+  const primary = base.getConnection('write') as AbstractSqlConnection;
+  const replicas = (base as unknown as { replicas: AbstractSqlConnection[] }).replicas;
+  const reset = sessionResetOf((base as unknown as { config: { get(key: string): unknown } }).config.get('rls'));
+  let cache = VIEWS.get(base);
+  if (!cache || cache.primary !== primary || cache.replicas !== replicas || cache.reset !== reset) {
+    VIEWS.set(base, (cache = { primary, replicas, reset, byStatement: new Map() }));
+  }
+  const statement = scopeStatement(scope);
+  const key = statement ? JSON.stringify([statement.sql, statement.params]) : '';
+  let views = cache.byStatement.get(key);
+  if (!views) {
+    views = { connection: scopeConnection(primary, scope), replicas: replicas.map((r) => scopeConnection(r, scope)) };
+    if (cache.byStatement.size >= VIEWS_PER_DRIVER) cache.byStatement.delete(cache.byStatement.keys().next().value!);
+    cache.byStatement.set(key, views);
+  }
+  return views;
 }
 
 export function baseDriver<D extends AbstractSqlDriver>(driver: D): D {
