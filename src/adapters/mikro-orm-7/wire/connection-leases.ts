@@ -1,6 +1,6 @@
-import type { DatabaseConnection, Dialect, Driver, TransactionSettings } from 'kysely';
+import { CompiledQuery, type DatabaseConnection, type Dialect, type Driver, type TransactionSettings } from 'kysely';
 import { RlsConfigurationError } from '../../../core/errors/rls-configuration-error';
-import { scopeStorage } from './scope-storage';
+import { withoutStore } from './scope-storage';
 
 export const LEASE_OVER =
   'mikro-orm-rls: this transaction (or savepoint) is over: its connection went back to the pool, where another request may be ' +
@@ -13,6 +13,8 @@ type Compiled = Parameters<DatabaseConnection['executeQuery']>[0];
 // Each live lease's connection. Module-private: nothing a lease's holder can reach gives the raw
 // connection back, or ends the lease.
 const LEASED = new WeakMap<object, DatabaseConnection>();
+// The connection whose hook threw, by the options object of the acquire it ran in (see LeasingDriver).
+const FAILED_HOOKS = new WeakMap<object, DatabaseConnection>();
 
 /** Ends `lease`; its connection, for the pool (undefined when already given back, or not a lease). */
 function endLease(lease: object): DatabaseConnection | undefined {
@@ -106,9 +108,29 @@ class LeasingDriver implements Driver {
     return this.#driver.init();
   }
 
-  async acquireConnection(...args: Parameters<Driver['acquireConnection']>): Promise<DatabaseConnection> {
-    const connection = await scopeStorage.exit(() => this.#driver.acquireConnection(...args));
-    return new ConnectionLease(connection);
+  async acquireConnection(options?: Parameters<Driver['acquireConnection']>[0]): Promise<DatabaseConnection> {
+    // The hooks get this acquire's own options object: a hook that throws records its connection on it.
+    const attempt = { ...options };
+    try {
+      return new ConnectionLease(await withoutStore(() => this.#driver.acquireConnection(attempt)));
+    } catch (error) {
+      const failed = FAILED_HOOKS.get(attempt);
+      if (failed) await withoutStore(() => this.#destroy(failed));
+      throw error;
+    }
+  }
+
+  /**
+   * A connection whose hook threw: Kysely neither returns it to its caller nor releases it, so the pool
+   * would be short of it for good. It goes back destroyed (a hook that failed half way left its session
+   * in a state no one checked, and Kysely would not run onCreateConnection on it again): inside a
+   * transaction it is not idle, which the pool guard of the pg client (rls-pg-client.ts) never hands on.
+   */
+  async #destroy(connection: DatabaseConnection): Promise<void> {
+    await connection.executeQuery(CompiledQuery.raw('begin')).catch(() => {
+      // Safe to ignore: a connection whose BEGIN failed is destroyed by the pg client itself.
+    });
+    await this.#driver.releaseConnection(connection);
   }
 
   // The driver's transaction commands send their statement through the lease they are given.
@@ -162,6 +184,7 @@ export function leasingDialect<D extends Dialect>(dialect: D): D {
 
 type Hook = (connection: DatabaseConnection, ...rest: unknown[]) => unknown;
 
+
 /**
  * Runs a Kysely connection hook (`onCreateConnection`, `onReserveConnection`) on a lease of the
  * connection that ends when the hook's promise settles: a hook that keeps the connection object it was
@@ -171,6 +194,11 @@ export async function runHookOnLease(hook: Hook, connection: DatabaseConnection,
   const lease = new ConnectionLease(connection);
   try {
     await hook(lease, ...rest);
+  } catch (error) {
+    // Kysely passes the hook the options of the acquire it runs in (LeasingDriver's own object).
+    const attempt = rest[0];
+    if (attempt !== null && typeof attempt === 'object') FAILED_HOOKS.set(attempt, connection);
+    throw error;
   } finally {
     endLease(lease);
   }
