@@ -184,7 +184,6 @@ export function leasingDialect<D extends Dialect>(dialect: D): D {
 
 type Hook = (connection: DatabaseConnection, ...rest: unknown[]) => unknown;
 
-
 /**
  * Runs a Kysely connection hook (`onCreateConnection`, `onReserveConnection`) on a lease of the
  * connection that ends when the hook's promise settles: a hook that keeps the connection object it was

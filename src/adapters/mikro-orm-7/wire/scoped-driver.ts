@@ -3,7 +3,7 @@ import { scopeStatement, type RlsScope } from '../../../core/scope/rls-scope';
 import { sessionResetOf } from '../../../core/settings/session-reset-of';
 import { hiddenConflictChecks } from '../../../core/writes/hidden-conflicts';
 import type { WritingDriver } from '../../../core/writes/writing-driver';
-import { invisibleRowError as invisibleRow } from '../entity-manager/rls-violation-error';
+import { invisibleRowError } from '../entity-manager/rls-violation-error';
 import { scopeConnection } from './scoped-connection';
 
 const BASE = Symbol('mikro-orm-rls base driver');
@@ -26,7 +26,7 @@ export function scopeDriver<D extends AbstractSqlDriver>(driver: D, scope: RlsSc
     [SCOPE]: { value: scope },
     connection: { value: connection },
     replicas: { value: replicas },
-    ...hiddenConflictChecks(base as unknown as WritingDriver, invisibleRow),
+    ...hiddenConflictChecks(base as unknown as WritingDriver, invisibleRowError),
   });
   return view;
 }
