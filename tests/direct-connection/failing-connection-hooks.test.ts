@@ -9,7 +9,8 @@ import { TEST_ROLES } from '../support/test-roles';
 // acquires a pooled connection, after pg-pool has handed it out: when one throws, Kysely neither returns
 // the connection nor releases it, so each failure lost a connection of the pool for good (found by the
 // second review of the connection leases: with a pool of one, every later query hung). A connection
-// whose hook failed is now destroyed, and the pool makes a new one for the next user. MikroORM 7 only.
+// whose hook failed is now destroyed, and the pool makes a new one for the next user. MikroORM 7 only;
+// on a direct connection (it ends backends to make the pool open new connections, which PgBouncer hides).
 
 type KyselyConnection = { executeQuery(query: unknown): Promise<{ rows: unknown[] }> };
 let onCreate: ((connection: KyselyConnection) => Promise<void>) | undefined;
