@@ -19,10 +19,13 @@ const GUARDED = new WeakSet<ConnectionHook>();
  */
 export function resetAfterOnCreateConnection(hook: unknown, settings: RlsSettings): unknown {
   if (typeof hook !== 'function' || GUARDED.has(hook as ConnectionHook)) return hook;
-  const guarded: ConnectionHook = async (connection, ...rest) => {
-    await runHookOnLease(hook as ConnectionHook, connection, rest);
-    await connection.executeQuery(CompiledQuery.raw(sessionResetOf(settings).sql));
+  // The reset runs on the hook's lease, so that its failure (the hook left an aborted transaction, the
+  // backend died) destroys the connection as the hook's own would: Kysely releases it neither way.
+  const hookThenReset: ConnectionHook = async (lease, ...rest) => {
+    await (hook as ConnectionHook)(lease, ...rest);
+    await lease.executeQuery(CompiledQuery.raw(sessionResetOf(settings).sql));
   };
+  const guarded: ConnectionHook = (connection, ...rest) => runHookOnLease(hookThenReset, connection, rest);
   GUARDED.add(guarded);
   return guarded;
 }
