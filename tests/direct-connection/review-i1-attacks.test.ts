@@ -132,7 +132,7 @@ describe('throwing connection hooks (connection-leases.ts)', () => {
     throw error;
   };
 
-  async function failsThenDestroyed(hook: Hook, expected: string, run = () => t.app.em.fork().execute(whoAmI)): Promise<void> {
+  async function failsThenDestroyed(hook: Hook, expected: string, run: () => Promise<unknown> = () => t.app.em.fork().execute(whoAmI)): Promise<void> {
     const pid = await pidOf();
     let hookPid: number | undefined;
     onReserve = async (connection) => {
