@@ -13,6 +13,10 @@ import { WORKLOADS } from './workloads';
 // variant (a7, n7, b7, ...) with --v7: the data set is built here and the cell runs in a Node 22 child
 // with --cpu-prof, whose profile lands in the current folder.
 //   node -r ts-node/register/transpile-only bench/profile-cell.ts --v7 <variant> <workload> [seconds]
+// With --v7 --cpu, no profile: the CPU per operation (Node.js's and the database backends') of several
+// MikroORM 7 variants, interleaved round by round (bench/v7/cpu-per-op.ts), steadier than ops/s on a
+// busy machine.
+//   node -r ts-node/register/transpile-only bench/profile-cell.ts --v7 --cpu a7,b7 <workload> [seconds] [rounds]
 
 async function main(): Promise<void> {
   if (process.argv[2] === '--v7') return profileMikroOrm7Cell(process.argv.slice(3));
@@ -32,13 +36,16 @@ async function main(): Promise<void> {
   }
 }
 
-async function profileMikroOrm7Cell([variantId, workloadId, seconds = '6']: string[]): Promise<void> {
+async function profileMikroOrm7Cell(args: string[]): Promise<void> {
+  const cpu = args[0] === '--cpu';
+  const [variantId, workloadId, seconds = cpu ? '3' : '6', rounds = '5'] = cpu ? args.slice(1) : args;
   const bench = await openBench();
   const dir = mkdtempSync(join(tmpdir(), 'mikro-orm-rls-profile-v7-'));
   try {
     await bench.closeOrms();
     const input = writePartInput(dir, { db: bench.db, timing: { concurrency: CONCURRENCY, warmupMs: 0, durationMs: 0 } });
-    await runOnNode22(join(__dirname, 'v7', 'profile-cell.ts'), [input, variantId ?? '', workloadId ?? '', seconds], ['--cpu-prof']);
+    if (cpu) await runOnNode22(join(__dirname, 'v7', 'cpu-per-op.ts'), [input, variantId ?? '', workloadId ?? '', seconds, rounds]);
+    else await runOnNode22(join(__dirname, 'v7', 'profile-cell.ts'), [input, variantId ?? '', workloadId ?? '', seconds], ['--cpu-prof']);
   } finally {
     rmSync(dir, { recursive: true, force: true });
     await bench.close();
