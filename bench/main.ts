@@ -2,7 +2,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { RoundTripCounter } from '../tests/support/round-trip-counter';
 import { checkBudget } from './budget';
-import { ratioChart } from './chart';
+import { ratioChart, ratioChartV7 } from './chart';
 import { DATASET, resetInsertedRows } from './dataset';
 import { describeMachine } from './machine';
 import { combine, medianRatio } from './measure';
@@ -110,7 +110,8 @@ async function main(): Promise<void> {
     writeFileSync(join(args.out, 'latest.json'), `${JSON.stringify(report, null, 2)}\n`);
     writeFileSync(join(args.out, 'latest.md'), `${markdownTable(report)}\n`);
     writeFileSync(join(args.out, 'chart.svg'), ratioChart(report));
-    console.log(`\n${textTable(report)}\n\nwritten to ${args.out}/{latest.json,latest.md,chart.svg}`);
+    writeFileSync(join(args.out, 'chart-v7.svg'), ratioChartV7(report));
+    console.log(`\n${textTable(report)}\n\nwritten to ${args.out}/{latest.json,latest.md,chart.svg,chart-v7.svg}`);
   } finally {
     await close();
   }

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { ratioChart, ratioChartV7 } from '../bench/chart';
 import type { BenchReport } from '../bench/report';
 
 // The README shows the committed benchmark results; they must be the ones in bench/results, complete
@@ -9,12 +10,16 @@ const root = join(__dirname, '..');
 const read = (path: string) => readFileSync(join(root, path), 'utf8');
 const report = JSON.parse(read('bench/results/latest.json')) as BenchReport;
 
-it('the README shows exactly the table of bench/results/latest.md, and embeds the chart', () => {
+it('the README shows exactly the table of bench/results/latest.md, and embeds the charts of both majors', () => {
   const readme = read('README.md');
   const block = /<!-- bench:start -->\n([\s\S]*?)<!-- bench:end -->/.exec(readme)?.[1];
   expect(block).toBe(read('bench/results/latest.md'));
   expect(readme).toContain('](bench/results/chart.svg)');
-  expect(read('bench/results/chart.svg')).toMatch(/^<svg [\s\S]*<\/svg>\n$/);
+  expect(readme).toContain('](bench/results/chart-v7.svg)');
+  for (const chart of ['chart.svg', 'chart-v7.svg']) expect(read(`bench/results/${chart}`)).toMatch(/^<svg [\s\S]*<\/svg>\n$/);
+  // Each chart is the one bench/chart.ts draws from the committed results, not an older drawing.
+  expect(read('bench/results/chart.svg')).toBe(ratioChart(report));
+  expect(read('bench/results/chart-v7.svg')).toBe(ratioChartV7(report));
 });
 
 it('the committed results cover every workload and variant, with counted round trips and the machine', () => {
