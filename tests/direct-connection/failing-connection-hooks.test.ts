@@ -1,6 +1,6 @@
-import { boot, type Booted } from '../fixtures/boot';
-import { freshBackends } from '../support/fresh-backends';
-import { Project, RESET_SQL, tenantEntities } from '../fixtures/tenant-model';
+import type { Booted } from '../fixtures/boot';
+import { bootWithConnectionHooks, rawQuery } from '../fixtures/connection-hooks';
+import { Project } from '../fixtures/tenant-model';
 import { ids } from '../support/ids';
 import { outcome, within } from '../support/attack-outcomes';
 import { TEST_ROLES } from '../support/test-roles';
@@ -12,30 +12,10 @@ import { TEST_ROLES } from '../support/test-roles';
 // whose hook failed is now destroyed, and the pool makes a new one for the next user. MikroORM 7 only;
 // on a direct connection (it ends backends to make the pool open new connections, which PgBouncer hides).
 
-type KyselyConnection = { executeQuery(query: unknown): Promise<{ rows: unknown[] }> };
-let onCreate: ((connection: KyselyConnection) => Promise<void>) | undefined;
-let onReserve: ((connection: KyselyConnection) => Promise<void>) | undefined;
 const whoAmI = 'select current_user as who';
-const raw = (sql: string) => ({ sql, parameters: [], query: { kind: 'RawNode', sqlFragments: [sql], parameters: [] } });
 
 let t: Booted;
-beforeAll(async () => {
-  t = await boot({
-    entities: tenantEntities,
-    seedSql: RESET_SQL,
-    poolSize: 1,
-    extra: {
-      onCreateConnection: (connection: KyselyConnection) => onCreate?.(connection),
-      onReserveConnection: (connection: KyselyConnection) => onReserve?.(connection),
-    } as never,
-  });
-});
-beforeEach(async () => {
-  onCreate = undefined;
-  onReserve = undefined;
-  await freshBackends(t);
-});
-afterAll(() => t?.close());
+const hooks = bootWithConnectionHooks((booted) => (t = booted));
 
 async function poolStillServes(): Promise<void> {
   expect(ids(await within(t.app.em.forkWithRls({ account_id: 2 }).find(Project, {})))).toEqual([3, 4]);
@@ -44,22 +24,22 @@ async function poolStillServes(): Promise<void> {
 }
 
 it('a throwing onReserveConnection fails its caller with its own error, and the pool of one still serves the next users', async () => {
-  onReserve = () => Promise.reject(new Error('reserve hook failed'));
+  hooks.onReserve = () => Promise.reject(new Error('reserve hook failed'));
   expect(await within(outcome(t.app.em.forkWithRls({ account_id: 1 }).find(Project, {})))).toBe('refused: reserve hook failed');
   expect(await within(outcome(t.app.em.fork().execute(whoAmI)))).toBe('refused: reserve hook failed');
-  onReserve = undefined;
+  hooks.onReserve = undefined;
   await poolStillServes();
 });
 
 it('a connection whose onReserveConnection failed (after a SET ROLE to the bypass role) is destroyed, not handed to the next user', async () => {
   let hookPid: unknown;
-  onReserve = async (connection) => {
-    hookPid = (await connection.executeQuery(raw('select pg_backend_pid() as pid'))).rows[0];
-    await connection.executeQuery(raw(`set role ${TEST_ROLES.bypass}`));
+  hooks.onReserve = async (connection) => {
+    hookPid = (await connection.executeQuery(rawQuery('select pg_backend_pid() as pid'))).rows[0];
+    await connection.executeQuery(rawQuery(`set role ${TEST_ROLES.bypass}`));
     throw new Error('reserve hook failed after set role');
   };
   expect(await within(outcome(t.app.em.fork().execute(whoAmI)))).toBe('refused: reserve hook failed after set role');
-  onReserve = undefined;
+  hooks.onReserve = undefined;
   expect(hookPid).toEqual({ pid: expect.any(Number) });
   const [next] = await within(t.app.em.fork().execute<{ pid: number }[]>('select pg_backend_pid() as pid'));
   expect(next).not.toEqual(hookPid);
@@ -69,7 +49,7 @@ it('a connection whose onReserveConnection failed (after a SET ROLE to the bypas
 it('a throwing onCreateConnection fails its caller, and the next user gets a new connection on which the hook runs again', async () => {
   let failNext = true;
   let runs = 0;
-  onCreate = async () => {
+  hooks.onCreate = async () => {
     runs++;
     if (failNext) {
       failNext = false;

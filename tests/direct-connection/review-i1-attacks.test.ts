@@ -1,5 +1,5 @@
 import { boot, type Booted } from '../fixtures/boot';
-import { freshBackends } from '../support/fresh-backends';
+import { bootWithConnectionHooks, rawQuery, type ConnectionHook, type KyselyConnection } from '../fixtures/connection-hooks';
 import { Project, RESET_SQL, tenantEntities } from '../fixtures/tenant-model';
 import { ids } from '../support/ids';
 import { outcome, sleep, within } from '../support/attack-outcomes';
@@ -11,34 +11,13 @@ import { TEST_ROLES } from '../support/test-roles';
 // (wire/connection-leases.ts, withoutStore in wire/scope-storage.ts). Every test asserts the SECURE
 // outcome: it fails when the attack works. MikroORM 7 only.
 
-type KyselyConnection = { executeQuery(query: unknown): Promise<{ rows: any[] }> };
-type Hook = (connection: KyselyConnection) => unknown;
-let onCreate: Hook | undefined;
-let onReserve: Hook | undefined;
-const raw = (sql: string) => ({ sql, parameters: [], query: { kind: 'RawNode', sqlFragments: [sql], parameters: [] } });
+type Hook = ConnectionHook;
 const whoAmI = 'select current_user as who';
 const pidSql = 'select pg_backend_pid() as pid';
 const accountVar = `select current_setting('rls.account_id', true) as v`;
 
 let t: Booted;
-beforeAll(async () => {
-  t = await boot({
-    entities: tenantEntities,
-    seedSql: RESET_SQL,
-    poolSize: 1,
-    extra: {
-      onCreateConnection: (connection: KyselyConnection) => onCreate?.(connection),
-      onReserveConnection: (connection: KyselyConnection) => onReserve?.(connection),
-    } as never,
-  });
-});
-beforeEach(async () => {
-  onCreate = undefined;
-  onReserve = undefined;
-  await freshBackends(t);
-  await t.db.query(RESET_SQL);
-});
-afterAll(() => t?.close());
+const hooks = bootWithConnectionHooks((booted) => (t = booted));
 
 const pidOf = async (): Promise<number> => (await within(t.app.em.fork().execute<{ pid: number }[]>(pidSql)))[0].pid;
 
@@ -128,19 +107,19 @@ describe('cached connection views (scoped-driver.ts)', () => {
 
 describe('throwing connection hooks (connection-leases.ts)', () => {
   const hookThrowsAfter = (sql: string[], error: unknown = new Error('hook failed')) => async (connection: KyselyConnection) => {
-    for (const s of sql) await connection.executeQuery(raw(s));
+    for (const s of sql) await connection.executeQuery(rawQuery(s));
     throw error;
   };
 
   async function failsThenDestroyed(hook: Hook, expected: string, run: () => Promise<unknown> = () => t.app.em.fork().execute(whoAmI)): Promise<void> {
     const pid = await pidOf();
     let hookPid: number | undefined;
-    onReserve = async (connection) => {
-      hookPid = (await connection.executeQuery(raw(pidSql))).rows[0].pid;
+    hooks.onReserve = async (connection) => {
+      hookPid = (await connection.executeQuery(rawQuery(pidSql))).rows[0].pid;
       return hook(connection);
     };
     expect(await within(outcome(run()))).toBe(expected);
-    onReserve = undefined;
+    hooks.onReserve = undefined;
     expect(hookPid).toBe(pid);
     expect(await pidOf()).not.toBe(pid);
     await cleanSession();
@@ -180,10 +159,10 @@ describe('throwing connection hooks (connection-leases.ts)', () => {
     ['a plain object', { code: 'E_HOOK' }],
   ])('onReserveConnection rejects with %s: the caller is refused, the connection is destroyed', async (_name, value) => {
     const pid = await pidOf();
-    onReserve = () => Promise.reject(value);
+    hooks.onReserve = () => Promise.reject(value);
     let got: unknown = 'resolved';
     await within(t.app.em.fork().execute(whoAmI).then(() => undefined, (e: unknown) => void (got = e)));
-    onReserve = undefined;
+    hooks.onReserve = undefined;
     // MikroORM's exception converter wraps (or trips over) a non-Error value; the caller is refused either way.
     expect(got).not.toBe('resolved');
     expect(await pidOf()).not.toBe(pid);
@@ -192,7 +171,7 @@ describe('throwing connection hooks (connection-leases.ts)', () => {
 
   it('onReserveConnection throws on a connection the server killed during the hook', async () => {
     await failsThenDestroyed(async (connection) => {
-      const [{ pid }] = (await connection.executeQuery(raw(pidSql))).rows;
+      const [{ pid }] = (await connection.executeQuery(rawQuery(pidSql))).rows;
       await t.db.query('select pg_terminate_backend($1)', [pid]);
       await sleep(50);
       throw new Error('hook failed on dead connection');
@@ -201,7 +180,7 @@ describe('throwing connection hooks (connection-leases.ts)', () => {
 
   it('onReserveConnection throws with its own query still in flight (not awaited)', async () => {
     await failsThenDestroyed(async (connection) => {
-      void connection.executeQuery(raw(`select pg_sleep(0.2), set_config('rls.account_id', '2', false)`)).catch(() => undefined);
+      void connection.executeQuery(rawQuery(`select pg_sleep(0.2), set_config('rls.account_id', '2', false)`)).catch(() => undefined);
       throw new Error('hook failed mid query');
     }, 'refused: hook failed mid query');
   });
@@ -222,10 +201,10 @@ describe('throwing connection hooks (connection-leases.ts)', () => {
 
   it('many parallel acquires on a pool of one, hooks failing intermittently: nothing hangs, nothing leaks scope or role', async () => {
     const random = seededRandom(0x51);
-    onReserve = async (connection) => {
+    hooks.onReserve = async (connection) => {
       if (random() < 0.35) {
-        await connection.executeQuery(raw(`set role ${TEST_ROLES.bypass}`));
-        if (random() < 0.5) await connection.executeQuery(raw('create temp table projects (id int, title text, account_id int)'));
+        await connection.executeQuery(rawQuery(`set role ${TEST_ROLES.bypass}`));
+        if (random() < 0.5) await connection.executeQuery(rawQuery('create temp table projects (id int, title text, account_id int)'));
         throw new Error('intermittent');
       }
     };
@@ -237,7 +216,7 @@ describe('throwing connection hooks (connection-leases.ts)', () => {
       return t.app.em.forkWithRls({ account_id: 2 }).transactional((em) => em.find(Project, {})).then((r) => (ids(r).join() === '3,4' ? 'ok' : `t2 saw ${ids(r)}`));
     });
     const results = await within(Promise.all(jobs.map((job) => job.catch((e: Error) => (e.message === 'intermittent' ? 'failed' : `other: ${e.message}`)))), 30_000);
-    onReserve = undefined;
+    hooks.onReserve = undefined;
     expect(results.filter((r) => r !== 'ok' && r !== 'failed')).toEqual([]);
     expect(results).toContain('failed');
     await cleanSession();
@@ -247,11 +226,11 @@ describe('throwing connection hooks (connection-leases.ts)', () => {
   it('a throwing onCreateConnection: its pg client is never handed out again (without the hook having run on it)', async () => {
     const hooked = new Set<number>();
     let fail = true;
-    onCreate = async (connection) => {
-      const [{ pid }] = (await connection.executeQuery(raw(pidSql))).rows;
+    hooks.onCreate = async (connection) => {
+      const [{ pid }] = (await connection.executeQuery(rawQuery(pidSql))).rows;
       if (fail) {
         fail = false;
-        await connection.executeQuery(raw(`set role ${TEST_ROLES.bypass}`));
+        await connection.executeQuery(rawQuery(`set role ${TEST_ROLES.bypass}`));
         throw new Error('create hook failed');
       }
       hooked.add(pid);
@@ -264,10 +243,10 @@ describe('throwing connection hooks (connection-leases.ts)', () => {
   });
 
   it('onCreateConnection that fails on the first acquire of a scoped transaction', async () => {
-    onCreate = hookThrowsAfter([`select set_config('rls.account_id', '2', false)`, 'begin']);
+    hooks.onCreate = hookThrowsAfter([`select set_config('rls.account_id', '2', false)`, 'begin']);
     await killBackends();
     expect(await within(outcome(t.app.em.forkWithRls({ account_id: 1 }).transactional((em) => em.find(Project, {}))))).toBe('refused: hook failed');
-    onCreate = undefined;
+    hooks.onCreate = undefined;
     await cleanSession();
     await poolStillServes();
   });
@@ -290,8 +269,8 @@ describe('onCreateConnection that returns normally, but whose session reset (sen
     await ownOrm(async (connection) => {
       if (!armed) return;
       armed = false;
-      await connection.executeQuery(raw('begin'));
-      await connection.executeQuery(raw('select 1/0')).catch(() => undefined);
+      await connection.executeQuery(rawQuery('begin'));
+      await connection.executeQuery(rawQuery('select 1/0')).catch(() => undefined);
     }, async (o) => {
       // a new connection for the next acquire, with the hook armed
       await o.db.query(`select pg_terminate_backend(pid) from pg_stat_activity where datname = current_database() and usename = $1`, [o.db.roles.app]);
@@ -308,7 +287,7 @@ describe('onCreateConnection that returns normally, but whose session reset (sen
     await ownOrm(async (connection) => {
       if (!armed) return;
       armed = false;
-      const [{ pid }] = (await connection.executeQuery(raw(pidSql))).rows;
+      const [{ pid }] = (await connection.executeQuery(rawQuery(pidSql))).rows;
       await t.db.query('select pg_terminate_backend($1)', [pid]);
       await sleep(50);
     }, async (o) => {

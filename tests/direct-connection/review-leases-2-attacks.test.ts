@@ -2,9 +2,9 @@ import { Client } from 'pg';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { MikroORM } from '@mikro-orm/postgresql';
 import { withRls } from '../../src';
-import { boot, type Booted } from '../fixtures/boot';
-import { Project, RESET_SQL, tenantEntities } from '../fixtures/tenant-model';
-import { freshBackends } from '../support/fresh-backends';
+import type { Booted } from '../fixtures/boot';
+import { bootWithConnectionHooks, type KyselyConnection } from '../fixtures/connection-hooks';
+import { Project, tenantEntities } from '../fixtures/tenant-model';
 import { outcome, sleep, within } from '../support/attack-outcomes';
 import { ids } from '../support/ids';
 import { mikroOrmTreeOfThisRun } from '../support/mikro-orm-tree';
@@ -37,33 +37,14 @@ type Any = any;
 // eslint-disable-next-line @typescript-eslint/no-require-imports -- Kysely exists only in the v7 tree
 const kyselyModule = (): Any => require('kysely');
 const raw = (sql: string) => kyselyModule().CompiledQuery.raw(sql);
-type KyselyConnection = { executeQuery(query: unknown): Promise<{ rows: unknown[] }>; end?(): unknown };
 type RawClient = { query(sql: unknown, values?: unknown, cb?: unknown): Promise<{ rows: Record<string, unknown>[] }>; release(error?: unknown): void };
 type RawPool = { connect(): Promise<RawClient> };
 const nativePool = async (em: unknown) => (await (em as { getConnection(): { getNativeClient(): Promise<unknown> } }).getConnection().getNativeClient()) as RawPool;
 type App = Booted['app'];
 const forkOf = (orm: App, account: number) => orm.em.forkWithRls({ account_id: account });
 
-let onReserveHook: ((connection: KyselyConnection) => Promise<void> | void) | undefined;
-
 let t: Booted;
-beforeAll(async () => {
-  t = await boot({
-    entities: tenantEntities,
-    seedSql: RESET_SQL,
-    poolSize: 1,
-    extra: { onReserveConnection: (connection: KyselyConnection) => onReserveHook?.(connection) } as never,
-  });
-});
-beforeEach(async () => {
-  onReserveHook = undefined;
-  await freshBackends(t);
-  await t.db.query(RESET_SQL);
-});
-afterEach(() => {
-  onReserveHook = undefined;
-});
-afterAll(() => t?.close());
+const hooks = bootWithConnectionHooks((booted) => (t = booted));
 
 /** Runs `attack` while tenant 2 holds the only connection of `orm` in its transaction. */
 async function duringNextUsersTransaction(attack: () => Promise<string>, orm: App = t.app): Promise<{ attack: string; own: number[]; who: unknown }> {
@@ -116,11 +97,11 @@ async function hookSql(client: Queryable, locker?: Client): Promise<void> {
 describe('A. connection hooks and their leases (MikroORM 7)', () => {
   itV7("A1 an onReserveConnection hook that calls end() on its lease (a public method) and keeps what it returns runs nothing in the next tenant's transaction", async () => {
     let kept: KyselyConnection | undefined;
-    onReserveHook = (connection) => {
+    hooks.onReserve = (connection) => {
       kept ??= (connection.end?.() as KyselyConnection | undefined) ?? connection;
     };
     await t.app.em.fork().execute('select 1');
-    onReserveHook = undefined;
+    hooks.onReserve = undefined;
     const seen = await duringNextUsersTransaction(() => outcome(within(kept!.executeQuery(raw(probe)).then((r) => r.rows))));
     expect(secure(seen.attack, UNSCOPED_PROBE)).toBe('secure');
     expect(seen.own).toEqual([3, 4]);

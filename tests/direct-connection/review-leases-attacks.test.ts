@@ -2,8 +2,9 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { MikroORM } from '@mikro-orm/postgresql';
 import { RlsConfigurationError, withRls } from '../../src';
 import { sessionResetOf } from '../../src/core/settings/session-reset-of';
-import { boot, type Booted } from '../fixtures/boot';
-import { Project, RESET_SQL, tenantEntities } from '../fixtures/tenant-model';
+import type { Booted } from '../fixtures/boot';
+import { bootWithConnectionHooks, type KyselyConnection } from '../fixtures/connection-hooks';
+import { Project, tenantEntities } from '../fixtures/tenant-model';
 import { freshBackends } from '../support/fresh-backends';
 import { outcome, sleep, within } from '../support/attack-outcomes';
 import { ids } from '../support/ids';
@@ -42,38 +43,13 @@ type Any = any;
 const kyselyOf = (em: unknown): Any => (em as { getKysely(): unknown }).getKysely();
 // eslint-disable-next-line @typescript-eslint/no-require-imports -- Kysely exists only in the v7 tree
 const kyselyModule = (): Any => require('kysely');
+
+let t: Booted;
+const hooks = bootWithConnectionHooks((booted) => (t = booted));
 const raw = (sql: string) => kyselyModule().CompiledQuery.raw(sql);
-type KyselyConnection = { executeQuery(query: unknown): Promise<{ rows: unknown[] }> };
 type RawClient = { query(sql: unknown, values?: unknown): Promise<{ rows: unknown[] }>; release(error?: unknown): void; processID?: number };
 type RawPool = { connect(): Promise<RawClient> };
 const nativePool = async (em: unknown) => (await (em as { getConnection(): { getNativeClient(): Promise<unknown> } }).getConnection().getNativeClient()) as RawPool;
-
-let onReserveHook: ((connection: KyselyConnection) => Promise<void> | void) | undefined;
-let onCreateHook: ((connection: KyselyConnection) => Promise<void> | void) | undefined;
-
-let t: Booted;
-beforeAll(async () => {
-  t = await boot({
-    entities: tenantEntities,
-    seedSql: RESET_SQL,
-    poolSize: 1,
-    extra: {
-      onReserveConnection: (connection: KyselyConnection) => onReserveHook?.(connection),
-      onCreateConnection: (connection: KyselyConnection) => onCreateHook?.(connection),
-    } as never,
-  });
-});
-beforeEach(async () => {
-  onReserveHook = undefined;
-  onCreateHook = undefined;
-  await freshBackends(t);
-  await t.db.query(RESET_SQL);
-});
-afterEach(() => {
-  onReserveHook = undefined;
-  onCreateHook = undefined;
-});
-afterAll(() => t?.close());
 
 /** Runs `attack` while tenant 2 (or, with `bypass`, an admin) holds the only connection in its transaction. */
 async function duringNextUsersTransaction(attack: () => Promise<string>, options: { bypass?: boolean } = {}): Promise<{ attack: string; own: number[]; who: unknown }> {
@@ -100,11 +76,11 @@ async function keptInnerManager(em: EntityManager = t.app.em.forkWithRls({ accou
 describe('A. a connection object a Kysely connection hook was given, kept and used later (MikroORM 7)', () => {
   itV7("A1 a connection onReserveConnection kept does not read inside the next tenant's transaction (with their scope)", async () => {
     let kept: KyselyConnection | undefined;
-    onReserveHook = (connection) => {
+    hooks.onReserve = (connection) => {
       kept ??= connection;
     };
     await t.app.em.fork().execute('select 1');
-    onReserveHook = undefined;
+    hooks.onReserve = undefined;
     const seen = await duringNextUsersTransaction(() => outcome(within(kept!.executeQuery(raw(probe)).then((r) => r.rows))));
     expect(secure(seen.attack, UNSCOPED_PROBE)).toBe('secure');
     expect(seen.own).toEqual([3, 4]);
@@ -113,11 +89,11 @@ describe('A. a connection object a Kysely connection hook was given, kept and us
 
   itV7("A2 a connection onReserveConnection kept cannot switch the next tenant's transaction to the bypass role", async () => {
     let kept: KyselyConnection | undefined;
-    onReserveHook = (connection) => {
+    hooks.onReserve = (connection) => {
       kept ??= connection;
     };
     await t.app.em.fork().execute('select 1');
-    onReserveHook = undefined;
+    hooks.onReserve = undefined;
     const seen = await t.app.em.forkWithRls({ account_id: 1 }).transactional(async (tx) => {
       await tx.find(Project, {});
       await outcome(within(kept!.executeQuery(raw(`set local role ${TEST_ROLES.bypass}`))));
@@ -130,12 +106,12 @@ describe('A. a connection object a Kysely connection hook was given, kept and us
 
   itV7("A3 a connection onCreateConnection kept does not read inside the next tenant's transaction (with their scope)", async () => {
     let kept: KyselyConnection | undefined;
-    onCreateHook = (connection) => {
+    hooks.onCreate = (connection) => {
       kept ??= connection;
     };
     await freshBackends(t); // a new connection, made while the hook is set
     await t.app.em.fork().execute('select 1');
-    onCreateHook = undefined;
+    hooks.onCreate = undefined;
     expect(kept).toBeDefined();
     const seen = await duringNextUsersTransaction(() => outcome(within(kept!.executeQuery(raw(probe)).then((r) => r.rows))));
     expect(secure(seen.attack, UNSCOPED_PROBE)).toBe('secure');
@@ -145,7 +121,7 @@ describe('A. a connection object a Kysely connection hook was given, kept and us
 
   itV7("A4 an onReserveConnection hook's unawaited, deferred statement does not run inside the scoped transaction it reserved for", async () => {
     let armed = true;
-    onReserveHook = (connection) => {
+    hooks.onReserve = (connection) => {
       if (!armed) return;
       armed = false;
       // e.g. a metrics hook firing its statement a little later, not awaited
@@ -398,11 +374,11 @@ describe('F. the session reset prepended after unscoped SQL of a connection hook
       }),
     });
     const baseline = await run();
-    onReserveHook = async (connection) => {
+    hooks.onReserve = async (connection) => {
       await connection.executeQuery(raw(`set role ${TEST_ROLES.bypass}`));
     };
     const hooked = await run();
-    onReserveHook = undefined;
+    hooks.onReserve = undefined;
     expect(hooked).toEqual(baseline);
     expect(baseline.stream).toEqual([
       { id: 1, who: TEST_ROLES.app },
@@ -412,7 +388,7 @@ describe('F. the session reset prepended after unscoped SQL of a connection hook
   });
 
   itV7("F2 a hook's pipelined, unawaited BEGIN and SET ROLE <bypass> do not reach a scoped statement or transaction", async () => {
-    onReserveHook = (connection) => {
+    hooks.onReserve = (connection) => {
       void connection.executeQuery(raw('begin')).catch(() => undefined);
       void connection.executeQuery(raw(`set role ${TEST_ROLES.bypass}`)).catch(() => undefined);
     };
@@ -420,13 +396,13 @@ describe('F. the session reset prepended after unscoped SQL of a connection hook
     const message = await outcome(within(tenant.find(Project, {}).then(ids)));
     const trx = await outcome(within(tenant.transactional((tx) => tx.find(Project, {}, { refresh: true }).then(ids))));
     const who = await outcome(within(tenant.transactional((tx) => tx.execute(whoAmI))));
-    onReserveHook = undefined;
+    hooks.onReserve = undefined;
     expect([secure(message, '[1,2]'), secure(trx, '[1,2]'), secure(who, JSON.stringify([{ who: TEST_ROLES.app }]))]).toEqual(['secure', 'secure', 'secure']);
     await expectNextUsersIsolated(t);
   });
 
   itV7('F3 a temporary table named like an entity table, made by onReserveConnection on every reserve, is dropped in front of the scope (DISCARD TEMP in the message)', async () => {
-    onReserveHook = async (connection) => {
+    hooks.onReserve = async (connection) => {
       await connection.executeQuery(
         raw(`create temp table if not exists projects (id int primary key, title text, account_id int); insert into pg_temp.projects values (99, 'forged', 1) on conflict do nothing`),
       );
@@ -437,20 +413,20 @@ describe('F. the session reset prepended after unscoped SQL of a connection hook
     await tenant.transactional(async (tx) => {
       tx.create(Project, { id: 70, title: 'real', account: 1 } as never);
     });
-    onReserveHook = undefined;
+    hooks.onReserve = undefined;
     expect(await t.db.query('select account_id from projects where id = 70')).toEqual([{ account_id: 1 }]);
     await expectNextUsersIsolated(t);
   });
 
   itV7('F4 a hook statement that fails (caught by the hook) does not break the scope that follows', async () => {
-    onReserveHook = async (connection) => {
+    hooks.onReserve = async (connection) => {
       await connection.executeQuery(raw(`set role ${TEST_ROLES.bypass}`));
       await connection.executeQuery(raw('select 1/0')).catch(() => undefined);
     };
     const tenant = t.app.em.forkWithRls({ account_id: 1 });
     expect(ids(await tenant.find(Project, {}))).toEqual([1, 2]);
     expect(await tenant.transactional((tx) => tx.execute(whoAmI))).toEqual([{ who: TEST_ROLES.app }]);
-    onReserveHook = undefined;
+    hooks.onReserve = undefined;
     await expectNextUsersIsolated(t);
   });
 
