@@ -1,4 +1,4 @@
-import { bootWithStandby, ranOnStandby, type BootedWithStandby } from '../fixtures/boot-with-standby';
+import { bootWithStandbyForThisFile, ranOnStandby } from '../fixtures/boot-with-standby';
 import { Project, Task } from '../fixtures/tenant-model';
 import { ids } from '../support/ids';
 import { PGBOUNCER_REPLICA_ADDR_ENV, pgbouncerPools, pgbouncerRequested } from '../support/pgbouncer';
@@ -11,16 +11,7 @@ import { TEST_ROLES } from '../support/test-roles';
 // and are scoped there exactly as on the primary. `ranOnStandby(true)` in a find's where makes the
 // query itself prove where it ran: on the primary it matches nothing.
 
-let booted: BootedWithStandby;
-let orm: TenantOrm;
-beforeAll(async () => {
-  booted = await bootWithStandby();
-  orm = await booted.ormWithStandby();
-});
-afterAll(async () => {
-  await orm?.close(true);
-  await booted?.t.close();
-});
+const booted = bootWithStandbyForThisFile();
 
 /** Where a raw statement on the fork's read connection (the one its finds get) runs, and as what. */
 async function readConnectionState(em: TenantOrm['em']) {
@@ -43,7 +34,7 @@ it(path, async () => {
   );
   expect(server).toEqual({ recovering: true, receiving: 1 });
   const standbyPort = Number(new URL(process.env[REPLICA_URL_ENV]!).port);
-  expect((await readConnectionState(orm.em.fork())).port).toBe(standbyPort);
+  expect((await readConnectionState(booted.orm.em.fork())).port).toBe(standbyPort);
   const address = process.env[PGBOUNCER_REPLICA_ADDR_ENV];
   if (!pgbouncerRequested()) {
     expect({ address, appPort: Number(new URL(standby.appUrl).port) }).toEqual({ address: undefined, appPort: standbyPort });
@@ -58,14 +49,14 @@ it.each([
   [1, [1, 2]],
   [2, [3, 4]],
 ])('a scoped find of tenant %i runs on the standby and returns only its projects', async (account, projects) => {
-  const em = orm.em.forkWithRls({ account_id: account });
+  const em = booted.orm.em.forkWithRls({ account_id: account });
   expect(ids(await em.find(Project, ranOnStandby(true)))).toEqual(projects);
   expect(ids(await em.find(Project, ranOnStandby(false)))).toEqual([]);
   expect(await readConnectionState(em)).toMatchObject({ standby: true, user: TEST_ROLES.app, account: String(account), projects: 2 });
 });
 
 it('count, findOne, a QueryBuilder and a lazy-loaded relation of a scoped fork run on the standby, scoped', async () => {
-  const em = orm.em.forkWithRls({ account_id: 1 });
+  const em = booted.orm.em.forkWithRls({ account_id: 1 });
   expect(await em.count(Project, ranOnStandby(true))).toBe(2);
   expect(await em.findOne(Project, { id: 3, ...ranOnStandby(true) })).toBeNull();
   expect((await em.findOne(Project, { id: 1, ...ranOnStandby(true) }))?.title).toBe('p1');
@@ -79,13 +70,13 @@ it('count, findOne, a QueryBuilder and a lazy-loaded relation of a scoped fork r
 });
 
 it('a bypass fork reads every tenant on the standby, as the bypass role', async () => {
-  const admin = orm.em.bypassRls();
+  const admin = booted.orm.em.bypassRls();
   expect(ids(await admin.find(Project, ranOnStandby(true)))).toEqual([1, 2, 3, 4]);
   expect(await readConnectionState(admin)).toMatchObject({ standby: true, user: TEST_ROLES.bypass, account: '', projects: 4 });
 });
 
 it('without a context a read on the standby sees no rows (fail closed)', async () => {
-  const plain = orm.em.fork();
+  const plain = booted.orm.em.fork();
   expect(ids(await plain.find(Project, {}))).toEqual([]);
   expect(await plain.count(Project, {})).toBe(0);
   expect(await readConnectionState(plain)).toEqual({ standby: true, port: expect.any(Number), user: TEST_ROLES.app, account: '', projects: 0 });
