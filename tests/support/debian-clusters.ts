@@ -35,7 +35,11 @@ export const CLUSTER_TOOLS = {
 };
 
 /** The programs of one major: a standby must run the primary's major, whose pg_basebackup takes its copy too. */
-export const serverPrograms = (major: number) => ({ basebackup: `/usr/lib/postgresql/${major}/bin/pg_basebackup`, postgres: `/usr/lib/postgresql/${major}/bin/postgres` });
+export const serverPrograms = (major: number) => ({
+  basebackup: `/usr/lib/postgresql/${major}/bin/pg_basebackup`,
+  postgres: `/usr/lib/postgresql/${major}/bin/postgres`,
+  psql: `/usr/lib/postgresql/${major}/bin/psql`,
+});
 
 /** Which of the cluster tools and `major`'s server programs are missing (not executable here). */
 export function missingPrograms(major: number): string[] {
@@ -90,16 +94,19 @@ function alive(pid: number): boolean {
 }
 
 /**
- * Drops the clusters of `major` named `<prefix><pid>` whose process is gone (a run that died before
- * its teardown), registered or only half-made: another run's, still alive, is left alone.
+ * Whether `name` is `<prefix><pid>` of a process that is gone (a run that died before its teardown), or
+ * of this process before it made anything: another run's, still alive, is not.
  */
+export function isLeftover(name: string, prefix: string): boolean {
+  const pid = name.startsWith(prefix) ? Number(name.slice(prefix.length)) : NaN;
+  return Number.isInteger(pid) && (pid === process.pid || !alive(pid));
+}
+
+/** Drops the clusters of `major` that {@link isLeftover} says are leftovers, registered or only half-made. */
 export async function dropLeftovers(major: number, prefix: string): Promise<void> {
   const names = new Set<string>();
   for (const dir of [`/etc/postgresql/${major}`, `/var/lib/postgresql/${major}`]) {
     if (existsSync(dir)) for (const name of readdirSync(dir)) names.add(name);
   }
-  for (const name of names) {
-    const pid = name.startsWith(prefix) ? Number(name.slice(prefix.length)) : NaN;
-    if (Number.isInteger(pid) && (pid === process.pid || !alive(pid))) await dropCluster(debianCluster(major, name));
-  }
+  for (const name of names) if (isLeftover(name, prefix)) await dropCluster(debianCluster(major, name));
 }

@@ -1,7 +1,9 @@
+import { execFileSync } from 'node:child_process';
 import { chownSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { CLUSTER_TOOLS, debianCluster, dropCluster, dropClusterNow, dropLeftovers, failureOf, missingPrograms, postgresUser, run, serverPrograms } from './debian-clusters';
 import { freeLoopbackPort } from './free-port';
+import { dropLeftoverSlots, dropSlot } from './replication-slots';
 import { runSql } from './sql-client';
 import { untilReplayed } from './wal-replay';
 
@@ -102,9 +104,10 @@ function logTail(logFile: string): string {
 
 /**
  * Starts a hot standby of the server of `primaryUrl` with Debian's tools: `pg_basebackup -R` (a base
- * backup plus `standby.signal` and the `primary_conninfo` to stream from) into a new folder, made a
- * cluster of the primary's major on a free loopback port by pg_createcluster, started by pg_ctlcluster,
- * and waited for until it is in recovery and has replayed what the primary had written. Needs root,
+ * backup plus `standby.signal` and the `primary_conninfo` to stream from, through a replication slot
+ * of its own) into a new folder, made a cluster of the primary's major on a free loopback port by
+ * pg_createcluster, started by pg_ctlcluster, and waited for until it is in recovery and has replayed
+ * what the primary had written. The slot goes with the standby (or with the next run). Needs root,
  * Debian's PostgreSQL packages of the primary's major, `wal_level = replica` and a replication
  * connection allowed from here (pg_hba: `host replication ...`; .ci/run adds one for the machine's
  * server). Cleans up after itself if any step fails.
@@ -115,16 +118,27 @@ export async function startStreamingReplica(primaryUrl: string): Promise<Streami
   if (reason) throw new ReplicaUnavailableError(reason);
   const owner = postgresUser()!;
   await dropLeftovers(primary.major, CLUSTER_PREFIX);
+  await dropLeftoverSlots(primaryUrl, CLUSTER_PREFIX);
 
   const cluster = debianCluster(primary.major, `${CLUSTER_PREFIX}${process.pid}`);
   const version = String(cluster.major);
   const label = `${version}/${cluster.name}`;
-  // If Jest dies without running the teardown, do not leave a server running (the next run would drop it anyway).
-  const dropOnExit = () => dropClusterNow(cluster);
+  // The standby's replication slot on the primary (tests/support/replication-slots.ts) has its name.
+  const slot = cluster.name;
+  // If Jest exits without running the teardown, do not leave a server running nor a slot holding WAL.
+  const dropOnExit = () => {
+    dropClusterNow(cluster);
+    try {
+      execFileSync(serverPrograms(cluster.major).psql, ['-d', primaryUrl, '-Atc', `select pg_drop_replication_slot(slot_name) from pg_replication_slots where slot_name = '${slot}' and not active`], { stdio: 'ignore' });
+    } catch {
+      // Safe to leave: the next run's dropLeftoverSlots drops it (an exit handler cannot wait for the walsender to let go).
+    }
+  };
   process.once('exit', dropOnExit);
   const stop = async () => {
     process.removeListener('exit', dropOnExit);
     await dropCluster(cluster);
+    await dropSlot(primaryUrl, slot);
   };
   try {
     for (const dir of [dirname(cluster.dataDir), cluster.dataDir]) {
@@ -133,9 +147,11 @@ export async function startStreamingReplica(primaryUrl: string): Promise<Streami
       chownSync(dir, owner.uid, owner.gid);
     }
     try {
-      // -X stream: the WAL written during the backup comes with it; -c fast: do not wait for the
-      // primary's next checkpoint; --no-sync: a throw-away copy need not reach the disk.
-      await run(serverPrograms(cluster.major).basebackup, ['-d', primaryUrl, '-D', cluster.dataDir, '-R', '-X', 'stream', '-c', 'fast', '--no-sync'], {
+      // -C -S: a new slot keeps the primary's WAL from the backup's start until the standby has it (-R
+      // writes primary_slot_name); -X stream: the WAL written during the backup comes with it; -c fast: do
+      // not wait for the primary's next checkpoint; --no-sync: a throw-away copy need not reach the disk.
+      const args = ['-d', primaryUrl, '-D', cluster.dataDir, '-R', '-C', '-S', slot, '-X', 'stream', '-c', 'fast', '--no-sync'];
+      await run(serverPrograms(cluster.major).basebackup, args, {
         ...owner,
         cwd: '/',
         env: { ...process.env, LC_MESSAGES: 'C' },
