@@ -3,6 +3,7 @@
 process.env.RLS_TEST_MIKRO_ORM_TREE = 'root';
 
 const { ignorePatternsOf, v7OnlyTests } = require('./scripts/jest-v7/v7-tree.cjs');
+const { replicaIgnorePatterns } = require('./scripts/replica-tests.cjs');
 
 /** @type {import('jest').Config} */
 module.exports = {
@@ -16,8 +17,9 @@ module.exports = {
   testEnvironment: 'node',
   roots: ['<rootDir>/tests'],
   testMatch: ['**/*.test.ts'],
-  // The MikroORM 7 only files of tests/v7-only.txt run in the v7 run alone (jest.v7.config.js).
-  testPathIgnorePatterns: ignorePatternsOf(v7OnlyTests()),
+  // The MikroORM 7 only files of tests/v7-only.txt run in the v7 run alone (jest.v7.config.js);
+  // tests/replica only with RLS_TEST_REPLICA=1 (scripts/replica-tests.cjs).
+  testPathIgnorePatterns: [...ignorePatternsOf(v7OnlyTests()), ...replicaIgnorePatterns()],
   globalSetup: '<rootDir>/tests/support/global-setup.ts',
   globalTeardown: '<rootDir>/tests/support/global-teardown.ts',
   testTimeout: 30000,

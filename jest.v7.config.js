@@ -6,6 +6,7 @@
 // and src run exactly as in the v6 run (CommonJS, ts-jest), which is also how the package ships.
 const base = require('./jest.config');
 const { assertV7TreeInstalled, ignorePatternsOf, v6OnlyTests } = require('./scripts/jest-v7/v7-tree.cjs');
+const { replicaIgnorePatterns } = require('./scripts/replica-tests.cjs');
 
 assertV7TreeInstalled();
 process.env.RLS_TEST_MIKRO_ORM_TREE = 'v7';
@@ -21,8 +22,9 @@ module.exports = {
   },
   // The root tree (v6) is CommonJS and stays untransformed; v7/'s ES modules are compiled.
   transformIgnorePatterns: ['<rootDir>/node_modules/'],
-  // Replaces the v6 run's list (tests/v7-only.txt): the v7 run leaves out the v6-only files instead.
-  testPathIgnorePatterns: ignorePatternsOf(v6OnlyTests()),
+  // Replaces the v6 run's list (tests/v7-only.txt): the v7 run leaves out the v6-only files instead,
+  // and tests/replica unless RLS_TEST_REPLICA=1, as the v6 run does.
+  testPathIgnorePatterns: [...ignorePatternsOf(v6OnlyTests()), ...replicaIgnorePatterns()],
   // The Jest cache is keyed by config too, but a separate folder keeps the two runs from evicting each other.
   cacheDirectory: `${require('node:os').tmpdir()}/jest-mikro-orm-rls-v7`,
 };

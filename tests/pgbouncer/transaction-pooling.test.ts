@@ -1,9 +1,7 @@
-import { Client } from 'pg';
 import { boot, type Booted } from '../fixtures/boot';
 import { Project, RESET_SQL, Task, tenantEntities } from '../fixtures/tenant-model';
-import { PGBOUNCER_ADDR_ENV, PGBOUNCER_POOL_SIZE, PGBOUNCER_STATS_USER, pgbouncerRequested } from '../support/pgbouncer';
+import { PGBOUNCER_ADDR_ENV, PGBOUNCER_POOL_SIZE, pgbouncerPools, pgbouncerRequested } from '../support/pgbouncer';
 import { superuserUrl } from '../support/superuser-url';
-import { passwordOf } from '../support/test-roles';
 import { poolUsage } from '../support/pool-of-either-major';
 
 // With RLS_TEST_PGBOUNCER=1 the application role reaches PostgreSQL through PgBouncer in transaction
@@ -24,18 +22,6 @@ beforeAll(async () => {
 afterAll(() => t?.close());
 
 const portOf = (url: string) => Number(new URL(url).port || 5432);
-
-/** PgBouncer's own view of its pools, from its admin console (a stats user may run SHOW). */
-async function pgbouncerPools(address: string): Promise<{ database: string; user: string; pool_mode: string }[]> {
-  const [host, port] = address.split(':');
-  const admin = new Client({ host, port: Number(port), database: 'pgbouncer', user: PGBOUNCER_STATS_USER, password: passwordOf(PGBOUNCER_STATS_USER) });
-  await admin.connect();
-  try {
-    return (await admin.query('show pools')).rows;
-  } finally {
-    await admin.end();
-  }
-}
 
 const path = pgbouncerRequested()
   ? 'the application role reaches PostgreSQL through PgBouncer in transaction mode'

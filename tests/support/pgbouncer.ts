@@ -15,6 +15,9 @@ export const pgbouncerRequested = (): boolean => process.env.RLS_TEST_PGBOUNCER 
 /** host:port of the running PgBouncer; set by the global setup, inherited by every worker. */
 export const PGBOUNCER_ADDR_ENV = 'RLS_TEST_PGBOUNCER_ADDR';
 
+/** host:port of the PgBouncer in front of the hot standby, when the run has both (RLS_TEST_REPLICA=1 too). */
+export const PGBOUNCER_REPLICA_ADDR_ENV = 'RLS_TEST_PGBOUNCER_REPLICA_ADDR';
+
 /** Server connections per (database, user) pair: small, so that client connections must share backends. */
 export const PGBOUNCER_POOL_SIZE = 4;
 
@@ -33,11 +36,15 @@ export interface PgBouncer {
 declare global {
   // Global setup and teardown run in the same (parent) process: this is how teardown finds PgBouncer.
   var __RLS_TEST_PGBOUNCER__: PgBouncer | undefined;
+  var __RLS_TEST_REPLICA_PGBOUNCER__: PgBouncer | undefined;
 }
 
-/** `url` with its host and port replaced by PgBouncer's, when the global setup started one. */
-export function throughPgBouncer(url: string): string {
-  const address = process.env[PGBOUNCER_ADDR_ENV];
+/**
+ * `url` with its host and port replaced by PgBouncer's, when the global setup started one: the one in
+ * front of the test server, or with {@link PGBOUNCER_REPLICA_ADDR_ENV} the one in front of its standby.
+ */
+export function throughPgBouncer(url: string, addressEnv = PGBOUNCER_ADDR_ENV): string {
+  const address = process.env[addressEnv];
   if (!address) return url;
   const routed = new URL(url);
   routed.host = address;
@@ -147,6 +154,18 @@ export async function startPgBouncer(superUrl: string): Promise<PgBouncer> {
     throw new Error(`PgBouncer did not start (${String(error)}). Its output:\n${output}${logText}`);
   }
   return bouncer;
+}
+
+/** PgBouncer's own view of its pools, from its admin console (a stats user may run SHOW). */
+export async function pgbouncerPools(address: string): Promise<{ database: string; user: string; pool_mode: string }[]> {
+  const [host, port] = address.split(':');
+  const admin = new Client({ host, port: Number(port), database: 'pgbouncer', user: PGBOUNCER_STATS_USER, password: passwordOf(PGBOUNCER_STATS_USER) });
+  await admin.connect();
+  try {
+    return (await admin.query('show pools')).rows;
+  } finally {
+    await admin.end();
+  }
 }
 
 /** Up to ~10 s of attempts to log in as the application role and run a query through PgBouncer. */

@@ -75,7 +75,7 @@ interface PgPool {
   query(sql: string): Promise<{ rows: unknown[] }>;
 }
 
-const connectionOf = (orm: MikroORM) => orm.em.getDriver().getConnection() as unknown as {
+const connectionOf = (orm: MikroORM, type: 'read' | 'write' = 'write') => orm.em.getDriver().getConnection(type) as unknown as {
   getKnex?(): { client: { pool: KnexPool }; raw(sql: string): Promise<{ rows: unknown[] }> };
   getNativeClient?(): Promise<PgPool>;
 };
@@ -109,9 +109,12 @@ export async function poolUsage(orm: MikroORM): Promise<{ used: number; open: nu
   }
 }
 
-/** Runs `sql` on a connection taken straight from the ORM's pool (below MikroORM and this package's scope). */
-export async function rawPooledQuery<T = Record<string, unknown>>(orm: MikroORM, sql: string): Promise<T[]> {
-  const connection = connectionOf(orm);
+/**
+ * Runs `sql` on a connection taken straight from the ORM's pool (below MikroORM and this package's
+ * scope): the primary's, or with `'read'` a read replica's (the primary's when there is none).
+ */
+export async function rawPooledQuery<T = Record<string, unknown>>(orm: MikroORM, sql: string, pool: 'read' | 'write' = 'write'): Promise<T[]> {
+  const connection = connectionOf(orm, pool);
   const result = onV7 ? await (await connection.getNativeClient!()).query(sql) : await connection.getKnex!().raw(sql);
   return result.rows as T[];
 }

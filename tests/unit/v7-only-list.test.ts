@@ -9,6 +9,9 @@ const repo = join(__dirname, '..', '..');
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { v6OnlyTests, v7OnlyTests } = require('../../scripts/jest-v7/v7-tree.cjs') as Record<'v6OnlyTests' | 'v7OnlyTests', () => { file: string; reason: string }[]>;
 
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { REPLICA_TESTS, replicaTestsLeftOut } = require('../../scripts/replica-tests.cjs') as { REPLICA_TESTS: string; replicaTestsLeftOut(): boolean };
+
 const listed = v7OnlyTests();
 
 const testFilesUnder = (dir: string): string[] =>
@@ -37,7 +40,8 @@ it('the v6 config leaves out exactly the listed files, and the v7 config none of
   const v7 = ignoredBy(require('../../jest.v7.config.js').testPathIgnorePatterns);
   process.env.RLS_TEST_MIKRO_ORM_TREE = tree;
   for (const { file } of listed) expect({ file, v6: v6(file), v7: v7(file) }).toEqual({ file, v6: true, v7: false });
-  const others = testFilesUnder(join(repo, 'tests')).filter((file) => !listed.some((l) => l.file === file));
+  // tests/replica is left out by both configs without RLS_TEST_REPLICA=1 (tests/unit/replica-tests-switch.test.ts).
+  const others = testFilesUnder(join(repo, 'tests')).filter((file) => !listed.some((l) => l.file === file) && !(replicaTestsLeftOut() && file.startsWith(REPLICA_TESTS)));
   expect(others.filter(v6)).toEqual([]);
   expect(v6('tests/db/query-paths.test.ts')).toBe(false);
 });
