@@ -64,6 +64,16 @@ declare function accountIdOf(request: FastifyRequest): number | undefined;
 declare class Item { id: number; }
 `,
   },
+  migrations: {
+    file: 'src/migrations/index.ts',
+    importPath: '../../../src/migrations',
+    prelude: `
+import { Migration } from '@mikro-orm/migrations';
+import { Command, ConditionArg, Permissive, type Policy } from '../../../src';
+declare const rls: RlsMigrationHelpers;
+declare const ownNotes: Policy;
+`,
+  },
   nestjs: {
     file: 'src/integrations/nestjs/index.ts',
     importPath: '../../../src/integrations/nestjs',

@@ -36,6 +36,8 @@ const LAYERS: Record<string, number> = {
   'integrations/fastify': 21,
   'integrations/nestjs': 21,
   cli: 21,
+  // mikro-orm-rls/migrations: SQL for hand-written migrations, from the declarations and the rendering.
+  migrations: 21,
   '.': 30, // src/index.ts, the package's root entry
 };
 
