@@ -10,6 +10,7 @@ import { rlsMiddleware, type RlsRequestOptions } from 'mikro-orm-rls/express';
 import { rlsPlugin, type RlsPluginOptions } from 'mikro-orm-rls/fastify';
 import { RlsModule, type RlsModuleOptions } from 'mikro-orm-rls/nestjs';
 import { rlsMigration, type RlsMigrationSql } from 'mikro-orm-rls/migrations';
+import { expectCanSelect, seedAsOwner, type RlsRows } from 'mikro-orm-rls/testing';
 
 /** `true` for a real type, `false` for `any`, which an import whose declarations were not found becomes. */
 type Resolved<T> = 0 extends 1 & T ? false : true;
@@ -26,7 +27,10 @@ export const resolved: [
   Resolved<RlsModuleOptions>,
   Resolved<typeof rlsMigration>,
   Resolved<RlsMigrationSql>,
-] = [true, true, true, true, true, true, true, true, true, true, true];
+  Resolved<typeof expectCanSelect>,
+  Resolved<typeof seedAsOwner>,
+  Resolved<RlsRows<object>>,
+] = [true, true, true, true, true, true, true, true, true, true, true, true, true, true];
 
 const tenantId = ConditionArg({ comparatorName: 'tenant_id', type: 'integer' });
 export const policy = Permissive({ conditionArgs: [tenantId], cmd: Command.all });
@@ -86,4 +90,10 @@ export class HandWrittenMigration extends Migration {
     const rls = rlsMigration(this.config);
     for (const statement of rls.steps(rls.enableRls('note'), rls.createPolicy('note', policy, { position: 1 })).up) this.addSql(statement);
   }
+}
+
+// The test kit's checks take the application's ORM and its entities, on either major.
+export async function policyCheck(orm: MikroORM): Promise<void> {
+  await seedAsOwner(orm, (em) => em.create(Note, { id: 1, tenantId: 1 }));
+  await expectCanSelect(orm, { as: { tenant_id: 1 }, entity: Note, ids: [1] });
 }

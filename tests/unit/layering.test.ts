@@ -38,6 +38,8 @@ const LAYERS: Record<string, number> = {
   cli: 21,
   // mikro-orm-rls/migrations: SQL for hand-written migrations, from the declarations and the rendering.
   migrations: 21,
+  // mikro-orm-rls/testing: the policy test kit, on the adapter interface.
+  testing: 21,
   '.': 30, // src/index.ts, the package's root entry
 };
 
