@@ -9,7 +9,7 @@ import { dirname, join, posix, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** Public entry points, relative to dist/cjs without extension; each also needs an `exports` subpath in package.json. */
-const ENTRY_POINTS = ['index', 'integrations/express/index', 'integrations/fastify/index', 'integrations/nestjs/index'];
+const ENTRY_POINTS = ['index', 'integrations/express/index', 'integrations/fastify/index', 'integrations/nestjs/index', 'migrations/index', 'testing/index'];
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const cjsDir = join(root, 'dist', 'cjs');

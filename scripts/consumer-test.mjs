@@ -33,8 +33,8 @@ const MODULE_SETTINGS = [
 ];
 /** Declarations of each entry point, by build (`loads` above), that tsc must have read. */
 const DECLARATIONS = {
-  cjs: ['index.d.ts', 'integrations/express/index.d.ts', 'integrations/fastify/index.d.ts', 'integrations/nestjs/index.d.ts'].map((f) => `dist/cjs/${f}`),
-  esm: ['index.d.mts', 'integrations/express/index.d.mts', 'integrations/fastify/index.d.mts', 'integrations/nestjs/index.d.mts'].map((f) => `dist/esm/${f}`),
+  cjs: ['index.d.ts', 'integrations/express/index.d.ts', 'integrations/fastify/index.d.ts', 'integrations/nestjs/index.d.ts', 'migrations/index.d.ts', 'testing/index.d.ts'].map((f) => `dist/cjs/${f}`),
+  esm: ['index.d.mts', 'integrations/express/index.d.mts', 'integrations/fastify/index.d.mts', 'integrations/nestjs/index.d.mts', 'migrations/index.d.mts', 'testing/index.d.mts'].map((f) => `dist/esm/${f}`),
 };
 /** Files of scripts/consumer copied into the project. */
 const FIXTURES = ['database.cjs', 'isolation-check.cjs', 'tenant-isolation.cjs', 'tenant-isolation.mjs', 'entities.ts', 'mikro-orm.config.ts'];

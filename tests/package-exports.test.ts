@@ -102,7 +102,7 @@ it('every runtime export has a type declaration for both import and require', ()
   }
 });
 
-/** `exports` subpaths besides the root and package.json: `./express`, `./fastify`, `./nestjs`. */
+/** `exports` subpaths besides the root and package.json: `./express`, `./fastify`, `./nestjs`, `./migrations`. */
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
 const subpaths = Object.keys(pkg.exports).filter((key) => key !== '.' && key !== './package.json');
 
@@ -146,8 +146,9 @@ it.each(SETTINGS)('the root and every subpath type-check under $name', ({ module
     const diagnostics = ts.getPreEmitDiagnostics(program).map((d) => ts.flattenDiagnosticMessageText(d.messageText, '\n'));
     expect(diagnostics).toEqual([]);
     const loaded = program.getSourceFiles().map((f) => relative(root, f.fileName));
+    // Each subpath's declarations, as its `exports` entry names them (./express: dist/<build>/integrations/express/index).
     const declarations = (build: string) =>
-      ['index', ...subpaths.map((key) => `integrations/${key.slice(2)}/index`)].map((entry) => `dist/${build}/${entry}.d.${build === 'esm' ? 'mts' : 'ts'}`);
+      ['.', ...subpaths].map((key) => pkg.exports[key][build === 'esm' ? 'import' : 'require'].types.replace(/^\.\//, ''));
     expect(loaded).toEqual(expect.arrayContaining(builds.flatMap(declarations)));
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -51,7 +51,7 @@ it.each(Object.entries(moduleSettings))('every TypeScript sample in the README c
       types: ['node'],
       typeRoots: [join(root, 'node_modules', '@types')],
       baseUrl: root,
-      paths: { 'mikro-orm-rls': ['src/index.ts'], 'mikro-orm-rls/*': ['src/integrations/*/index.ts'] },
+      paths: { 'mikro-orm-rls': ['src/index.ts'], 'mikro-orm-rls/migrations': ['src/migrations/index.ts'], 'mikro-orm-rls/testing': ['src/testing/index.ts'], 'mikro-orm-rls/*': ['src/integrations/*/index.ts'] },
     });
     const diagnostics = ts
       .getPreEmitDiagnostics(program)

@@ -4,10 +4,13 @@
 // setting, with and without skipLibCheck: the root and each subpath resolve to the package's declarations.
 import type { Request } from 'express';
 import { Collection, defineEntity, EntitySchema, MikroORM } from '@mikro-orm/core';
+import { Migration } from '@mikro-orm/migrations';
 import { Command, ConditionArg, Permissive, RlsEntityManager, RlsSessioner, RlsViolationError, createPolicies, withRls, type RlsOptions } from 'mikro-orm-rls';
 import { rlsMiddleware, type RlsRequestOptions } from 'mikro-orm-rls/express';
 import { rlsPlugin, type RlsPluginOptions } from 'mikro-orm-rls/fastify';
 import { RlsModule, type RlsModuleOptions } from 'mikro-orm-rls/nestjs';
+import { rlsMigration, type RlsMigrationSql } from 'mikro-orm-rls/migrations';
+import { expectCanSelect, seedAsOwner, type RlsRows } from 'mikro-orm-rls/testing';
 
 /** `true` for a real type, `false` for `any`, which an import whose declarations were not found becomes. */
 type Resolved<T> = 0 extends 1 & T ? false : true;
@@ -22,7 +25,12 @@ export const resolved: [
   Resolved<RlsPluginOptions>,
   Resolved<typeof RlsModule>,
   Resolved<RlsModuleOptions>,
-] = [true, true, true, true, true, true, true, true, true];
+  Resolved<typeof rlsMigration>,
+  Resolved<RlsMigrationSql>,
+  Resolved<typeof expectCanSelect>,
+  Resolved<typeof seedAsOwner>,
+  Resolved<RlsRows<object>>,
+] = [true, true, true, true, true, true, true, true, true, true, true, true, true, true];
 
 const tenantId = ConditionArg({ comparatorName: 'tenant_id', type: 'integer' });
 export const policy = Permissive({ conditionArgs: [tenantId], cmd: Command.all });
@@ -74,4 +82,18 @@ export async function usage(options: Parameters<typeof withRls>[0]): Promise<num
     if (error instanceof RlsViolationError) return error.table.length;
   }
   return mine + all + rows.length + viaSessioner + (scoped.rlsContext ? 1 : 0) + (scoped.isRlsBypassed ? 1 : 0);
+}
+
+// A hand-written migration's `this.config` is what the migration helpers take, on either major.
+export class HandWrittenMigration extends Migration {
+  override async up(): Promise<void> {
+    const rls = rlsMigration(this.config);
+    for (const statement of rls.steps(rls.enableRls('note'), rls.createPolicy('note', policy, { position: 1 })).up) this.addSql(statement);
+  }
+}
+
+// The test kit's checks take the application's ORM and its entities, on either major.
+export async function policyCheck(orm: MikroORM): Promise<void> {
+  await seedAsOwner(orm, (em) => em.create(Note, { id: 1, tenantId: 1 }));
+  await expectCanSelect(orm, { as: { tenant_id: 1 }, entity: Note, ids: [1] });
 }

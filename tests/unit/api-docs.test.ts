@@ -64,6 +64,29 @@ declare function accountIdOf(request: FastifyRequest): number | undefined;
 declare class Item { id: number; }
 `,
   },
+  migrations: {
+    file: 'src/migrations/index.ts',
+    importPath: '../../../src/migrations',
+    prelude: `
+import { Migration } from '@mikro-orm/migrations';
+import { Command, ConditionArg, Permissive, type Policy } from '../../../src';
+declare const rls: RlsMigrationHelpers;
+declare const ownNotes: Policy;
+`,
+  },
+  testing: {
+    file: 'src/testing/index.ts',
+    importPath: '../../../src/testing',
+    prelude: `
+import type { MikroORM } from '@mikro-orm/core';
+import type { Options } from '@mikro-orm/postgresql';
+import { withRls } from '../../../src';
+declare const orm: MikroORM;
+declare const ownerOrm: MikroORM;
+declare const config: Options;
+declare class Item { id: number; title: string; account: number; }
+`,
+  },
   nestjs: {
     file: 'src/integrations/nestjs/index.ts',
     importPath: '../../../src/integrations/nestjs',

@@ -36,6 +36,10 @@ const LAYERS: Record<string, number> = {
   'integrations/fastify': 21,
   'integrations/nestjs': 21,
   cli: 21,
+  // mikro-orm-rls/migrations: SQL for hand-written migrations, from the declarations and the rendering.
+  migrations: 21,
+  // mikro-orm-rls/testing: the policy test kit, on the adapter interface.
+  testing: 21,
   '.': 30, // src/index.ts, the package's root entry
 };
 

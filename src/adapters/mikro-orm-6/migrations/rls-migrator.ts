@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import type { MikroORM } from '@mikro-orm/core';
 import { replaceExtension } from './register-extension';
 import { Migrator } from '@mikro-orm/migrations';
@@ -27,6 +27,8 @@ interface MigratorInternals {
  */
 export class RlsMigrator extends Migrator {
   private nextRlsSnapshot?: RlsSnapshot;
+  /** A blank migration is written by hand: what it does to policies is known only once it ran. */
+  private forgetRlsSnapshot = false;
 
   static override register(orm: MikroORM): void {
     replaceExtension(orm, '@mikro-orm/migrator', () => new RlsMigrator(orm.em as never));
@@ -50,7 +52,10 @@ export class RlsMigrator extends Migrator {
 
   /** @internal Called through MikroORM's Migrator for create, initial and check. */
   async rlsSchemaDiff(blank: boolean, initial: boolean, schemaDiff: SchemaDiff): Promise<SchemaDiff> {
-    if (blank) return schemaDiff;
+    if (blank) {
+      this.forgetRlsSnapshot = true;
+      return schemaDiff;
+    }
     const plan = await planWithOrm(this.internals.em, schemaDiff, { initial, snapshot: initial ? undefined : this.readRlsSnapshot() });
     this.nextRlsSnapshot = snapshotOf(this.internals.em.config.get('rls')!.tables, plan.canonical, plan.partitions);
     return { up: plan.up, down: plan.down };
@@ -58,6 +63,8 @@ export class RlsMigrator extends Migrator {
 
   protected override async storeCurrentSchema(...args: Parameters<Migrator['storeCurrentSchema']>): Promise<void> {
     await super.storeCurrentSchema(...args);
+    // The next migration:create / check then compares with the catalog, where the hand-written migration ran.
+    if (this.forgetRlsSnapshot) rmSync(this.rlsSnapshotPath, { force: true });
     if (this.internals.options.snapshot === false || !this.nextRlsSnapshot) return;
     writeFileSync(this.rlsSnapshotPath, `${JSON.stringify(this.nextRlsSnapshot, null, 2)}\n`);
   }

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import type { MikroORM } from '@mikro-orm/core';
 import { Migrator } from '@mikro-orm/migrations';
 import type { DatabaseSchema } from '@mikro-orm/sql';
@@ -36,6 +36,8 @@ const nativeSchemaDiff = (Migrator.prototype as unknown as MigratorInternals).ge
  */
 export class RlsMigrator extends Migrator {
   private nextRlsSnapshot?: RlsSnapshot;
+  /** A blank migration is written by hand: what it does to policies is known only once it ran. */
+  private forgetRlsSnapshot = false;
 
   static override register(orm: MikroORM): void {
     orm.config.registerExtension('@mikro-orm/migrator', () => new RlsMigrator(orm.em as never));
@@ -72,7 +74,10 @@ export class RlsMigrator extends Migrator {
   /** @internal Called by MikroORM's Migrator for create, `--initial` and (here) check. */
   async rlsSchemaDiff(blank: boolean, initial: boolean): Promise<SchemaDiff> {
     const schemaDiff = await this.rlsGenerator.withoutRlsPlan(() => nativeSchemaDiff.call(this, blank, initial));
-    if (blank) return schemaDiff;
+    if (blank) {
+      this.forgetRlsSnapshot = true;
+      return schemaDiff;
+    }
     const snapshot = initial ? undefined : await this.readRlsSnapshot();
     const plan = await planWithOrm(this.em, schemaDiff, { initial, snapshot });
     this.nextRlsSnapshot = snapshotOf(rlsSettingsOf(this.config).tables, plan.canonical, plan.partitions);
@@ -90,6 +95,8 @@ export class RlsMigrator extends Migrator {
     // An introspected schema (snapshotOnMigrate) holds the live policies: the snapshot keeps none, as the
     // one `migration:create` writes, so both compare the same way.
     await super.storeCurrentSchema(withoutNativeRls(schema));
+    // The next migration:create / check then compares with the catalog, where the hand-written migration ran.
+    if (this.forgetRlsSnapshot) rmSync(await this.rlsSnapshotPath(), { force: true });
     if (this.options.snapshot === false || !this.nextRlsSnapshot) return;
     writeFileSync(await this.rlsSnapshotPath(), `${JSON.stringify(this.nextRlsSnapshot, null, 2)}\n`);
   }

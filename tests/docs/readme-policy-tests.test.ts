@@ -1,0 +1,69 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Options } from '@mikro-orm/core';
+import { MikroORM } from '@mikro-orm/postgresql';
+import ts from 'typescript';
+import { withRls } from '../../src';
+import { buildPackageUnderV7 } from '../fixtures/v7-cli-project';
+import { mikroOrmTreeOfThisRun } from '../support/mikro-orm-tree';
+import { createSchema } from '../support/schema-generator';
+import { createTestDatabase, type TestDatabase } from '../support/test-database';
+import { TEST_ROLES } from '../support/test-roles';
+
+// The README's "Testing your policies" file, run as printed by `node --test` (no Jest: the kit needs no
+// test framework), with the Quickstart's entities.ts, on a database whose tables and policies exist, as
+// the owner and the unprivileged application role. The package is compiled to JavaScript inside the
+// run's install tree (the root for MikroORM 6, v7/ for MikroORM 7), so the file loads that major.
+
+jest.setTimeout(180_000);
+
+const repo = join(__dirname, '..', '..');
+const readme = readFileSync(join(repo, 'README.md'), 'utf8');
+const entitiesBlock = /```ts\n(\/\/ file: entities\.ts\n[\s\S]*?)```/.exec(readme)?.[1];
+const testBlock = /```ts\n(\/\/ file: policies\.test\.ts\n[\s\S]*?)```/.exec(readme)?.[1];
+
+let db: TestDatabase | undefined;
+const folders: string[] = [];
+afterAll(async () => {
+  await db?.drop();
+  for (const dir of folders) rmSync(dir, { recursive: true, force: true });
+});
+
+/** A README block as CommonJS, its imports of the package pointed at the build. */
+function toCommonJs(code: string, build: string): string {
+  const js = ts.transpileModule(code, { compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022, esModuleInterop: true } }).outputText;
+  return js
+    .replace(/require\("mikro-orm-rls\/testing"\)/g, `require(${JSON.stringify(join(build, 'testing'))})`)
+    .replace(/require\("mikro-orm-rls"\)/g, `require(${JSON.stringify(join(build, 'index'))})`);
+}
+
+it("the README's policy test file passes under node --test, as the application role", async () => {
+  if (!entitiesBlock || !testBlock) throw new Error('README.md lacks the entities.ts block or the policies.test.ts block');
+  const tree = join(repo, mikroOrmTreeOfThisRun() === 'v7' ? 'v7' : 'node_modules');
+  const build = buildPackageUnderV7(mkdtempSync(join(tree, '.rls-build-')));
+  const project = mkdtempSync(join(tree, '.readme-policy-tests-'));
+  folders.push(build, project);
+  writeFileSync(join(project, 'entities.js'), toCommonJs(entitiesBlock, build));
+  writeFileSync(join(project, 'policies.test.js'), toCommonJs(testBlock, build));
+
+  // The tables and their policies, as the project's migrations would leave them.
+  db = await createTestDatabase();
+  const { entities } = require(join(project, 'entities.js')) as { entities: Options['entities'] };
+  const owner = await MikroORM.init(withRls({ clientUrl: db.ownerUrl, entities }));
+  try {
+    await createSchema(owner);
+  } finally {
+    await owner.close(true);
+  }
+  await db.assertAppRoleIsUnprivileged();
+
+  const run = spawnSync(process.execPath, ['--test', '--test-reporter=tap', 'policies.test.js'], {
+    cwd: project,
+    encoding: 'utf8',
+    timeout: 150_000,
+    env: { ...process.env, OWNER_DATABASE_URL: db.ownerUrl, APP_DATABASE_URL: db.appUrl, BYPASS_ROLE: TEST_ROLES.bypass },
+  });
+  const output = `${run.stdout}${run.stderr}`;
+  expect({ status: run.status, output }).toEqual({ status: 0, output: expect.stringMatching(/# pass 4\n# fail 0\n/) });
+});
