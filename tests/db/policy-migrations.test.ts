@@ -153,6 +153,15 @@ it('a blank migration stays blank: no policy statement in it', async () => {
   expect(await state()).toEqual(before);
 });
 
+it('a declaration written another way that PostgreSQL stores the same (spaces, parentheses) needs no migration', async () => {
+  await startFrom({});
+  const before = await state();
+  const migrator = await migratorFor({ notePolicy: 'ownReformatted' });
+  expect(await migrator.checkMigrationNeeded()).toBe(false);
+  expect((await create(migrator)).code).toBe('');
+  expect(await state()).toEqual(before);
+});
+
 it('a changed cast alone makes a policy-only migration with ALTER POLICY, and down restores it exactly', async () => {
   await startFrom({});
   const before = await state();
