@@ -2,6 +2,7 @@ import type { TableRef } from '../ddl/quote';
 import { forceRowLevelSecuritySql, rowLevelSecuritySql } from '../ddl/statements';
 import { tableKey } from '../ddl/table-keys';
 import type { RlsOperation } from '../diff/operation';
+import { joinStatements } from './split-statements';
 import { statementTarget } from './tables-in-sql';
 
 /**
@@ -114,9 +115,6 @@ function transactionsOf(units: readonly Unit[]): Unit[] {
   return transactions;
 }
 
-/** One transaction's statements as one text: PostgreSQL runs a message of several statements as one transaction. */
-const transactionText = (statements: Unit) => statements.map((s) => `${s.trim().replace(/;+$/, '')};`).join('\n');
-
 const withBlankLines = (texts: string[]) => texts.flatMap((text, i) => (i === 0 ? [text] : ['', text]));
 
 /**
@@ -131,8 +129,8 @@ export function migrationStatements(parts: MigrationParts, flat: { up: string[];
   const fits = (list: Unit[]) => locksOf(list.flat()) <= TRANSACTION_LOCK_BUDGET;
   if (fits(units.up) && fits(units.down)) return { ...flat, transactional: true };
   return {
-    up: withBlankLines(transactionsOf(units.up).map(transactionText)),
-    down: withBlankLines(transactionsOf(units.down).map(transactionText)),
+    up: withBlankLines(transactionsOf(units.up).map(joinStatements)),
+    down: withBlankLines(transactionsOf(units.down).map(joinStatements)),
     transactional: false,
   };
 }

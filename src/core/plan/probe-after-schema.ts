@@ -9,6 +9,7 @@ import { tableKey } from '../ddl/table-keys';
 import { RlsConfigurationError } from '../errors/rls-configuration-error';
 import { postgresErrorText } from './postgres-error-text';
 import { inRolledBackSavepoint } from './rolled-back-savepoint';
+import { joinStatements } from './split-statements';
 import { statementTarget } from './tables-in-sql';
 
 /**
@@ -138,6 +139,23 @@ async function dropPoliciesOf(db: Queryable, altered: readonly TableRef[]): Prom
   }
 }
 
+/**
+ * Runs the statements in one message (thousands of them would otherwise be thousands of round trips);
+ * when that fails, again one by one from a savepoint, so that the error names the statement.
+ */
+async function runSchemaStatements(db: Queryable, statements: readonly string[]): Promise<void> {
+  if (statements.length === 0) return;
+  await db.query('savepoint mikro_orm_rls_schema');
+  try {
+    await db.query(joinStatements(statements));
+  } catch {
+    // Not swallowed: the failing statement is found and reported below.
+    await db.query('rollback to savepoint mikro_orm_rls_schema');
+    for (const statement of statements) await runSchemaStatement(db, statement);
+  }
+  await db.query('release savepoint mikro_orm_rls_schema');
+}
+
 async function assertTablesExist(db: Queryable, specs: readonly TableRlsSpec[]): Promise<void> {
   const missing = await findMissingTables(db, specs.map((s) => s.table));
   if (missing.length === 0) return;
@@ -161,7 +179,7 @@ export async function probeAfterSchema(db: Queryable, specs: readonly TableRlsSp
     const canonical = await inRolledBackSavepoint(db, 'mikro_orm_rls_probe', async () => {
       const needed = statements.for(chunk);
       await dropPoliciesOf(db, needed.altered);
-      for (const statement of needed.statements) await runSchemaStatement(db, statement);
+      await runSchemaStatements(db, needed.statements);
       await assertTablesExist(db, chunk);
       return canonicalizeSpecs(db, chunk);
     });
