@@ -9,7 +9,7 @@ import { statementTarget } from './tables-in-sql';
  * How many locks one transaction of a migration may take, by the pessimistic count of
  * {@link estimatedLocks}. PostgreSQL keeps every lock until the transaction ends, in one table shared by
  * all sessions, sized `max_locks_per_transaction` (64 by default) x `max_connections` (100): 6,400. The
- * estimate counts about twice what PostgreSQL really takes (a table with 4 policies: 18 against 9), so a
+ * estimate counts about twice what PostgreSQL really takes (a new table with 4 policies: 20 against 9), so a
  * transaction of this budget takes about half of that table.
  */
 export const TRANSACTION_LOCK_BUDGET = 6400;
