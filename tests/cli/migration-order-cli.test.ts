@@ -1,6 +1,7 @@
-import { CLI_MAJOR, cliProjectOfThisRun, removeCliBuild, type AnyCliProject } from '../fixtures/cli-project-of-this-run';
+import { CLI_MAJOR, type AnyCliProject } from '../fixtures/cli-project-of-this-run';
+import { cliProjectPerTest } from '../fixtures/cli-project-per-test';
 import { rlsState } from '../support/rls-state';
-import { createTestDatabase, type TestDatabase } from '../support/test-database';
+import type { TestDatabase } from '../support/test-database';
 
 // Everyday orders of the migration commands in which the database is behind the last migration: a
 // policy changed after `migration:create` but before `migration:up`, through the real CLI of the run's
@@ -33,16 +34,8 @@ ${CLI_MAJOR === 6 ? 'export const entities = [Doc];\nvoid Restrictive;' : 'expor
 `;
 }
 
+const freshProject = cliProjectPerTest();
 let db: TestDatabase | undefined;
-let project: AnyCliProject | undefined;
-
-afterEach(async () => {
-  project?.remove();
-  await db?.drop();
-  project = undefined;
-  db = undefined;
-});
-afterAll(removeCliBuild);
 
 /** Migration files are named by the second they are made in: the next one waits for the next second. */
 const nextSecond = () => new Promise((resolve) => setTimeout(resolve, 1050 - (Date.now() % 1000)));
@@ -51,10 +44,10 @@ const statementsOf = (file: string) => [...file.matchAll(/this\.addSql\(`([^`]*)
 const state = () => rlsState(db!, ['doc']);
 
 async function newProject(d: Doc): Promise<AnyCliProject> {
-  db = await createTestDatabase();
-  project = cliProjectOfThisRun(db.ownerUrl);
-  project.entities(entities(d));
-  return project;
+  const fresh = await freshProject();
+  db = fresh.db;
+  fresh.project.entities(entities(d));
+  return fresh.project;
 }
 
 it('a policy changed after migration:create and before migration:up: check reports it, the next migration holds exactly the change, both go up, and its down is exact', async () => {

@@ -1,10 +1,11 @@
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CLI_MAJOR, cliProjectOfThisRun, removeCliBuild, type AnyCliProject } from '../fixtures/cli-project-of-this-run';
+import { CLI_MAJOR, type AnyCliProject } from '../fixtures/cli-project-of-this-run';
+import { cliProjectPerTest } from '../fixtures/cli-project-per-test';
 import { notesAndOrdersEntitiesJs } from '../fixtures/v7-cli-project';
 import { notesAndOrdersEntitiesTs } from '../fixtures/notes-and-orders-model';
 import { rlsState } from '../support/rls-state';
-import { createTestDatabase, grantSchemaUsage, type TestDatabase } from '../support/test-database';
+import { grantSchemaUsage } from '../support/test-database';
 
 // A project whose RLS snapshot was written by version 0.1 (format version 1: PostgreSQL's canonical text
 // beside the rendered one, 5.7 MB at 1,000 tables) keeps working after the upgrade, through the real CLI
@@ -18,16 +19,7 @@ const TABLES = ['note', 'order'];
 const body = (d: { cast?: 'integer' | 'bigint' } = {}) => (CLI_MAJOR === 7 ? notesAndOrdersEntitiesJs(d) : notesAndOrdersEntitiesTs(d));
 const version1 = readFileSync(join(__dirname, '..', 'fixtures', 'snapshots', 'v1-notes-and-orders.rls.json'), 'utf8');
 
-let db: TestDatabase | undefined;
-let project: AnyCliProject | undefined;
-
-afterEach(async () => {
-  project?.remove();
-  await db?.drop();
-  project = undefined;
-  db = undefined;
-});
-afterAll(removeCliBuild);
+const freshProject = cliProjectPerTest();
 
 const rlsSnapshotOf = (p: AnyCliProject) => {
   const dir = join(p.dir, 'migrations');
@@ -35,8 +27,7 @@ const rlsSnapshotOf = (p: AnyCliProject) => {
 };
 
 it('a version 1 snapshot: check is clean, create writes nothing, the next change is exactly its ALTER POLICY statements, and the snapshot is then version 2', async () => {
-  db = await createTestDatabase();
-  const p = (project = cliProjectOfThisRun(db.ownerUrl));
+  const { db, project: p } = await freshProject();
   p.entities(body());
   p.ok('migration:create', '--initial');
   p.ok('migration:up');

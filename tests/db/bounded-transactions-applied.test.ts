@@ -1,8 +1,7 @@
-import { Client } from 'pg';
-import type { TableRlsSpec } from '../../src/core/ddl';
 import { diffRls } from '../../src/core/diff/diff-rls';
 import { migrationStatements } from '../../src/core/plan/bounded-transactions';
-import { createTestDatabase, type TestDatabase } from '../support/test-database';
+import { fourPolicies } from '../fixtures/four-policies';
+import { ownerClientPerTest } from '../support/owner-client-per-test';
 
 // A migration written as bounded transactions, applied as MikroORM applies a migration whose
 // isTransactional() is false: each addSql text sent on its own, outside any transaction. Each is one
@@ -11,53 +10,29 @@ import { createTestDatabase, type TestDatabase } from '../support/test-database'
 
 jest.setTimeout(120_000);
 
-let db: TestDatabase;
-let client: Client;
-
-beforeEach(async () => {
-  db = await createTestDatabase();
-  client = new Client({ connectionString: db.ownerUrl });
-  await client.connect();
-});
-
-afterEach(async () => {
-  await client.end();
-  await db.drop();
-});
+const current = ownerClientPerTest();
+const query = (text: string, params?: unknown[]) => current().client.query(text, params);
 
 const TABLES = 800;
 const names = Array.from({ length: TABLES }, (_, i) => `t${i}`);
-const spec = (name: string, role: string): TableRlsSpec => ({
-  table: { schema: 'public', name },
-  force: true,
-  policies: ['select', 'insert', 'update', 'delete'].map((command) => ({
-    name: `own_${command}`,
-    permissive: true,
-    command: command as 'select',
-    roles: [role],
-    using: command === 'insert' ? null : `"account_id" = 1`,
-    withCheck: command === 'insert' || command === 'update' ? `"account_id" = 1` : null,
-  })),
-});
-
 /** The up of an initial migration of TABLES tables; the last table's policies are for `lastRole`. */
 function initialUp(lastRole: string): string[] {
   const schema = { up: names.map((t) => `create table "${t}" ("id" serial primary key, "account_id" int not null)`), down: [] };
-  const after = diffRls(names.map((t, i) => spec(t, i === TABLES - 1 ? lastRole : 'public')), []);
+  const after = diffRls(names.map((t, i) => fourPolicies(t, i === TABLES - 1 ? lastRole : 'public')), []);
   const migration = migrationStatements({ before: [], schema, after, defaultSchema: 'public' }, { up: [], down: [] });
   expect(migration.transactional).toBe(false);
   return migration.up.filter((text) => text !== '');
 }
 
 const protectedTables = async () =>
-  (await client.query(`select count(*)::int as n from pg_class where relname ~ '^t[0-9]+$' and relkind = 'r' and relrowsecurity and relforcerowsecurity`)).rows[0].n;
-const allTables = async () => (await client.query(`select count(*)::int as n from pg_class where relname ~ '^t[0-9]+$' and relkind = 'r'`)).rows[0].n;
-const policies = async () => (await client.query(`select count(*)::int as n from pg_policies where tablename ~ '^t[0-9]+$'`)).rows[0].n;
+  (await query(`select count(*)::int as n from pg_class where relname ~ '^t[0-9]+$' and relkind = 'r' and relrowsecurity and relforcerowsecurity`)).rows[0].n;
+const allTables = async () => (await query(`select count(*)::int as n from pg_class where relname ~ '^t[0-9]+$' and relkind = 'r'`)).rows[0].n;
+const policies = async () => (await query(`select count(*)::int as n from pg_policies where tablename ~ '^t[0-9]+$'`)).rows[0].n;
 
 it('applies as several transactions, after which every table has RLS and its policies', async () => {
   const transactions = initialUp('public');
   expect(transactions.length).toBeGreaterThan(2);
-  for (const text of transactions) await client.query(text);
+  for (const text of transactions) await query(text);
   expect({ tables: await allTables(), protected: await protectedTables(), policies: await policies() }).toEqual({ tables: TABLES, protected: TABLES, policies: TABLES * 4 });
 });
 
@@ -66,7 +41,7 @@ it('a transaction that fails changes nothing of its own, and leaves every table 
   let failed = -1;
   for (const [i, text] of transactions.entries()) {
     try {
-      await client.query(text);
+      await query(text);
     } catch (error) {
       expect((error as Error).message).toMatch(/role "a_role_that_does_not_exist" does not exist/);
       failed = i;
@@ -78,7 +53,7 @@ it('a transaction that fails changes nothing of its own, and leaves every table 
   const committedPolicies = await policies();
   expect(committedPolicies % 4).toBe(0);
   expect(committedPolicies).toBeLessThan(TABLES * 4);
-  expect((await client.query(`select count(*)::int as n from pg_policies where tablename = $1`, [`t${TABLES - 1}`])).rows[0].n).toBe(0);
+  expect((await query(`select count(*)::int as n from pg_policies where tablename = $1`, [`t${TABLES - 1}`])).rows[0].n).toBe(0);
   expect(await allTables()).toBe(TABLES);
   expect(await protectedTables()).toBe(TABLES);
 });

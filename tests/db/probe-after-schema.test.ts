@@ -1,9 +1,8 @@
-import { Client } from 'pg';
 import type { Queryable } from '../../src/core/catalog/queryable';
 import type { TableRlsSpec } from '../../src/core/ddl';
 import { PROBE_CHUNK_TABLES, probeAfterSchema } from '../../src/core/plan/probe-after-schema';
 import { RlsConfigurationError } from '../../src';
-import { createTestDatabase, type TestDatabase } from '../support/test-database';
+import { ownerClientPerTest } from '../support/owner-client-per-test';
 
 // Planning asks PostgreSQL for the canonical text of the declared policies as they will be after the
 // migration's schema statements: chunk by chunk, each in a savepoint rolled back after it, so that a
@@ -12,21 +11,8 @@ import { createTestDatabase, type TestDatabase } from '../support/test-database'
 
 jest.setTimeout(120_000);
 
-let db: TestDatabase;
-let client: Client;
-
-beforeEach(async () => {
-  db = await createTestDatabase();
-  client = new Client({ connectionString: db.ownerUrl });
-  await client.connect();
-  await client.query('begin');
-});
-
-afterEach(async () => {
-  await client.query('rollback');
-  await client.end();
-  await db.drop();
-});
+const current = ownerClientPerTest({ inTransaction: true });
+const client = { query: (text: string, params?: unknown[]) => current().client.query(text, params) };
 
 /** The transaction as a Queryable, noting the most locks this backend held before a savepoint is rolled back. */
 function recordingLocks(): { db: Queryable; maxLocks: () => number } {

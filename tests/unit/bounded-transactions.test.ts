@@ -1,30 +1,17 @@
 import { estimatedLocks, migrationStatements, TRANSACTION_LOCK_BUDGET, type MigrationParts } from '../../src/core/plan/bounded-transactions';
 import { diffRls } from '../../src/core/diff/diff-rls';
-import type { TableRlsSpec } from '../../src/core/ddl';
+import { fourPolicies } from '../fixtures/four-policies';
 
 // How a migration's statements are cut into transactions: one, as MikroORM runs a migration, while the
 // estimated locks fit the budget; consecutive bounded ones otherwise, where a table's RLS statements stay
 // together and a new table gets RLS switched on in the transaction that creates it.
-
-const spec = (name: string): TableRlsSpec => ({
-  table: { schema: 'public', name },
-  force: true,
-  policies: ['select', 'insert', 'update', 'delete'].map((command) => ({
-    name: `own_${command}`,
-    permissive: true,
-    command: command as 'select',
-    roles: ['public'],
-    using: command === 'insert' ? null : 'a = 1',
-    withCheck: command === 'insert' || command === 'update' ? 'a = 1' : null,
-  })),
-});
 
 /** An initial migration of `n` tables: create them, then their policies. */
 function initial(n: number): { parts: MigrationParts; flat: { up: string[]; down: string[] } } {
   const names = Array.from({ length: n }, (_, i) => `t${i}`);
   const schemaUp = names.map((t) => `create table "${t}" ("id" serial primary key, "a" int not null);`);
   const schemaDown = names.map((t) => `drop table if exists "${t}" cascade;`);
-  const after = diffRls(names.map(spec), []);
+  const after = diffRls(names.map((t) => fourPolicies(t)), []);
   const parts = { before: [], schema: { up: schemaUp, down: schemaDown }, after, defaultSchema: 'public' };
   const flat = { up: [...schemaUp, ...after.flatMap((op) => op.up)], down: [...[...after].reverse().flatMap((op) => op.down), ...schemaDown] };
   return { parts, flat };
