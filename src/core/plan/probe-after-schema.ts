@@ -14,11 +14,11 @@ import { statementTarget } from './tables-in-sql';
 
 /**
  * Tables probed per savepoint. Each chunk creates its tables and probes inside a savepoint that is rolled
- * back, which releases its locks: a chunk holds a few locks per table (the table, its sequences, indexes,
- * row type), far below the 64 x max_connections of a server with default settings, whatever the size of
- * the migration.
+ * back, which releases its locks: a chunk holds about 8 locks per table (the table, its row types,
+ * sequences, primary key, TOAST table), some 800 of the 64 x max_connections (6,400) a server with default
+ * settings has for all its sessions, whatever the size of the migration.
  */
-export const PROBE_CHUNK_TABLES = 200;
+export const PROBE_CHUNK_TABLES = 100;
 
 /** The schema statements the policies are probed after, as MikroORM writes them. */
 export interface SchemaToProbeAfter {
