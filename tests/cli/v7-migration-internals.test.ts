@@ -52,6 +52,8 @@ it.each([
   ['getSchemaDiff', `Migrator.prototype.getSchemaDiff = undefined;`, /Migrator.prototype has no getSchemaDiff/],
   ['create', `Migrator.prototype.create = async function () {};`, /Migrator.prototype.create no longer calls this.getSchemaDiff\(/],
   ['storeCurrentSchema', `Migrator.prototype.storeCurrentSchema = async function () {};`, /storeCurrentSchema no longer calls this.getSnapshotPath\(\)/],
+  ['runner', `require('@mikro-orm/migrations').MigrationRunner.prototype.run = async function () {};`, /MigrationRunner.prototype.run no longer calls !migration.isTransactional\(\)/],
+  ['generator', `require('@mikro-orm/migrations').MigrationGenerator.prototype.generate = async function () {};`, /MigrationGenerator.prototype.generate no longer calls this.generateMigrationFile\(/],
 ])("catches a changed Migrator's %s", (_, patch, message) => {
   const out = onV7(`${patch}\nconsole.log(problem(internals.migratorAssumptions(Migrator.prototype)))`);
   expect(out).toMatch(/^RlsAdapterAssumptionError: /);

@@ -10,6 +10,7 @@ import { runSql } from '../support/sql-client';
 import { superuserUrl } from '../support/superuser-url';
 import { migratorOf, type MigratorOfEitherMajor } from '../support/migrator';
 import { createTestDatabase, type TestDatabase } from '../support/test-database';
+import { createSchema } from '../support/schema-generator';
 
 // The policy change matrix of `migration:create`, driven in process through the Migrator the CLI uses
 // (`orm.getMigrator()` on MikroORM 6, `orm.migrator` on 7: createMigration / create, checkMigrationNeeded /
@@ -131,6 +132,18 @@ it('the initial migration creates the policies after the tables, and applying it
   ]);
 });
 
+it('the initial migration of tables that exist already (created without migrations) probes them as they are and is recorded as applied', async () => {
+  await newProject();
+  const migrator = await migratorFor({});
+  const orm = project!.orms[0];
+  await createSchema(orm);
+  const before = await state();
+  const { code } = await create(migrator, { initial: true });
+  expect(code).toMatch(/create policy "own_select" on "public"."note"/);
+  expect(await state()).toEqual(before);
+  expect(await migrator.checkMigrationNeeded()).toBe(false);
+});
+
 it('right after a migration is applied, nothing is left to migrate and createMigration writes no file', async () => {
   await startFrom({});
   const migrator = await migratorFor({});
@@ -150,6 +163,15 @@ it('a blank migration stays blank: no policy statement in it', async () => {
   expect(fileName).not.toBe('');
   expect(code).not.toMatch(/polic/);
   await migrator.up();
+  expect(await state()).toEqual(before);
+});
+
+it('a declaration written another way that PostgreSQL stores the same (spaces, parentheses) needs no migration', async () => {
+  await startFrom({});
+  const before = await state();
+  const migrator = await migratorFor({ notePolicy: 'ownReformatted' });
+  expect(await migrator.checkMigrationNeeded()).toBe(false);
+  expect((await create(migrator)).code).toBe('');
   expect(await state()).toEqual(before);
 });
 

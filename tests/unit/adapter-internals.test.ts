@@ -1,8 +1,8 @@
 import { EntityManager } from '@mikro-orm/core';
 import { EntityManager as SqlEntityManager } from '@mikro-orm/knex';
-import { Migrator } from '@mikro-orm/migrations';
+import { MigrationGenerator, MigrationRunner, Migrator } from '@mikro-orm/migrations';
 import { PostgreSqlDriver } from '@mikro-orm/postgresql';
-import { ASSUMPTIONS, assertAssumptions, migratorAssumption } from '../../src/adapters/mikro-orm-6/internals';
+import { ASSUMPTIONS, assertAssumptions, migrationFileAssumption, migratorAssumption } from '../../src/adapters/mikro-orm-6/internals';
 import { RlsAdapterAssumptionError, RlsEntityManager } from '../../src';
 
 // Tripwires for the MikroORM 6, knex and pg internals the adapter relies on (named in
@@ -10,7 +10,7 @@ import { RlsAdapterAssumptionError, RlsEntityManager } from '../../src';
 // withRls with an error that names it.
 
 it('every assumption holds on the installed MikroORM, knex and pg', () => {
-  const problems = [...ASSUMPTIONS, migratorAssumption(Migrator.prototype)].map((a) => [a.what, a.problem()]).filter(([, problem]) => problem !== undefined);
+  const problems = [...ASSUMPTIONS, migratorAssumption(Migrator.prototype), migrationFileAssumption({ Migrator, MigrationRunner, MigrationGenerator })].map((a) => [a.what, a.problem()]).filter(([, problem]) => problem !== undefined);
   expect(problems).toEqual([]);
   expect(ASSUMPTIONS.length).toBeGreaterThanOrEqual(8);
 });
@@ -51,6 +51,16 @@ it('names a missing Migrator member', () => {
   const broken = Object.create(Migrator.prototype, { getSchemaDiff: { value: undefined } }) as object;
   expect(() => assertAssumptions([migratorAssumption(broken)])).toThrow(RlsAdapterAssumptionError);
   expect(() => assertAssumptions([migratorAssumption(broken)])).toThrow(/getSchemaDiff/);
+});
+
+it.each([
+  ['the runner no longer checks isTransactional', { MigrationRunner: { prototype: { run() {} } } }, /MigrationRunner.run does not check migration.isTransactional\(\)/],
+  ['the generator writes files another way', { MigrationGenerator: { prototype: { generate() {} } } }, /MigrationGenerator.generate does not call this.generateMigrationFile\(/],
+  ['createMigration no longer uses this.generator', { Migrator: { prototype: Object.create(Migrator.prototype, { createMigration: { value() {} } }) } }, /Migrator.createMigration does not call this.generator.generate\(/],
+])('names how MikroORM writes and runs migrations when %s', (_label, broken, named) => {
+  const classes = { Migrator, MigrationRunner, MigrationGenerator, ...broken };
+  expect(() => assertAssumptions([migrationFileAssumption(classes)])).toThrow(RlsAdapterAssumptionError);
+  expect(() => assertAssumptions([migrationFileAssumption(classes)])).toThrow(named);
 });
 
 // EntityManager methods that use `this.driver` directly skip the request context (they would run on the

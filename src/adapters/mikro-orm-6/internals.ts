@@ -123,6 +123,36 @@ export function migratorAssumption(migratorPrototype: object): Assumption {
   };
 }
 
+const sourceOf = (owner: object | undefined, member: string) => {
+  const fn = (owner as Record<string, unknown> | undefined)?.[member];
+  return typeof fn === 'function' ? fn.toString() : '';
+};
+
+/** The classes of `@mikro-orm/migrations` whose internals a migration in bounded transactions relies on. */
+export interface MigrationClasses {
+  readonly Migrator: { prototype: object };
+  readonly MigrationRunner: { prototype: object };
+  readonly MigrationGenerator: { prototype: object };
+}
+
+/** How MikroORM writes a migration file and runs a non-transactional one, checked with the Migrator's. */
+export function migrationFileAssumption({ Migrator, MigrationRunner, MigrationGenerator }: MigrationClasses): Assumption {
+  return {
+    what: "MikroORM's Migrator writes a file through this.generator's generateMigrationFile, and runs a migration whose isTransactional() is false outside a transaction",
+    why: 'migrations/rls-migrator.ts: a migration too large for one transaction says isTransactional() is false in its class, and each of its statements holds one transaction; no option of the generator writes that',
+    problem: () => {
+      const wrong = [
+        !sourceOf(Migrator.prototype, 'createMigration').includes('this.generator.generate(') && 'Migrator.createMigration does not call this.generator.generate(',
+        !sourceOf(Migrator.prototype, 'createInitialMigration').includes('this.generator.generate(') && 'Migrator.createInitialMigration does not call this.generator.generate(',
+        !isFunction(Migrator.prototype, 'getPendingMigrations') && 'Migrator.prototype has no getPendingMigrations',
+        !sourceOf(MigrationGenerator.prototype, 'generate').includes('this.generateMigrationFile(') && 'MigrationGenerator.generate does not call this.generateMigrationFile(',
+        !sourceOf(MigrationRunner.prototype, 'run').includes('!migration.isTransactional()') && 'MigrationRunner.run does not check migration.isTransactional()',
+      ].filter((problem): problem is string => typeof problem === 'string');
+      return wrong.length ? wrong.join('; ') : undefined;
+    },
+  };
+}
+
 /** Throws for the first assumption that does not hold. */
 export function assertAssumptions(assumptions: readonly Assumption[]): void {
   for (const assumption of assumptions) {

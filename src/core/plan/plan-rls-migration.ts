@@ -1,13 +1,14 @@
-import { canonicalizeSpecs } from '../catalog/canonicalize';
-import { readLiveState, type LiveTableState } from '../catalog/live-state';
+import { findMissingTables, readLiveState, type LivePolicy, type LiveTableState } from '../catalog/live-state';
 import { readPartitions } from '../catalog/partitions';
 import type { Queryable } from '../catalog/queryable';
-import type { TableRlsSpec } from '../ddl/policy-spec';
+import type { PolicySpec, TableRlsSpec } from '../ddl/policy-spec';
 import type { TableRef } from '../ddl/quote';
 import { coverPartitions } from '../diff/cover-partitions';
 import { diffRls, policyOperations } from '../diff/diff-rls';
 import type { RlsOperation } from '../diff/operation';
-import { renderedKey, renderedValue, type RlsSnapshot } from './rls-snapshot';
+import { migrationStatements, type MigrationStatements } from './bounded-transactions';
+import { probeAfterSchema } from './probe-after-schema';
+import type { RlsSnapshot } from './rls-snapshot';
 import { tablesInSchemaSql } from './tables-in-sql';
 import { byName, byTable, tableKey, tableSet } from '../ddl/table-keys';
 
@@ -21,6 +22,13 @@ export interface PlanInput {
   readonly defaultSchema: string;
   /** The previous migration's RLS state; when absent, the live catalog is the current state. */
   readonly snapshot?: RlsSnapshot;
+  /**
+   * With a snapshot: when the database is behind it (migrations not applied yet), the statements that
+   * bring the database to the declared schema (MikroORM's diff of the live database); `undefined` when it
+   * is not behind. The policies are probed after those instead of `schema.up`. Asked only when a policy
+   * has to be probed.
+   */
+  readonly catchUpSchema?: () => Promise<readonly string[] | undefined>;
   /** The schema statements create everything from nothing (initial migration): the current state is empty. */
   readonly initial?: boolean;
   /** Treat hand-written policies on entity tables as managed (see `RlsOptions.manageAllPolicies`). */
@@ -28,61 +36,31 @@ export interface PlanInput {
 }
 
 export interface RlsPlan {
+  /** Every statement in order, one transaction's worth (for `schema:update`). */
   readonly up: string[];
   readonly down: string[];
+  /** The same for a migration file: in bounded transactions when one would take too many locks. */
+  readonly migration: MigrationStatements;
   /** RLS operations only, in the order they run on the way up. */
   readonly operations: RlsOperation[];
-  /** The desired state as PostgreSQL stores it, partitions included, for the next snapshot. */
-  readonly canonical: TableRlsSpec[];
+  /** The declared state, partitions included, as rendered: the next snapshot. */
+  readonly declared: TableRlsSpec[];
   /** The partitions of entity tables the plan covered (read from the catalog), for the next snapshot. */
   readonly partitions: TableRef[];
 }
 
 const sameTable = (a: TableRef, b: TableRef) => a.schema === b.schema && a.name === b.name;
+const sameRoles = (a: readonly string[], b: readonly string[]) => a.length === b.length && [...a].sort().join('\u0000') === [...b].sort().join('\u0000');
+const sameClauses = (a: PolicySpec, b: PolicySpec) => sameRoles(a.roles, b.roles) && a.using === b.using && a.withCheck === b.withCheck;
+const specOf = ({ managed: _managed, comment: _comment, ...policy }: LivePolicy): PolicySpec => policy;
 
 /**
- * PostgreSQL's canonical text for the desired policies, as they will be once the schema statements ran:
- * those statements run first inside a savepoint that is rolled back, so new tables and columns exist for
- * the probe. Policies whose rendered text equals the snapshot's reuse its canonical text.
+ * The current state of a table, and whether it is recorded text (the snapshot: as this package rendered
+ * it) or the catalog's (PostgreSQL's canonical text): a desired policy is compared with it in the same form.
  */
-async function canonicalizeAfterSchema(db: Queryable, input: PlanInput): Promise<TableRlsSpec[]> {
-  // Looked up per declared policy: by table, then by name (a scan each would make planning quadratic).
-  const snapshotPolicies = new Map([...byTable(input.snapshot?.state ?? [], (t) => t.table)].map(([key, t]) => [key, byName(t.policies)]));
-  const cached = (spec: TableRlsSpec, i: number) => {
-    if (!input.snapshot || input.snapshot.rendered[renderedKey(spec, i)] !== renderedValue(spec, i)) return undefined;
-    return snapshotPolicies.get(tableKey(spec.table))?.get(spec.policies[i].name);
-  };
-  const toProbe = input.desired
-    .map((spec) => ({ ...spec, policies: spec.policies.filter((_, i) => !cached(spec, i)) }))
-    .filter((spec) => spec.policies.length > 0);
-  let probed: TableRlsSpec[] = [];
-  if (toProbe.length > 0) {
-    await db.query('savepoint mikro_orm_rls_plan');
-    try {
-      try {
-        for (const statement of input.schema.up) if (statement.trim()) await db.query(statement);
-      } catch {
-        // The statements do not apply to this database as it is (for example it already has the tables an
-        // initial migration creates): probe against the database as it is.
-        await db.query('rollback to savepoint mikro_orm_rls_plan');
-      }
-      probed = await canonicalizeSpecs(db, toProbe);
-    } finally {
-      await db.query('rollback to savepoint mikro_orm_rls_plan');
-      await db.query('release savepoint mikro_orm_rls_plan');
-    }
-  }
-  const probedPolicies = new Map([...byTable(probed, (p) => p.table)].map(([key, spec]) => [key, byName(spec.policies)]));
-  return input.desired.map((spec) => ({
-    ...spec,
-    policies: spec.policies.map((policy, i) => {
-      const hit = cached(spec, i);
-      const rendered = { roles: policy.roles, using: policy.using, withCheck: policy.withCheck };
-      if (hit) return { ...policy, roles: hit.roles, using: hit.using, withCheck: hit.withCheck, rendered };
-      const probe = probedPolicies.get(tableKey(spec.table))?.get(policy.name);
-      return probe ?? policy;
-    }),
-  }));
+interface Current {
+  readonly state: LiveTableState[];
+  readonly recorded: Set<string>;
 }
 
 /**
@@ -90,21 +68,78 @@ async function canonicalizeAfterSchema(db: Queryable, input: PlanInput): Promise
  * recorded (created since, by hand-written SQL): those are read from the catalog. A partition the snapshot
  * recorded that is no longer one is left out, there is nothing to migrate on it.
  */
-async function currentState(db: Queryable, input: PlanInput, dropped: readonly TableRef[], partitions: readonly TableRef[]): Promise<LiveTableState[]> {
-  if (input.initial) return [];
+async function currentState(db: Queryable, input: PlanInput, dropped: readonly TableRef[], partitions: readonly TableRef[]): Promise<Current> {
+  if (input.initial) return { state: [], recorded: new Set() };
   const options = { manageAll: input.manageAllPolicies };
   if (input.snapshot) {
-    const recordedPartitions = tableSet(input.snapshot.partitions ?? []);
+    const recordedPartitions = tableSet(input.snapshot.partitions);
     const currentPartitions = tableSet(partitions);
-    const state = input.snapshot.state
-      .filter((t) => !recordedPartitions.has(tableKey(t.table)) || currentPartitions.has(tableKey(t.table)))
-      .map((t) => ({ ...t, policies: t.policies.map((p) => ({ ...p, managed: true })) }));
-    const inState = tableSet(state.map((s) => s.table));
-    const unrecorded = partitions.filter((t) => !inState.has(tableKey(t)));
-    return [...state, ...(unrecorded.length > 0 ? await readLiveState(db, unrecorded, options) : [])];
+    const state = input.snapshot.state.filter((t) => !recordedPartitions.has(tableKey(t.table)) || currentPartitions.has(tableKey(t.table)));
+    const recorded = tableSet(state.map((s) => s.table));
+    const unrecorded = partitions.filter((t) => !recorded.has(tableKey(t)));
+    return { state: [...state, ...(unrecorded.length > 0 ? await readLiveState(db, unrecorded, options) : [])], recorded };
   }
   const entityTables = tableSet(input.entityTables);
-  return readLiveState(db, [...input.entityTables, ...partitions, ...dropped.filter((t) => !entityTables.has(tableKey(t)))], options);
+  const state = await readLiveState(db, [...input.entityTables, ...partitions, ...dropped.filter((t) => !entityTables.has(tableKey(t)))], options);
+  return { state, recorded: new Set() };
+}
+
+/**
+ * What the policies are probed after: MikroORM's schema statements of this migration, or, when the
+ * database is behind the snapshot, the statements that catch it up with the declared schema; nothing for
+ * an initial migration of tables that exist already (MikroORM then records the migration as applied).
+ */
+async function schemaToProbeAfter(db: Queryable, input: PlanInput): Promise<readonly string[]> {
+  if (input.initial) {
+    const missing = await findMissingTables(db, input.entityTables);
+    return missing.length === 0 ? [] : input.schema.up;
+  }
+  return (input.snapshot && (await input.catchUpSchema?.())) ?? input.schema.up;
+}
+
+/**
+ * The desired state in the form each table's current state has, for `diffRls`:
+ * - compared with the catalog: PostgreSQL's canonical text of every policy (all probed);
+ * - compared with the snapshot (or with nothing): the rendered text. A policy whose recorded text differs
+ *   only in roles or expressions is probed with its recorded text: when PostgreSQL stores both the same
+ *   (formatting, or a new version of this package rendering differently), it counts as unchanged.
+ * New and changed policies are probed in any case, so that PostgreSQL refuses a broken one now rather than
+ * when the migration runs. Altered tables get all their policies recreated: nothing to compare there.
+ */
+async function comparableDesired(db: Queryable, input: PlanInput, declared: readonly TableRlsSpec[], current: Current, altered: Set<string>): Promise<TableRlsSpec[]> {
+  const currentByTable = byTable(current.state, (t) => t.table);
+  const work = declared.map((spec) => {
+    const key = tableKey(spec.table);
+    const live = currentByTable.get(key);
+    if (live && !current.recorded.has(key)) return { spec, canonical: true, probe: [...spec.policies], recorded: [] as PolicySpec[] };
+    const before = byName(live?.policies ?? []);
+    const probe: PolicySpec[] = [];
+    const recorded: PolicySpec[] = [];
+    for (const policy of spec.policies) {
+      const old = before.get(policy.name);
+      const sameKind = old !== undefined && old.command === policy.command && old.permissive === policy.permissive;
+      if (sameKind && sameClauses(old, policy)) continue;
+      probe.push(policy);
+      if (sameKind && !altered.has(key)) recorded.push(specOf(old));
+    }
+    return { spec, canonical: false, probe, recorded };
+  });
+  const toProbe = work.filter((w) => w.probe.length > 0).map((w) => ({ ...w.spec, policies: [...w.probe, ...w.recorded] }));
+  if (toProbe.length === 0) return [...declared];
+  const statements = await schemaToProbeAfter(db, input);
+  const probed = byTable(await probeAfterSchema(db, toProbe, { statements, defaultSchema: input.defaultSchema }), (s) => s.table);
+  return work.map(({ spec, canonical, probe, recorded }) => {
+    const result = probed.get(tableKey(spec.table))?.policies ?? [];
+    if (canonical) return { ...spec, policies: result.slice(0, probe.length) };
+    const asProbed = new Map(probe.map((p, i) => [p, result[i]]));
+    const recordedAsProbed = new Map(recorded.map((p, i) => [p.name, { text: p, canonical: result[probe.length + i] }]));
+    const policies = spec.policies.map((policy) => {
+      const old = recordedAsProbed.get(policy.name);
+      const now = asProbed.get(policy);
+      return old && now && sameClauses(old.canonical, now) ? old.text : policy;
+    });
+    return { ...spec, policies };
+  });
 }
 
 /** Statements of the operations, a blank line between tables, so a migration file reads table by table. */
@@ -152,35 +187,38 @@ async function partitionsToCover(db: Queryable, input: PlanInput, dropped: reado
 export async function planRlsMigration(db: Queryable, input: PlanInput): Promise<RlsPlan> {
   const touched = tablesInSchemaSql(input.schema.up, input.defaultSchema);
   const partitions = await partitionsToCover(db, input, touched.dropped);
-  const partitionTables = coverPartitions([], input.entityTables, partitions).partitions.map((p) => p.table);
+  const covered = coverPartitions(input.desired, input.entityTables, partitions);
+  const partitionTables = covered.partitions.map((p) => p.table);
   const alteredTables = tableSet(touched.altered);
   const altered = tableSet([...touched.altered, ...partitions.filter((p) => alteredTables.has(tableKey(p.root))).map((p) => p.table)]);
   const droppedTables = tableSet(touched.dropped);
   const current = await currentState(db, input, touched.dropped, partitionTables);
-  const canonical = coverPartitions(await canonicalizeAfterSchema(db, input), input.entityTables, partitions).desired;
-  const canonicalByTable = byTable(canonical, (spec) => spec.table);
+  const comparable = await comparableDesired(db, input, covered.desired, current, altered);
+  const comparableByTable = byTable(comparable, (spec) => spec.table);
   const before: RlsOperation[] = [];
   const remaining: LiveTableState[] = [];
-  for (const table of current) {
+  for (const table of current.state) {
     if (droppedTables.has(tableKey(table.table))) {
       before.push(...diffRls([], [table]));
     } else if (altered.has(tableKey(table.table))) {
       // Native policies being taken over depend on columns too: dropped first and recreated as ours after.
-      const adoptable = canonicalByTable.get(tableKey(table.table))?.adoptable ?? [];
+      const adoptable = comparableByTable.get(tableKey(table.table))?.adoptable ?? [];
       before.push(...policyOperations(table.table, [], table.policies, adoptable));
       remaining.push({ ...table, policies: table.policies.filter((p) => !p.managed && !adoptable.includes(p.name)) });
     } else {
       remaining.push(table);
     }
   }
-  const after = diffRls(canonical, remaining);
-  const operations = [...before, ...after];
+  const after = diffRls(comparable, remaining);
   const reversed = (ops: RlsOperation[]) => [...ops].reverse();
+  const up = joinGroups([statementsByTable(before, 'up'), [...input.schema.up], statementsByTable(after, 'up')]);
+  const down = joinGroups([statementsByTable(reversed(after), 'down'), [...input.schema.down], statementsByTable(reversed(before), 'down')]);
   return {
-    up: joinGroups([statementsByTable(before, 'up'), [...input.schema.up], statementsByTable(after, 'up')]),
-    down: joinGroups([statementsByTable(reversed(after), 'down'), [...input.schema.down], statementsByTable(reversed(before), 'down')]),
-    operations,
-    canonical,
+    up,
+    down,
+    migration: migrationStatements({ before, schema: input.schema, after, defaultSchema: input.defaultSchema }, { up, down }),
+    operations: [...before, ...after],
+    declared: covered.desired,
     partitions: partitionTables,
   };
 }

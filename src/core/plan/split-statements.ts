@@ -54,3 +54,11 @@ function endOfQuoted(sql: string, open: number, quote: string): number {
   }
   return sql.length;
 }
+
+/**
+ * Statements as one text, each ending in `;`: PostgreSQL runs the statements of one message in order, as
+ * one transaction when no transaction is open (inside one, as part of it).
+ */
+export function joinStatements(statements: readonly string[]): string {
+  return statements.map((s) => `${s.trim().replace(/;+$/, '')};`).join('\n');
+}

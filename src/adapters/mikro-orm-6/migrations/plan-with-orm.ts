@@ -3,8 +3,7 @@ import type { AbstractSqlDriver, AbstractSqlPlatform } from '@mikro-orm/knex';
 import { knexQueryable } from '../policies/knex-queryable';
 import { rlsSettingsOf } from '../../../core/settings/rls-settings';
 import { baseDriver } from '../wire/scoped-driver';
-import { planRlsMigration, type RlsPlan } from '../../../core/plan/plan-rls-migration';
-import type { RlsSnapshot } from '../../../core/plan/rls-snapshot';
+import { planRlsMigration, type PlanInput, type RlsPlan } from '../../../core/plan/plan-rls-migration';
 
 export interface SchemaStatements {
   readonly up: readonly string[];
@@ -19,7 +18,7 @@ export function defaultSchemaOf(config: Configuration, platform: AbstractSqlPlat
 export async function planWithOrm(
   em: EntityManager,
   schema: SchemaStatements,
-  options: { snapshot?: RlsSnapshot; initial?: boolean } = {},
+  options: Pick<PlanInput, 'snapshot' | 'initial' | 'catchUpSchema'> = {},
 ): Promise<RlsPlan> {
   const settings = rlsSettingsOf(em.config);
   const driver = baseDriver(em.getDriver() as unknown as AbstractSqlDriver);

@@ -7,7 +7,7 @@ import { RlsEntityManager } from '../entity-manager/rls-entity-manager';
 import { guardedPool } from './pool-guard';
 import { RlsSettings, type RlsOptions } from '../../../core/settings/rls-settings';
 import { convertRlsViolations } from '../entity-manager/rls-violation-error';
-import { assertAssumptions, assertMikroOrm6Internals, migratorAssumption } from '../internals';
+import { assertAssumptions, assertMikroOrm6Internals, migrationFileAssumption, migratorAssumption } from '../internals';
 
 /**
  * The policy-aware Migrator, when `@mikro-orm/migrations` is installed (it is an optional peer). Loaded
@@ -17,7 +17,9 @@ function rlsMigrator(): { register(orm: MikroORM): void } | undefined {
   try {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const { RlsMigrator } = require('../migrations/rls-migrator') as typeof import('../migrations/rls-migrator');
-    assertAssumptions([migratorAssumption(Object.getPrototypeOf(RlsMigrator.prototype) as object)]);
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const migrations = require('@mikro-orm/migrations') as typeof import('@mikro-orm/migrations');
+    assertAssumptions([migratorAssumption(Object.getPrototypeOf(RlsMigrator.prototype) as object), migrationFileAssumption(migrations)]);
     return RlsMigrator;
   } catch (error) {
     const missing = (error as { code?: string }).code === 'MODULE_NOT_FOUND' && /@mikro-orm\/migrations/.test((error as Error).message);

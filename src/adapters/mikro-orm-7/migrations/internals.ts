@@ -85,6 +85,21 @@ export function migratorAssumptions(migrator: Owner): readonly MigrationAssumpti
         ),
     },
     {
+      what: "MikroORM's Migrator writes a file through this.generator's generateMigrationFile, and runs a migration whose isTransactional() is false outside a transaction",
+      why: 'migrations/rls-migrator.ts: a migration too large for one transaction says isTransactional() is false in its class, and each of its statements holds one transaction; no option of the generator writes that',
+      problem: () => {
+        // eslint-disable-next-line @typescript-eslint/no-require-imports
+        const { MigrationGenerator, MigrationRunner } = require('@mikro-orm/migrations') as typeof import('@mikro-orm/migrations');
+        return first(
+          missingMethods('Migrator.prototype', migrator, ['getPending']),
+          calls('Migrator.prototype', migrator, 'create', ['this.generator.generate(']),
+          calls('Migrator.prototype', migrator, 'createInitial', ['this.generator.generate(']),
+          calls('MigrationGenerator.prototype', MigrationGenerator.prototype, 'generate', ['this.generateMigrationFile(']),
+          calls('MigrationRunner.prototype', MigrationRunner.prototype, 'run', ['!migration.isTransactional()']),
+        );
+      },
+    },
+    {
       what: "MikroORM's Migrator keeps its snapshot at getSnapshotPath() and writes it in storeCurrentSchema",
       why: 'migrations/rls-migrator.ts keeps `.snapshot-<db>.rls.json` next to it (the MikroORM 6 file), written when the schema snapshot is',
       problem: () => calls('Migrator.prototype', migrator, 'storeCurrentSchema', ['this.getSnapshotPath()', 'getTargetSchema()']),

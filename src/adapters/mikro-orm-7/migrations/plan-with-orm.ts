@@ -1,6 +1,5 @@
 import type { EntityManager } from '@mikro-orm/core';
-import { planRlsMigration, type RlsPlan } from '../../../core/plan/plan-rls-migration';
-import type { RlsSnapshot } from '../../../core/plan/rls-snapshot';
+import { planRlsMigration, type PlanInput, type RlsPlan } from '../../../core/plan/plan-rls-migration';
 import { rlsSettingsOf } from '../../../core/settings/rls-settings';
 import { inOrmTransaction } from '../policies/in-orm-transaction';
 
@@ -22,7 +21,7 @@ export function defaultSchemaOf(em: EntityManager): string {
 export async function planWithOrm(
   em: EntityManager,
   schema: SchemaStatements,
-  options: { snapshot?: RlsSnapshot; initial?: boolean } = {},
+  options: Pick<PlanInput, 'snapshot' | 'initial' | 'catchUpSchema'> = {},
 ): Promise<RlsPlan> {
   const settings = rlsSettingsOf(em.config);
   return inOrmTransaction(em, (db) =>

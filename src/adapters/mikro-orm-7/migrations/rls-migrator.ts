@@ -3,8 +3,9 @@ import type { MikroORM } from '@mikro-orm/core';
 import { Migrator } from '@mikro-orm/migrations';
 import type { DatabaseSchema } from '@mikro-orm/sql';
 import { RlsConfigurationError } from '../../../core/errors/rls-configuration-error';
-import { parseSnapshot, snapshotOf, type RlsSnapshot } from '../../../core/plan/rls-snapshot';
-import { rlsSettingsOf } from '../../../core/settings/rls-settings';
+import { writeTransactionalAsPlanned, type MigrationFileGenerator } from '../../../core/plan/non-transactional-migration';
+import { parseSnapshot, serializeSnapshot, snapshotOf, type RlsSnapshot } from '../../../core/plan/rls-snapshot';
+import { splitSqlStatements } from '../../../core/plan/split-statements';
 import { planWithOrm } from './plan-with-orm';
 import { RlsSchemaGenerator } from './rls-schema-generator';
 import { withoutNativeRls } from './without-native-rls';
@@ -19,6 +20,8 @@ interface MigratorInternals {
   getSchemaDiff(blank: boolean, initial: boolean): Promise<SchemaDiff>;
   getSnapshotPath(): Promise<string>;
   hasSnapshot(): Promise<boolean>;
+  /** The generator that writes migration files (protected in the typings). */
+  readonly generator: MigrationFileGenerator;
 }
 
 const nativeSchemaDiff = (Migrator.prototype as unknown as MigratorInternals).getSchemaDiff;
@@ -32,12 +35,14 @@ const nativeSchemaDiff = (Migrator.prototype as unknown as MigratorInternals).ge
  * starts from it instead of the catalog.
  *
  * Registered as an extension named `Migrator` (the class's `name`): MikroORM 7 adds its own Migrator
- * after the configured extensions unless one of them is called `Migrator`.
+ * after the configured extensions unless one of them is called `Migrator`. A migration too large for one
+ * transaction is written as several (see `migrationStatements`).
  */
 export class RlsMigrator extends Migrator {
   private nextRlsSnapshot?: RlsSnapshot;
   /** A blank migration is written by hand: what it does to policies is known only once it ran. */
   private forgetRlsSnapshot = false;
+  private nextFileTransactional = true;
 
   static override register(orm: MikroORM): void {
     orm.config.registerExtension('@mikro-orm/migrator', () => new RlsMigrator(orm.em as never));
@@ -71,6 +76,16 @@ export class RlsMigrator extends Migrator {
     return existsSync(path) ? parseSnapshot(readFileSync(path, 'utf8'), path) : undefined;
   }
 
+  /**
+   * With migrations not applied yet, the database is behind the snapshot: MikroORM's diff of the live
+   * database to the entities brings it where the new migration starts (`safe`: nothing dropped).
+   */
+  private async catchUpSchema(): Promise<string[] | undefined> {
+    if ((await this.getPending()).length === 0) return undefined;
+    const { up } = await this.rlsGenerator.getUpdateSchemaMigrationSQL({ wrap: false, safe: true, dropTables: false });
+    return splitSqlStatements(up);
+  }
+
   /** @internal Called by MikroORM's Migrator for create, `--initial` and (here) check. */
   async rlsSchemaDiff(blank: boolean, initial: boolean): Promise<SchemaDiff> {
     const schemaDiff = await this.rlsGenerator.withoutRlsPlan(() => nativeSchemaDiff.call(this, blank, initial));
@@ -79,9 +94,11 @@ export class RlsMigrator extends Migrator {
       return schemaDiff;
     }
     const snapshot = initial ? undefined : await this.readRlsSnapshot();
-    const plan = await planWithOrm(this.em, schemaDiff, { initial, snapshot });
-    this.nextRlsSnapshot = snapshotOf(rlsSettingsOf(this.config).tables, plan.canonical, plan.partitions);
-    return { up: plan.up, down: plan.down };
+    const plan = await planWithOrm(this.em, schemaDiff, { initial, snapshot, catchUpSchema: () => this.catchUpSchema() });
+    this.nextRlsSnapshot = snapshotOf(plan.declared, plan.partitions);
+    this.nextFileTransactional = plan.migration.transactional;
+    writeTransactionalAsPlanned(this.internals.generator, () => this.nextFileTransactional);
+    return { up: plan.migration.up, down: plan.migration.down };
   }
 
   /** MikroORM 7's check asks the generator directly, without the policies: it asks for the whole migration instead. */
@@ -98,7 +115,7 @@ export class RlsMigrator extends Migrator {
     // The next migration:create / check then compares with the catalog, where the hand-written migration ran.
     if (this.forgetRlsSnapshot) rmSync(await this.rlsSnapshotPath(), { force: true });
     if (this.options.snapshot === false || !this.nextRlsSnapshot) return;
-    writeFileSync(await this.rlsSnapshotPath(), `${JSON.stringify(this.nextRlsSnapshot, null, 2)}\n`);
+    writeFileSync(await this.rlsSnapshotPath(), serializeSnapshot(this.nextRlsSnapshot));
   }
 }
 
