@@ -1,16 +1,8 @@
 import type { MikroORM } from '@mikro-orm/core';
-import type { AbstractSqlDriver } from '@mikro-orm/knex';
-import type { Queryable } from '../../../core/catalog/queryable';
 import type { RlsOperation } from '../../../core/diff/operation';
 import { applyDeclaredState } from '../../../core/plan/apply-declared-state';
-import { knexQueryable } from './knex-queryable';
 import { rlsSettingsOf } from '../../../core/settings/rls-settings';
-import { baseDriver } from '../wire/scoped-driver';
-
-async function inTransaction<T>(orm: MikroORM, work: (db: Queryable) => Promise<T>): Promise<T> {
-  const driver = baseDriver(orm.em.getDriver() as unknown as AbstractSqlDriver);
-  return driver.getConnection('write').transactional((trx) => work(knexQueryable(trx)));
-}
+import { inOrmTransaction } from './in-orm-transaction';
 
 /**
  * Brings the database's policies and RLS flags to the declared state, in one transaction, without
@@ -41,7 +33,7 @@ async function inTransaction<T>(orm: MikroORM, work: (db: Queryable) => Promise<
  */
 export async function createPolicies(orm: MikroORM): Promise<RlsOperation[]> {
   const settings = rlsSettingsOf(orm.config);
-  return inTransaction(orm, (db) => applyDeclaredState(db, { desired: settings.tables, entityTables: settings.entityTables, manageAllPolicies: settings.manageAllPolicies }));
+  return inOrmTransaction(orm.em, (db) => applyDeclaredState(db, { desired: settings.tables, entityTables: settings.entityTables, manageAllPolicies: settings.manageAllPolicies }));
 }
 
 /**
@@ -62,5 +54,5 @@ export async function createPolicies(orm: MikroORM): Promise<RlsOperation[]> {
  */
 export async function dropPolicies(orm: MikroORM): Promise<RlsOperation[]> {
   const settings = rlsSettingsOf(orm.config);
-  return inTransaction(orm, (db) => applyDeclaredState(db, { desired: [], entityTables: settings.entityTables, manageAllPolicies: settings.manageAllPolicies }));
+  return inOrmTransaction(orm.em, (db) => applyDeclaredState(db, { desired: [], entityTables: settings.entityTables, manageAllPolicies: settings.manageAllPolicies }));
 }
