@@ -1,10 +1,11 @@
 import type { PolicySpec, TableRlsSpec } from '../ddl/policy-spec';
-import { createPolicySql } from '../ddl/statements';
+import { createPolicySql, rowLevelSecuritySql } from '../ddl/statements';
 import { qualifiedTable, tableLabel, type TableRef } from '../ddl/quote';
 import { readLiveState } from './live-state';
 import type { Queryable } from './queryable';
 import { RlsConfigurationError } from '../errors/rls-configuration-error';
-import { RlsDeclarationError } from '../errors/rls-declaration-error';
+import { notTheOwner, notTheOwnerError, rejectedPolicyError } from './rejected-policy';
+import { runInOneMessage } from './statements-in-one-message';
 
 const PROBE_PREFIX = 'mikro_orm_rls_probe_';
 
@@ -13,16 +14,18 @@ const PROBE_PREFIX = 'mikro_orm_rls_probe_';
  * savepoint, read back with `pg_get_expr`, and rolled back. Comparing these texts with the catalog is
  * exact: a changed cast or precedence shows up, while mere formatting differences do not.
  *
- * Must run inside a transaction; the tables must exist. Nothing is left behind.
+ * Must run inside a transaction; the tables must exist. Nothing is left behind. With `inOneMessage`, the
+ * probes go to PostgreSQL in one message (see {@link runInOneMessage}) instead of one each.
  */
 export async function canonicalizeSpecs(
   db: Queryable,
   specs: readonly TableRlsSpec[],
-  options: { onTemporaryCopies?: boolean } = {},
+  options: { onTemporaryCopies?: boolean; inOneMessage?: boolean } = {},
 ): Promise<TableRlsSpec[]> {
   const withPolicies = specs.filter((s) => s.policies.length > 0);
   if (withPolicies.length === 0) return [...specs];
   await db.query('savepoint mikro_orm_rls_canonicalize');
+  let failed = false;
   try {
     // Probes go on the tables themselves (needs their owner), or on temporary copies of their columns,
     // which any role with TEMP may create: the stored text of an expression is the same on both.
@@ -36,26 +39,25 @@ export async function canonicalizeSpecs(
       const [{ schema }] = await db.query<{ schema: string }>('select nspname as schema from pg_namespace where oid = pg_my_temp_schema()');
       targets.set(spec, { schema, name: `${PROBE_PREFIX}table_${t}` });
     }
-    for (const spec of withPolicies) {
-      for (const [i, policy] of spec.policies.entries()) {
-        const probe = createPolicySql(targets.get(spec)!, { ...policy, name: `${PROBE_PREFIX}${i}` });
+    const probes = withPolicies.flatMap((spec) =>
+      spec.policies.map((policy, i) => ({ spec, policy, sql: createPolicySql(targets.get(spec)!, { ...policy, name: `${PROBE_PREFIX}${i}` }) })),
+    );
+    if (options.inOneMessage) {
+      // With RLS on, PostgreSQL parses every policy of a table each time it reloads the table's
+      // definition, which it does after each probe and to read one back: switched off first (until the
+      // rollback below), the probes and their reading take about half the time. Temporary copies have no RLS.
+      const unflagged = options.onTemporaryCopies ? [] : withPolicies.map((spec) => ({ spec, sql: rowLevelSecuritySql(spec.table, false) }));
+      await runInOneMessage<{ spec: TableRlsSpec; policy?: PolicySpec; sql: string }>(db, [...unflagged, ...probes], (probe, error, message) => {
+        if (probe?.policy) return rejectedPolicyError(probe.spec.table, probe.policy.name, error, message);
+        return probe && notTheOwner(error) ? notTheOwnerError(probe.spec.table, error, message) : unprobedError(withPolicies, error, message);
+      });
+    } else {
+      for (const probe of probes) {
         try {
-          await db.query(probe);
+          await db.query(probe.sql);
         } catch (error) {
           // Drivers often prefix the message with the statement, which names the probe: keep PostgreSQL's words.
-          const message = (error as Error).message.replace(`${probe} - `, '');
-          if ((error as { code?: string }).code === '42501') {
-            throw new RlsConfigurationError(
-              `Cannot manage policies on ${tableLabel(spec.table)}: ${message}. Policies can only be created by the table's ` +
-                'owner or a superuser: run createPolicies (or migrations) with the owner role, not the application role.',
-              { cause: error },
-            );
-          }
-          throw new RlsDeclarationError(
-            `PostgreSQL rejected policy "${policy.name}" on ${tableLabel(spec.table)}: ${message}. ` +
-              'Check its expression (customExpr / withCheck) and its roles (to).',
-            { cause: error },
-          );
+          throw rejectedPolicyError(probe.spec.table, probe.policy.name, error, (error as Error).message.replace(`${probe.sql} - `, ''));
         }
       }
     }
@@ -71,8 +73,32 @@ export async function canonicalizeSpecs(
       });
       return { ...spec, policies };
     });
+  } catch (error) {
+    failed = true;
+    throw error;
   } finally {
-    await db.query('rollback to savepoint mikro_orm_rls_canonicalize');
-    await db.query('release savepoint mikro_orm_rls_canonicalize');
+    try {
+      if (options.inOneMessage) {
+        await db.query('rollback to savepoint mikro_orm_rls_canonicalize;\nrelease savepoint mikro_orm_rls_canonicalize');
+      } else {
+        await db.query('rollback to savepoint mikro_orm_rls_canonicalize');
+        await db.query('release savepoint mikro_orm_rls_canonicalize');
+      }
+    } catch (error) {
+      // After a failed probe, the probe's error is the one thrown: this one follows from it (the
+      // connection it broke), and the caller's transaction is rolled back either way.
+      if (!failed) throw error;
+    }
   }
+}
+
+/** The probes of these tables failed together, and PostgreSQL's error could not be traced to one of them. */
+function unprobedError(specs: readonly TableRlsSpec[], error: unknown, message: string): RlsConfigurationError {
+  const tables = specs.map((s) => tableLabel(s.table));
+  const named = tables.length > 3 ? `${tables.slice(0, 3).join(', ')} and ${tables.length - 3} more tables` : tables.join(', ');
+  return new RlsConfigurationError(
+    `PostgreSQL refused the trial creation of the declared policies of ${named}: ${message}. ` +
+      'It could not be traced to one policy (tried one by one, none was refused, or the connection was lost).',
+    { cause: error },
+  );
 }
