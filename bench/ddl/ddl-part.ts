@@ -1,12 +1,12 @@
 import { performance } from 'node:perf_hooks';
-import type { EntityManager, MikroORM } from '@mikro-orm/core';
+import type { MikroORM } from '@mikro-orm/core';
 import { MikroORM as PostgresMikroORM, type Options } from '@mikro-orm/postgresql';
 import { createPolicies, withRls } from '../../src';
-import type { Queryable } from '../../src/core/catalog/queryable';
 import type { RlsOperation } from '../../src/core/diff/operation';
 import { rlsSettingsOf } from '../../src/core/settings/rls-settings';
+import { inOrmTransaction } from '../../tests/support/in-orm-transaction';
 import { RoundTripCounter } from '../../tests/support/round-trip-counter';
-import { ddlEntities, recreateTables } from './ddl-tables';
+import { manyTableEntities, recreateTables } from '../../tests/fixtures/many-tables';
 import { applyOneStatementPerRoundTrip } from './one-statement-per-round-trip';
 
 // The DDL section's measuring loop, the same on both MikroORM majors (bench/ddl/ddl-section.ts runs it
@@ -45,37 +45,17 @@ export interface DdlPlan {
   readonly rounds: number;
 }
 
-/** The transaction helper of the major's adapter: the baseline runs in the transaction createPolicies used. */
-type InOrmTransaction = <T>(em: EntityManager, work: (db: Queryable) => Promise<T>) => Promise<T>;
-
-/**
- * The adapter's helper of the major this process runs. Required, not imported: the MikroORM 7 adapter
- * does not type-check against the MikroORM 6 types the bench is checked with (as bench/v7/main.ts, which
- * reaches the v7 adapter through src's installed-adapter entry).
- */
-function inOrmTransactionOf(major: number): InOrmTransaction {
-  /* eslint-disable @typescript-eslint/no-require-imports */
-  const adapter =
-    major === 6
-      ? (require('../../src/adapters/mikro-orm-6/policies/in-orm-transaction') as { inOrmTransaction: InOrmTransaction })
-      : (require('../../src/adapters/mikro-orm-7/policies/in-orm-transaction') as { inOrmTransaction: InOrmTransaction });
-  /* eslint-enable @typescript-eslint/no-require-imports */
-  return adapter.inOrmTransaction;
-}
-
 const firstLine = (error: unknown) => String((error as Error)?.message ?? error).split('\n')[0];
 
-function pathsOf(inOrmTransaction: InOrmTransaction): Record<DdlPathId, (orm: MikroORM) => Promise<RlsOperation[]>> {
-  return {
-    createPolicies: (orm) => createPolicies(orm),
-    oneStatementPerRoundTrip: (orm) => {
-      const settings = rlsSettingsOf(orm.config);
-      return inOrmTransaction(orm.em, (db) =>
-        applyOneStatementPerRoundTrip(db, { desired: settings.tables, entityTables: settings.entityTables, manageAllPolicies: settings.manageAllPolicies }),
-      );
-    },
-  };
-}
+const PATHS: Record<DdlPathId, (orm: MikroORM) => Promise<RlsOperation[]>> = {
+  createPolicies: (orm) => createPolicies(orm),
+  oneStatementPerRoundTrip: (orm) => {
+    const settings = rlsSettingsOf(orm.config);
+    return inOrmTransaction(orm.em, (db) =>
+      applyOneStatementPerRoundTrip(db, { desired: settings.tables, entityTables: settings.entityTables, manageAllPolicies: settings.manageAllPolicies }),
+    );
+  },
+};
 
 async function timed(counter: RoundTripCounter, run: () => Promise<RlsOperation[]>): Promise<DdlSample> {
   let operations: RlsOperation[] = [];
@@ -92,13 +72,12 @@ async function timed(counter: RoundTripCounter, run: () => Promise<RlsOperation[
  * nothing to do). A path that fails keeps its error and is not run again at that size.
  */
 export async function measureDdl(major: 6 | 7, ownerUrl: string, plan: DdlPlan): Promise<DdlRow[]> {
-  const paths = pathsOf(inOrmTransactionOf(major));
-  const ids = Object.keys(paths) as DdlPathId[];
+  const ids = Object.keys(PATHS) as DdlPathId[];
   const rows: DdlRow[] = [];
   let created = 0;
   for (const tables of plan.sizes) {
     const counter = new RoundTripCounter();
-    const options: Options = counter.installIn({ clientUrl: ownerUrl, entities: ddlEntities(tables), pool: { min: 1, max: 1 } });
+    const options: Options = counter.installIn({ clientUrl: ownerUrl, entities: manyTableEntities(tables), pool: { min: 1, max: 1 } });
     const orm = await PostgresMikroORM.init(withRls(options));
     try {
       const row = new Map(ids.flatMap((path) => (['fresh', 'no change'] as const).map((run) => [`${path}/${run}`, { major, tables, path, run, samples: [] } as DdlRow])));
@@ -111,13 +90,13 @@ export async function measureDdl(major: 6 | 7, ownerUrl: string, plan: DdlPlan):
           await recreateTables(ownerUrl, tables, created);
           created = Math.max(created, tables);
           try {
-            fresh.samples.push(await timed(counter, () => paths[path](orm)));
+            fresh.samples.push(await timed(counter, () => PATHS[path](orm)));
           } catch (error) {
             fresh.error = again.error = firstLine(error);
             process.stdout.write(`  DDL ${major} ${tables} tables, ${DDL_PATH_LABELS[path]}: failed: ${fresh.error}\n`);
             continue;
           }
-          const second = await timed(counter, () => paths[path](orm));
+          const second = await timed(counter, () => PATHS[path](orm));
           if (second.operations !== 0) throw new Error(`${DDL_PATH_LABELS[path]} on ${tables} tables: the second run still had ${second.operations} operations; the measurement would not be of a run with nothing to do.`);
           again.samples.push(second);
           process.stdout.write(`  DDL ${major} ${tables} tables, ${DDL_PATH_LABELS[path]}: fresh ${fresh.samples.at(-1)!.ms.toFixed(0)} ms, no change ${second.ms.toFixed(0)} ms\n`);

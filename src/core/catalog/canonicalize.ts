@@ -3,8 +3,7 @@ import { createPolicySql, rowLevelSecuritySql } from '../ddl/statements';
 import { qualifiedTable, tableLabel, type TableRef } from '../ddl/quote';
 import { readLiveState } from './live-state';
 import type { Queryable } from './queryable';
-import { RlsConfigurationError } from '../errors/rls-configuration-error';
-import { notTheOwner, notTheOwnerError, rejectedPolicyError } from './rejected-policy';
+import { refusedStatementError, refusedStatementsError } from './refused-statement';
 import { runInOneMessage } from './statements-in-one-message';
 
 const PROBE_PREFIX = 'mikro_orm_rls_probe_';
@@ -46,18 +45,19 @@ export async function canonicalizeSpecs(
       // With RLS on, PostgreSQL parses every policy of a table each time it reloads the table's
       // definition, which it does after each probe and to read one back: switched off first (until the
       // rollback below), the probes and their reading take about half the time. Temporary copies have no RLS.
-      const unflagged = options.onTemporaryCopies ? [] : withPolicies.map((spec) => ({ spec, sql: rowLevelSecuritySql(spec.table, false) }));
-      await runInOneMessage<{ spec: TableRlsSpec; policy?: PolicySpec; sql: string }>(db, [...unflagged, ...probes], (probe, error, message) => {
-        if (probe?.policy) return rejectedPolicyError(probe.spec.table, probe.policy.name, error, message);
-        return probe && notTheOwner(error) ? notTheOwnerError(probe.spec.table, error, message) : unprobedError(withPolicies, error, message);
-      });
+      const unflagged = options.onTemporaryCopies ? [] : withPolicies.map((spec) => ({ table: spec.table, sql: rowLevelSecuritySql(spec.table, false) }));
+      const tried = probes.map((p) => ({ table: p.spec.table, policy: p.policy.name, sql: p.sql }));
+      await runInOneMessage(db, [...unflagged, ...tried], (statement, error, message) =>
+        statement ? refusedStatementError(statement, error, message) : refusedStatementsError(`Trying the declared policies of ${tablesNamed(withPolicies)}`, error, message),
+      );
     } else {
       for (const probe of probes) {
         try {
           await db.query(probe.sql);
         } catch (error) {
           // Drivers often prefix the message with the statement, which names the probe: keep PostgreSQL's words.
-          throw rejectedPolicyError(probe.spec.table, probe.policy.name, error, (error as Error).message.replace(`${probe.sql} - `, ''));
+          const message = (error as Error).message.replace(`${probe.sql} - `, '');
+          throw refusedStatementError({ table: probe.spec.table, policy: probe.policy.name, sql: probe.sql }, error, message);
         }
       }
     }
@@ -92,13 +92,8 @@ export async function canonicalizeSpecs(
   }
 }
 
-/** The probes of these tables failed together, and PostgreSQL's error could not be traced to one of them. */
-function unprobedError(specs: readonly TableRlsSpec[], error: unknown, message: string): RlsConfigurationError {
+/** The tables, for a message: the first three and how many more. */
+function tablesNamed(specs: readonly TableRlsSpec[]): string {
   const tables = specs.map((s) => tableLabel(s.table));
-  const named = tables.length > 3 ? `${tables.slice(0, 3).join(', ')} and ${tables.length - 3} more tables` : tables.join(', ');
-  return new RlsConfigurationError(
-    `PostgreSQL refused the trial creation of the declared policies of ${named}: ${message}. ` +
-      'It could not be traced to one policy (tried one by one, none was refused, or the connection was lost).',
-    { cause: error },
-  );
+  return tables.length > 3 ? `${tables.slice(0, 3).join(', ')} and ${tables.length - 3} more tables` : tables.join(', ');
 }

@@ -1,18 +1,8 @@
-import { notTheOwner, notTheOwnerError, rejectedPolicyError } from '../catalog/rejected-policy';
+import { refusedStatementError, refusedStatementsError, type StatementOnTable } from '../catalog/refused-statement';
 import type { RejectedStatement } from '../catalog/statements-in-one-message';
 import type { TableRlsSpec } from '../ddl/policy-spec';
-import { tableLabel, type TableRef } from '../ddl/quote';
 import { alterPolicySql, createPolicySql, forceRowLevelSecuritySql, rowLevelSecuritySql } from '../ddl/statements';
 import type { RlsOperation } from '../diff/operation';
-import { RlsConfigurationError } from '../errors/rls-configuration-error';
-
-/** A statement of a chunk, with what it is about, so that an error can name it. */
-export interface ChunkStatement {
-  readonly sql: string;
-  readonly table: TableRef;
-  /** The declared policy it creates or alters (PostgreSQL checks the declaration there). */
-  readonly policy?: string;
-}
 
 /** Where the work stood when a chunk failed: the error says what stays applied. */
 export interface ChunkProgress {
@@ -30,7 +20,7 @@ export interface ChunkProgress {
  * policy statements. The end state is the same (the chunk is one transaction), and it costs less: with
  * RLS on, PostgreSQL parses all of a table's policies again after each statement on the table.
  */
-export function chunkStatements(operations: readonly RlsOperation[], desired: readonly TableRlsSpec[]): ChunkStatement[] {
+export function chunkStatements(operations: readonly RlsOperation[], desired: readonly TableRlsSpec[]): StatementOnTable[] {
   const declares = new Map<string, string>();
   for (const spec of desired) {
     for (const policy of spec.policies) {
@@ -54,22 +44,9 @@ function leftBehind(progress: ChunkProgress): string {
   );
 }
 
-/** SQLSTATE and hint of a PostgreSQL error (node-postgres keeps them on the error). */
-function postgresDetail(error: unknown): string {
-  const { code, hint } = (error ?? {}) as { code?: unknown; hint?: unknown };
-  const parts = [typeof code === 'string' ? `SQLSTATE ${code}` : '', typeof hint === 'string' && hint ? `hint: ${hint}` : ''].filter(Boolean);
-  return parts.length > 0 ? ` (${parts.join('; ')})` : '';
-}
-
 /** The error thrown when PostgreSQL refused a statement of a chunk (see `runInOneMessage`). */
-export function rejectedChunkStatement(progress: ChunkProgress): RejectedStatement<ChunkStatement> {
+export function rejectedChunkStatement(progress: ChunkProgress): RejectedStatement<StatementOnTable> {
   const after = leftBehind(progress);
-  return (statement, error, message) => {
-    if (!statement) {
-      return new RlsConfigurationError(`PostgreSQL refused the RLS statements of ${count(progress.inChunk)} tables: ${message}${postgresDetail(error)}.${after}`, { cause: error });
-    }
-    if (statement.policy !== undefined) return rejectedPolicyError(statement.table, statement.policy, error, message, after);
-    if (notTheOwner(error)) return notTheOwnerError(statement.table, error, message, after);
-    return new RlsConfigurationError(`PostgreSQL refused \`${statement.sql}\` on ${tableLabel(statement.table)}: ${message}${postgresDetail(error)}.${after}`, { cause: error });
-  };
+  return (statement, error, message) =>
+    statement ? refusedStatementError(statement, error, message, after) : refusedStatementsError(`The RLS statements of ${count(progress.inChunk)} tables`, error, message, after);
 }
