@@ -1,7 +1,7 @@
-import { canonicalizeSpecs } from '../catalog/canonicalize';
-import { findMissingTables, readLiveState } from '../catalog/live-state';
+import { findMissingTables, readLiveState, type LivePolicy, type LiveTableState } from '../catalog/live-state';
 import { lockBudget, readLockTableSettings } from '../catalog/lock-budget';
 import { readPartitions } from '../catalog/partitions';
+import { probeInOneMessage } from '../catalog/probe-in-one-message';
 import type { Queryable } from '../catalog/queryable';
 import { runInOneMessage } from '../catalog/statements-in-one-message';
 import type { PolicySpec, TableRlsSpec } from '../ddl/policy-spec';
@@ -40,7 +40,8 @@ export interface ApplyOptions {
 /**
  * Reads what the plan needs, in one read-only transaction, and checks what can be checked before anything
  * changes: every declared table exists, and no declared policy's name is taken by a policy this package
- * did not create (`diffRls` refuses those).
+ * did not create (`diffRls` refuses those). The policies' expressions are not read here (decompiling
+ * thousands is slow): each transaction reads those of its tables itself.
  */
 async function readPlan(db: Queryable, state: DeclaredState, options: ApplyOptions): Promise<Plan> {
   const missing = await findMissingTables(db, state.desired.map((t) => t.table));
@@ -51,28 +52,46 @@ async function readPlan(db: Queryable, state: DeclaredState, options: ApplyOptio
     );
   }
   const covered = coverPartitions(state.desired, state.entityTables, await readPartitions(db, state.entityTables));
-  const live = await readLiveState(db, covered.entityTables, { manageAll: state.manageAllPolicies });
+  const live = await readLiveState(db, covered.entityTables, { manageAll: state.manageAllPolicies, expressions: false });
+  // The plan as if every live policy's text differed: as many statements as the real one or more.
   const draft = diffRls(covered.desired, live);
   const budget = options.lockBudget ?? lockBudget(await readLockTableSettings(db));
   return { groups: groupTables(covered.desired, live, covered.partitions, draft), budget };
 }
 
 /**
- * One chunk, in the caller's transaction: the policies that exist already are probed (in one message) for
- * PostgreSQL's canonical text, which says whether they changed; then every statement of the chunk's plan
- * goes in one message.
+ * The live state of the chunk's tables, their policies with their text, read in the chunk's transaction;
+ * the flags are those the plan read. The policies that exist already are probed on the way, which gives
+ * PostgreSQL's canonical text of their declaration: the probed specs come back with it.
  */
-async function applyChunk(db: Queryable, chunk: readonly TableGroup[], progress: ChunkProgress): Promise<RlsOperation[]> {
-  const probed = chunk.flatMap((g) => (g.toProbe ? [g.toProbe] : []));
-  const canonical = probed.length > 0 ? await canonicalizeSpecs(db, probed, { inOneMessage: true }) : [];
-  const canonicalByTable = new Map(canonical.map((spec) => [tableKey(spec.table), byName(spec.policies)]));
+async function readChunk(db: Queryable, chunk: readonly TableGroup[], manageAll: boolean): Promise<{ live: LiveTableState[]; probed: TableRlsSpec[] }> {
+  const states = chunk.flatMap((g) => g.live);
+  const withPolicies = states.filter((s) => s.policies.length > 0).map((s) => s.table);
+  const toProbe = chunk.flatMap((g) => (g.toProbe ? [g.toProbe] : []));
+  let policies = new Map<string, readonly LivePolicy[]>();
+  let probed: TableRlsSpec[] = [];
+  if (toProbe.length > 0) {
+    ({ canonical: probed, policies } = await probeInOneMessage(db, toProbe, withPolicies, { manageAll }));
+  } else if (withPolicies.length > 0) {
+    policies = new Map((await readLiveState(db, withPolicies, { manageAll })).map((s) => [tableKey(s.table), s.policies]));
+  }
+  return { live: states.map((s) => ({ ...s, policies: policies.get(tableKey(s.table)) ?? [] })), probed };
+}
+
+/**
+ * One chunk, in the caller's transaction: the live policies read (and those that exist already probed,
+ * in one message), then every statement of the chunk's plan in one message.
+ */
+async function applyChunk(db: Queryable, chunk: readonly TableGroup[], manageAll: boolean, progress: ChunkProgress): Promise<RlsOperation[]> {
+  const { live, probed } = await readChunk(db, chunk, manageAll);
+  const canonicalByTable = new Map(probed.map((spec) => [tableKey(spec.table), byName(spec.policies)]));
   const desired = chunk.flatMap((group) => {
     const byPolicy = group.desired.length > 0 ? canonicalByTable.get(tableKey(group.desired[0].table)) : undefined;
     // A partition's policies are its table's: PostgreSQL stores the same text on both.
     const canonicalOf = (policy: PolicySpec) => byPolicy?.get(policy.name) ?? policy;
     return group.desired.map((spec) => ({ ...spec, policies: spec.policies.map(canonicalOf) }));
   });
-  const operations = diffRls(desired, chunk.flatMap((g) => g.live));
+  const operations = diffRls(desired, live);
   await runInOneMessage(db, chunkStatements(operations, desired), rejectedChunkStatement(progress));
   return operations;
 }
@@ -97,7 +116,7 @@ export async function applyDeclaredState(inTransaction: InTransaction, state: De
   let applied = 0;
   for (const chunk of chunks) {
     const progress: ChunkProgress = { tables: total, applied, inChunk: tablesIn(chunk) };
-    operations.push(...(await inTransaction((db) => applyChunk(db, chunk, progress))));
+    operations.push(...(await inTransaction((db) => applyChunk(db, chunk, state.manageAllPolicies, progress))));
     applied += progress.inChunk;
   }
   return operations;
