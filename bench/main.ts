@@ -1,4 +1,4 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { RoundTripCounter } from '../tests/support/round-trip-counter';
 import { checkBudget } from './budget';
@@ -8,7 +8,7 @@ import { describeMachine } from './machine';
 import { combine, medianRatio } from './measure';
 import { markdownTable, textTable, type BenchReport, type ResetRow, type Row } from './report';
 import { measureWorkload, ROUND_TRIP_SAMPLES, ROUNDS, rowOf, type Timing } from './rounds';
-import { ddlMarkdown, ddlText, type DdlReport } from './ddl/ddl-report';
+import { ddlMarkdown, ddlText, type DdlReport, type RecordedDdlRun } from './ddl/ddl-report';
 import { runDdlSection } from './ddl/ddl-section';
 import { benchServer, CONCURRENCY, openBench, POOL_SIZE, requestsOf, serverVersion } from './setup';
 import { checkV7Budget } from './v7/budget';
@@ -43,10 +43,14 @@ function parseArgs(argv: string[]) {
   return { quick, onlyDdl, out: resolve(out ?? join(__dirname, 'results')), timing };
 }
 
+/** The DDL section's run on the code before issue 14's change, shown next to the new one (see RecordedDdlRun). */
+const DDL_BEFORE = join(__dirname, 'results', 'ddl-before.json');
+
 function writeDdlResults(out: string, report: DdlReport): void {
   mkdirSync(out, { recursive: true });
+  const before = existsSync(DDL_BEFORE) ? (JSON.parse(readFileSync(DDL_BEFORE, 'utf8')) as RecordedDdlRun) : undefined;
   writeFileSync(join(out, 'ddl.json'), `${JSON.stringify(report, null, 2)}\n`);
-  writeFileSync(join(out, 'ddl.md'), `${ddlMarkdown(report)}\n`);
+  writeFileSync(join(out, 'ddl.md'), `${ddlMarkdown(report, before)}\n`);
   console.log(`\n${ddlText(report)}\n\nwritten to ${out}/{ddl.json,ddl.md}`);
 }
 

@@ -1,21 +1,26 @@
+import type { LockTableSettings } from '../../src/core/catalog/lock-budget';
 import type { MachineInfo } from '../machine';
 import type { BudgetCheck } from '../report';
 import { DDL_PATH_LABELS, type DdlPlan, type DdlRow, type DdlRun } from './ddl-part';
 
-/** The server settings that bound how much one transaction may lock. */
-export interface LockSettings {
-  maxLocksPerTransaction: number;
-  maxConnections: number;
-  maxPreparedTransactions: number;
-}
 
 export interface DdlReport {
   date: string;
   machine: MachineInfo;
-  server: LockSettings;
+  server: LockTableSettings;
   plan: DdlPlan;
   rows: DdlRow[];
   budget: BudgetCheck[];
+}
+
+/**
+ * The same section run on the code before issue 14's change (the commit that added the section, where
+ * createPolicies itself still sent one statement per round trip), kept in bench/results/ddl-before.json
+ * and shown next to every new run.
+ */
+export interface RecordedDdlRun {
+  commit: string;
+  report: DdlReport;
 }
 
 const median = (values: readonly number[]) => {
@@ -42,7 +47,7 @@ export function speedup(rows: readonly DdlRow[], major: number, tables: number, 
 }
 
 /** The budget of issue 14 (items 1 and 4), on the sizes the run measured. */
-export function checkDdlBudget(rows: readonly DdlRow[], server: LockSettings): BudgetCheck[] {
+export function checkDdlBudget(rows: readonly DdlRow[], server: LockTableSettings): BudgetCheck[] {
   const checks: BudgetCheck[] = [];
   for (const major of [...new Set(rows.map((r) => r.major))]) {
     if (find(rows, major, 1000, 'createPolicies', 'fresh')) {
@@ -57,13 +62,16 @@ export function checkDdlBudget(rows: readonly DdlRow[], server: LockSettings): B
       const shipped = rows.filter((r) => r.major === major && r.tables === tables && r.path === 'createPolicies');
       checks.push({
         rule: `MikroORM ${major}: createPolicies applies ${tables.toLocaleString('en-US')} tables on this server (max_locks_per_transaction = ${server.maxLocksPerTransaction}, max_connections = ${server.maxConnections})`,
-        measured: shipped.map((r) => `${r.run}: ${r.error ? `failed (${r.error})` : `${(medianMs(r) / 1000).toFixed(2)} s`}`).join(', '),
+        measured: shipped.map((r) => `${r.run}: ${r.error ? `failed (${shortError(r.error)})` : `${(medianMs(r) / 1000).toFixed(2)} s`}`).join(', '),
         met: shipped.every((r) => !r.error && r.samples.length > 0),
       });
     }
   }
   return checks;
 }
+
+/** PostgreSQL's words of a recorded error (knex prefixes them with the statement, ` - ` between). */
+const shortError = (error: string) => (error.includes(' - ') ? error.slice(error.lastIndexOf(' - ') + 3) : error);
 
 const HEADER = ['MikroORM', 'tables', 'path', 'run', 'median ms', 'round trips', 'operations', 'speed-up'];
 
@@ -76,7 +84,7 @@ function cells(report: DdlReport): string[][] {
       r.tables.toLocaleString('en-US'),
       DDL_PATH_LABELS[r.path],
       r.run,
-      r.error ? `failed: ${r.error}` : medianMs(r).toFixed(0),
+      r.error ? `failed: ${shortError(r.error)}` : medianMs(r).toFixed(0),
       first ? `${first.roundTrips}` : '-',
       first ? `${first.operations}` : '-',
       Number.isFinite(ratio) ? `${ratio.toFixed(1)}x` : '-',
@@ -95,18 +103,38 @@ function intro(report: DdlReport): string {
   );
 }
 
-/** The DDL results as Markdown (the README's DDL table). */
-export function ddlMarkdown(report: DdlReport): string {
-  const rows = cells(report);
+const markdownRows = (rows: string[][]) => [`| ${HEADER.join(' | ')} |`, `|${HEADER.map((_, i) => (i < 4 ? '---' : '--:')).join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`)];
+
+/** createPolicies then and now, per major, size and run (medians of different runs: the machine's load may differ). */
+function thenAndNow(report: DdlReport, before: DdlReport): string[] {
+  return report.rows
+    .filter((r) => r.path === 'createPolicies')
+    .flatMap((now) => {
+      const then = find(before.rows, now.major, now.tables, 'createPolicies', now.run);
+      if (!then) return [];
+      const was = then.error ? `failed (${shortError(then.error)})` : `${medianMs(then).toFixed(0)} ms`;
+      const is = now.error ? `failed (${shortError(now.error)})` : `${medianMs(now).toFixed(0)} ms`;
+      const ratio = !then.error && !now.error ? ` (${(medianMs(then) / medianMs(now)).toFixed(1)}x)` : '';
+      return [`- MikroORM ${now.major}, ${now.tables.toLocaleString('en-US')} tables, ${now.run}: ${was} then, ${is} now${ratio}`];
+    });
+}
+
+/** The DDL results as Markdown (the README's DDL table), with the recorded run before the change when given. */
+export function ddlMarkdown(report: DdlReport, before?: RecordedDdlRun): string {
   const budget = report.budget.map((b) => `- ${b.met === null ? 'note' : b.met ? 'met' : '**missed**'}: ${b.rule}: ${b.measured}`);
-  return [
-    intro(report),
-    '',
-    `| ${HEADER.join(' | ')} |`,
-    `|${HEADER.map((_, i) => (i < 4 ? '---' : '--:')).join('|')}|`,
-    ...rows.map((r) => `| ${r.join(' | ')} |`),
-    ...(budget.length > 0 ? ['', ...budget] : []),
-  ].join('\n');
+  const recorded = before
+    ? [
+        '',
+        `Before the change (commit ${before.commit}, where createPolicies itself sent one statement per round trip; the same section): ${intro(before.report)}`,
+        '',
+        ...markdownRows(cells(before.report)),
+        '',
+        'createPolicies then and now (medians of the two runs above):',
+        '',
+        ...thenAndNow(report, before.report),
+      ]
+    : [];
+  return [intro(report), '', ...markdownRows(cells(report)), ...(budget.length > 0 ? ['', ...budget] : []), ...recorded].join('\n');
 }
 
 /** The DDL results as aligned text, for the terminal. */

@@ -6,7 +6,8 @@ import { createBenchDatabase } from '../dataset';
 import { describeMachine } from '../machine';
 import { runOnNode22 } from '../v7/run-part';
 import { measureDdl, type DdlPlan, type DdlRow } from './ddl-part';
-import { checkDdlBudget, type DdlReport, type LockSettings } from './ddl-report';
+import { checkDdlBudget, type DdlReport } from './ddl-report';
+import { readLockTableSettings } from '../../src/core/catalog/lock-budget';
 
 const DATABASE = 'rls_bench_ddl';
 
@@ -17,15 +18,6 @@ export const ddlPlan = (quick: boolean): DdlPlan => (quick ? { sizes: [40], roun
 export interface DdlPartInput {
   ownerUrl: string;
   plan: DdlPlan;
-}
-
-async function lockSettings(superUrl: string): Promise<LockSettings> {
-  const [row] = await runSql<{ locks: string; connections: string; prepared: string }>(
-    superUrl,
-    `select current_setting('max_locks_per_transaction') as locks, current_setting('max_connections') as connections,
-            current_setting('max_prepared_transactions') as prepared`,
-  );
-  return { maxLocksPerTransaction: Number(row.locks), maxConnections: Number(row.connections), maxPreparedTransactions: Number(row.prepared) };
 }
 
 async function measureOnMikroOrm7(input: DdlPartInput): Promise<DdlRow[]> {
@@ -53,7 +45,7 @@ export async function runDdlSection(superuserUrl: string, quick: boolean, postgr
     console.log(`DDL section: createPolicies on ${plan.sizes.join(' and ')} tables, ${plan.rounds} round(s), MikroORM 6 then 7`);
     const rows = await measureDdl(6, db.ownerUrl, plan);
     rows.push(...(await measureOnMikroOrm7({ ownerUrl: db.ownerUrl, plan })));
-    const server = await lockSettings(db.superUrl);
+    const server = await readLockTableSettings({ query: (text, params) => runSql(db.superUrl, text, params as unknown[]) });
     return { date: new Date().toISOString(), machine: describeMachine(postgresVersion), server, plan, rows, budget: checkDdlBudget(rows, server) };
   } finally {
     await runSql(superuserUrl, `drop database if exists ${DATABASE} with (force)`);

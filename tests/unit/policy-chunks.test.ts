@@ -46,7 +46,7 @@ describe('chunkByLocks', () => {
 });
 
 describe('groupTables', () => {
-  it('keeps a table with its partitions, and counts a lock per table and per statement', () => {
+  it('keeps a table with its partitions, and counts two locks per table and one per policy it comments on or drops', () => {
     const partitions = [
       { table: table('orders_2024'), root: table('orders') },
       { table: table('orders_2025'), root: table('orders') },
@@ -54,10 +54,10 @@ describe('groupTables', () => {
     const covered = coverPartitions([spec('orders'), spec('items')], [table('orders'), table('items')], partitions);
     const groups = groupTables(covered.desired, [], covered.partitions, diffRls(covered.desired, []));
     expect(groups.map((g) => g.desired.map((s) => s.table.name))).toEqual([['orders', 'orders_2024', 'orders_2025'], ['items']]);
-    // Each table: ENABLE, FORCE, and per policy CREATE and COMMENT: 6 statements and the table itself.
+    // Each table: two (itself, and what its expressions may read), and one per COMMENT ON POLICY (two).
     expect(groups.map((g) => [g.tables, g.locks])).toEqual([
-      [3, 21],
-      [1, 7],
+      [3, 12],
+      [1, 4],
     ]);
   });
 

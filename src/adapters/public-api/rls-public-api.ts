@@ -316,7 +316,7 @@ export declare class RlsSessioner<Args extends unknown[], Context extends object
  *
  * Any number of tables: the work goes in transactions that each lock no more than a quarter of the
  * server's lock table (`max_locks_per_transaction` × `max_connections`; at PostgreSQL's defaults about
- * 150 tables of four new policies, 300 when nothing changes), one when it all fits. A table is always
+ * 260 tables of four new policies, 800 when nothing changes), one when it all fits. A table is always
  * changed whole, with its partitions, in one transaction. Each transaction sends its statements in one
  * message (and probes the policies that exist already in one more).
  *
