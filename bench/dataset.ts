@@ -21,12 +21,12 @@ export interface BenchDatabase {
 }
 
 /**
- * A fresh `rls_bench` database owned by a dedicated owner role, and an application role that is neither
- * superuser nor BYPASSRLS and owns nothing, as in production. Recreated on every run.
+ * A fresh `rls_bench` database (or `name`) owned by a dedicated owner role, and an application role that
+ * is neither superuser nor BYPASSRLS and owns nothing, as in production. Recreated on every run.
  */
-export async function createBenchDatabase(superuserUrl: string): Promise<BenchDatabase> {
+export async function createBenchDatabase(superuserUrl: string, name: string = DATABASE): Promise<BenchDatabase> {
   const run = (sql: string) => runSql(superuserUrl, sql);
-  await run(`drop database if exists ${DATABASE} with (force)`);
+  await run(`drop database if exists ${name} with (force)`);
   for (const [role, attributes] of [
     [ROLES.owner, 'LOGIN'],
     [ROLES.app, 'LOGIN NOSUPERUSER NOBYPASSRLS'],
@@ -34,8 +34,8 @@ export async function createBenchDatabase(superuserUrl: string): Promise<BenchDa
     await run(`do $$ begin create role ${role}; exception when duplicate_object then null; end $$`);
     await run(`alter role ${role} ${attributes} password '${passwordOf(role)}'`);
   }
-  await run(`create database ${DATABASE} owner ${ROLES.owner}`);
-  return { superUrl: urlFor(superuserUrl, DATABASE), ownerUrl: urlFor(superuserUrl, DATABASE, ROLES.owner), appUrl: urlFor(superuserUrl, DATABASE, ROLES.app) };
+  await run(`create database ${name} owner ${ROLES.owner}`);
+  return { superUrl: urlFor(superuserUrl, name), ownerUrl: urlFor(superuserUrl, name, ROLES.owner), appUrl: urlFor(superuserUrl, name, ROLES.app) };
 }
 
 /**

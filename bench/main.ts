@@ -1,4 +1,4 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { RoundTripCounter } from '../tests/support/round-trip-counter';
 import { checkBudget } from './budget';
@@ -8,16 +8,20 @@ import { describeMachine } from './machine';
 import { combine, medianRatio } from './measure';
 import { markdownTable, textTable, type BenchReport, type ResetRow, type Row } from './report';
 import { measureWorkload, ROUND_TRIP_SAMPLES, ROUNDS, rowOf, type Timing } from './rounds';
-import { CONCURRENCY, openBench, POOL_SIZE, requestsOf } from './setup';
+import { ddlMarkdown, ddlText, type DdlReport, type RecordedDdlRun } from './ddl/ddl-report';
+import { runDdlSection } from './ddl/ddl-section';
+import { benchServer, CONCURRENCY, openBench, POOL_SIZE, requestsOf, serverVersion } from './setup';
 import { checkV7Budget } from './v7/budget';
 import { runMikroOrm7Part } from './v7/run-part';
 import { VARIANTS, WITHOUT_RESET, type Variant } from './variants';
 import { WORKLOADS } from './workloads';
 
-// `npm run bench [-- --quick] [-- --out=<dir>]`: builds the data set, runs every workload under every
-// variant with the same pool and concurrency (and (b), (c) once more without the session reset on the
-// workloads of RESET_WORKLOADS, to measure what the reset costs), counts round trips; then the MikroORM 7
-// variants on the same data set, in a Node 22 child process (bench/v7); and writes the results.
+// `npm run bench [-- --quick] [-- --out=<dir>] [-- --only=ddl]`: builds the data set, runs every workload
+// under every variant with the same pool and concurrency (and (b), (c) once more without the session reset
+// on the workloads of RESET_WORKLOADS, to measure what the reset costs), counts round trips; then the
+// MikroORM 7 variants on the same data set, in a Node 22 child process (bench/v7); then the DDL section
+// (createPolicies on thousands of tables, bench/ddl); and writes the results. `--only=ddl` runs the DDL
+// section alone (and writes only its files).
 
 // The unscoped variant each is compared with for "vs same shape": with or without em.transactional.
 const SAME_SHAPE: Record<string, string> = { a: 'a', b: 'a', c: 'a+tx', d: 'a+tx', 'a+tx': 'a+tx' };
@@ -28,16 +32,41 @@ const RESET_WORKLOADS = [1, 2, 3];
 function parseArgs(argv: string[]) {
   const quick = argv.includes('--quick');
   const out = argv.find((a) => a.startsWith('--out='))?.slice('--out='.length);
+  const onlyDdl = argv.includes('--only=ddl');
   for (const arg of argv) {
-    if (arg !== '--quick' && !arg.startsWith('--out=')) throw new Error(`Unknown argument "${arg}". Use --quick (a short smoke run) and --out=<dir> (default bench/results).`);
+    if (arg !== '--quick' && arg !== '--only=ddl' && !arg.startsWith('--out=')) {
+      throw new Error(`Unknown argument "${arg}". Use --quick (a short smoke run), --out=<dir> (default bench/results) and --only=ddl (the DDL section alone).`);
+    }
   }
   // Per round and cell; a full run measures each cell for ROUNDS x durationMs.
   const timing: Timing = { concurrency: CONCURRENCY, warmupMs: quick ? 100 : 400, durationMs: quick ? 200 : 1600 };
-  return { quick, out: resolve(out ?? join(__dirname, 'results')), timing };
+  return { quick, onlyDdl, out: resolve(out ?? join(__dirname, 'results')), timing };
+}
+
+/** The DDL section's run on the code before issue 14's change, shown next to the new one (see RecordedDdlRun). */
+const DDL_BEFORE = join(__dirname, 'results', 'ddl-before.json');
+
+function writeDdlResults(out: string, report: DdlReport): void {
+  mkdirSync(out, { recursive: true });
+  const before = existsSync(DDL_BEFORE) ? (JSON.parse(readFileSync(DDL_BEFORE, 'utf8')) as RecordedDdlRun) : undefined;
+  writeFileSync(join(out, 'ddl.json'), `${JSON.stringify(report, null, 2)}\n`);
+  writeFileSync(join(out, 'ddl.md'), `${ddlMarkdown(report, before)}\n`);
+  console.log(`\n${ddlText(report)}\n\nwritten to ${out}/{ddl.json,ddl.md}`);
+}
+
+/** `--only=ddl`: the server, and the DDL section alone (no data set). */
+async function ddlOnly(args: ReturnType<typeof parseArgs>): Promise<void> {
+  const server = await benchServer();
+  try {
+    writeDdlResults(args.out, await runDdlSection(server.url, args.quick, await serverVersion(server.url)));
+  } finally {
+    await server.stop();
+  }
 }
 
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
+  if (args.onlyDdl) return ddlOnly(args);
   const counter = new RoundTripCounter();
   const bench = await openBench(counter.afterCreate as never);
   const { db, postgresVersion, close } = bench;
@@ -96,6 +125,7 @@ async function main(): Promise<void> {
     // its pools closed first, so the server holds the MikroORM 7 part's connections only.
     await bench.closeOrms();
     const mikroOrm7 = await runMikroOrm7Part(db, args.timing);
+    const ddl = await runDdlSection(db.superUrl, args.quick, postgresVersion);
     const report: BenchReport = {
       date: new Date().toISOString(),
       machine: describeMachine(postgresVersion),
@@ -112,6 +142,7 @@ async function main(): Promise<void> {
     writeFileSync(join(args.out, 'chart.svg'), ratioChart(report));
     writeFileSync(join(args.out, 'chart-v7.svg'), ratioChartV7(report));
     console.log(`\n${textTable(report)}\n\nwritten to ${args.out}/{latest.json,latest.md,chart.svg,chart-v7.svg}`);
+    writeDdlResults(args.out, ddl);
   } finally {
     await close();
   }

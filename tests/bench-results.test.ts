@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ratioChart, ratioChartV7 } from '../bench/chart';
+import type { DdlReport, RecordedDdlRun } from '../bench/ddl/ddl-report';
 import type { BenchReport } from '../bench/report';
 
 // The README shows the committed benchmark results; they must be the ones in bench/results, complete
@@ -55,4 +56,25 @@ it('the committed results cover the MikroORM 7 variants on every workload, with 
     expect(Number.isInteger(row.roundTripsPerOperation)).toBe(true);
   }
   expect(report.budget.filter((b) => b.rule.startsWith('MikroORM 7:')).length).toBeGreaterThan(0);
+});
+
+it('the README shows exactly the DDL table of bench/results/ddl.md, measured on both majors at 1,000 and 3,000 tables, with the run before the change', () => {
+  const ddl = JSON.parse(read('bench/results/ddl.json')) as DdlReport;
+  const before = JSON.parse(read('bench/results/ddl-before.json')) as RecordedDdlRun;
+  const block = /<!-- bench-ddl:start -->\n([\s\S]*?)<!-- bench-ddl:end -->/.exec(read('README.md'))?.[1];
+  expect(block).toBe(read('bench/results/ddl.md'));
+  for (const run of [ddl, before.report]) {
+    expect(run.rows.map((r) => `${r.major} ${r.tables} ${r.path} ${r.run}`).sort()).toEqual(
+      [6, 7].flatMap((major) => [1000, 3000].flatMap((tables) => ['createPolicies', 'oneStatementPerRoundTrip'].flatMap((path) => ['fresh', 'no change'].map((r) => `${major} ${tables} ${path} ${r}`)))).sort(),
+    );
+    expect(run.machine).toMatchObject({ cores: expect.any(Number), cpu: expect.any(String), postgres: expect.any(String) });
+    expect(run.server.maxLocksPerTransaction).toBe(64);
+  }
+  expect(before.commit).toMatch(/^[0-9a-f]{7,40}$/);
+  // The shipped createPolicies measured at every size, with round trips counted.
+  for (const row of ddl.rows.filter((r) => r.path === 'createPolicies')) {
+    expect(row.error).toBeUndefined();
+    expect(row.samples).toHaveLength(ddl.plan.rounds);
+    expect(row.samples.every((s) => Number.isInteger(s.roundTrips) && s.ms > 0)).toBe(true);
+  }
 });

@@ -306,13 +306,19 @@ export declare class RlsTransactionStartError extends DriverException {
 export declare class RlsSessioner<Args extends unknown[], Context extends object> extends CoreRlsSessioner<Args, Context, RlsEntityManager<Context>> {}
 
 /**
- * Brings the database's policies and RLS flags to the declared state, in one transaction, without
- * migrations. Idempotent: a second run returns no operations. Policies it did not create are left
- * alone. Must run as the tables' owner (or a superuser), not as the application role.
+ * Brings the database's policies and RLS flags to the declared state, without migrations. Idempotent: a
+ * second run returns no operations. Policies it did not create are left alone. Must run as the tables'
+ * owner (or a superuser), not as the application role.
  *
  * Every partition of a table (found in the catalog, sub-partitions included) gets the table's flags and
  * policies as well, so a query that names a partition directly is filtered too. A partition created
  * later is covered by the next run.
+ *
+ * Any number of tables: the work goes in transactions that each lock no more than a quarter of the
+ * server's lock table (`max_locks_per_transaction` × `max_connections`; at PostgreSQL's defaults about
+ * 260 tables of four new policies, 800 when nothing changes), one when it all fits. A table is always
+ * changed whole, with its partitions, in one transaction. Each transaction sends its statements in one
+ * message (and probes the policies that exist already in one more).
  *
  * @returns the operations it performed.
  *
@@ -320,34 +326,39 @@ export declare class RlsSessioner<Args extends unknown[], Context extends object
  * // As the tables' owner, after orm.schema.createSchema(), for the Item entity of the Rls example:
  * const operations = await createPolicies(orm);
  * operations.map((op) => op.description); // ['enable row level security', 'force row level security', 'create policy item_permissive_1_all']
- * // The statements it ran, in one transaction:
+ * // The statements it ran, in one transaction, in one message:
  * // alter table "public"."item" enable row level security
  * // alter table "public"."item" force row level security
  * // create policy "item_permissive_1_all" on "public"."item" as permissive for all to public using ("owner_id" = (select nullif(current_setting('rls.account_id', true), '')::integer)) with check ("owner_id" = (select nullif(current_setting('rls.account_id', true), '')::integer))
  * // comment on policy "item_permissive_1_all" on "public"."item" is 'managed by mikro-orm-rls'
  *
  * @throws {RlsConfigurationError} when a table does not exist yet, a policy not created by this
- * package already has a declared policy's name, the role may not create policies (not the owner), or
- * the ORM was not set up with `withRls`. Nothing is changed then.
- * @throws {RlsDeclarationError} when PostgreSQL rejects a rendered policy (its expression or
- * roles); nothing is changed.
+ * package already has a declared policy's name, or the ORM was not set up with `withRls` (nothing is
+ * changed then); when the role may not create policies (not the owner), or PostgreSQL refuses a
+ * statement for another reason (its message, SQLSTATE and hint are in the error).
+ * @throws {RlsDeclarationError} when PostgreSQL rejects a rendered policy (its expression or roles).
+ * When PostgreSQL refuses a statement, its transaction is rolled back; with several transactions, the
+ * ones before it stay applied (whole tables), the error says how many tables they hold, and running
+ * `createPolicies` again does what is still missing.
  */
 export declare function createPolicies(orm: MikroORM): Promise<RlsOperation[]>;
 /**
  * Drops every policy this package created on the entities' tables and their partitions and switches RLS
- * off there, unless hand-written policies remain on a table. One transaction, as the owner.
+ * off there, unless hand-written policies remain on a table. As the owner; in transactions of whole
+ * tables sized like {@link createPolicies}', one when it all fits.
  *
  * @returns the operations it performed.
  *
  * @example
  * // After createPolicies(orm) for the Item entity of the Rls example:
  * await dropPolicies(orm);
- * // The statements it ran, in one transaction:
+ * // The statements it ran, in one transaction, in one message:
  * // drop policy "item_permissive_1_all" on "public"."item"
  * // alter table "public"."item" disable row level security
  * // alter table "public"."item" no force row level security
  *
- * @throws {RlsConfigurationError} when the ORM was not set up with `withRls`.
+ * @throws {RlsConfigurationError} when the ORM was not set up with `withRls`, or PostgreSQL refuses a
+ * statement (as {@link createPolicies}).
  */
 export declare function dropPolicies(orm: MikroORM): Promise<RlsOperation[]>;
 /**

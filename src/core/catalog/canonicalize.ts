@@ -1,12 +1,28 @@
 import type { PolicySpec, TableRlsSpec } from '../ddl/policy-spec';
 import { createPolicySql } from '../ddl/statements';
-import { qualifiedTable, tableLabel, type TableRef } from '../ddl/quote';
-import { readLiveState } from './live-state';
+import { qualifiedTable, type TableRef } from '../ddl/quote';
+import { readLiveState, type LivePolicy } from './live-state';
 import type { Queryable } from './queryable';
-import { RlsConfigurationError } from '../errors/rls-configuration-error';
-import { RlsDeclarationError } from '../errors/rls-declaration-error';
+import { refusedStatementError } from './refused-statement';
 
 const PROBE_PREFIX = 'mikro_orm_rls_probe_';
+
+/** The name the `i`-th policy of a table is probed under. */
+export const probeName = (i: number): string => `${PROBE_PREFIX}${i}`;
+
+/**
+ * `spec` with PostgreSQL's canonical text for each policy, from `probes`, the policies read back from the
+ * table (or copy) its policies were probed on under {@link probeName}s; what was rendered is kept.
+ */
+export function canonicalFromProbes(spec: TableRlsSpec, probes: readonly LivePolicy[] | undefined): TableRlsSpec {
+  const policies = spec.policies.map((policy, i): PolicySpec => {
+    const probe = probes?.find((p) => p.name === probeName(i));
+    if (!probe) throw new Error(`Internal error: probe for policy ${policy.name} was not found.`);
+    const rendered = { roles: policy.roles, using: policy.using, withCheck: policy.withCheck };
+    return { ...policy, roles: probe.roles, using: probe.using, withCheck: probe.withCheck, rendered };
+  });
+  return { ...spec, policies };
+}
 
 /**
  * Asks PostgreSQL how it would store the desired policies: each is created under a probe name inside a
@@ -38,24 +54,13 @@ export async function canonicalizeSpecs(
     }
     for (const spec of withPolicies) {
       for (const [i, policy] of spec.policies.entries()) {
-        const probe = createPolicySql(targets.get(spec)!, { ...policy, name: `${PROBE_PREFIX}${i}` });
+        const probe = createPolicySql(targets.get(spec)!, { ...policy, name: probeName(i) });
         try {
           await db.query(probe);
         } catch (error) {
           // Drivers often prefix the message with the statement, which names the probe: keep PostgreSQL's words.
           const message = (error as Error).message.replace(`${probe} - `, '');
-          if ((error as { code?: string }).code === '42501') {
-            throw new RlsConfigurationError(
-              `Cannot manage policies on ${tableLabel(spec.table)}: ${message}. Policies can only be created by the table's ` +
-                'owner or a superuser: run createPolicies (or migrations) with the owner role, not the application role.',
-              { cause: error },
-            );
-          }
-          throw new RlsDeclarationError(
-            `PostgreSQL rejected policy "${policy.name}" on ${tableLabel(spec.table)}: ${message}. ` +
-              'Check its expression (customExpr / withCheck) and its roles (to).',
-            { cause: error },
-          );
+          throw refusedStatementError({ sql: probe, table: spec.table, policy: policy.name }, error, message);
         }
       }
     }
@@ -63,13 +68,7 @@ export async function canonicalizeSpecs(
     return specs.map((spec) => {
       const target = targets.get(spec);
       const table = live.find((t) => target && t.table.schema === target.schema && t.table.name === target.name);
-      const policies = spec.policies.map((policy, i): PolicySpec => {
-        const probe = table?.policies.find((p) => p.name === `${PROBE_PREFIX}${i}`);
-        if (!probe) throw new Error(`Internal error: probe for policy ${policy.name} was not found.`);
-        const rendered = { roles: policy.roles, using: policy.using, withCheck: policy.withCheck };
-        return { ...policy, roles: probe.roles, using: probe.using, withCheck: probe.withCheck, rendered };
-      });
-      return { ...spec, policies };
+      return canonicalFromProbes(spec, table?.policies);
     });
   } finally {
     await db.query('rollback to savepoint mikro_orm_rls_canonicalize');

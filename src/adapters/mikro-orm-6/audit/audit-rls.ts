@@ -1,10 +1,8 @@
 import type { MikroORM } from '@mikro-orm/core';
-import type { AbstractSqlDriver } from '@mikro-orm/knex';
 import type { AuditFinding } from '../../../core/audit/audit-finding';
 import { auditReportIn, type AuditReport } from '../../../core/audit/audit-report';
-import { knexQueryable } from '../policies/knex-queryable';
+import { inOrmTransaction } from '../policies/in-orm-transaction';
 import { rlsSettingsOf } from '../../../core/settings/rls-settings';
-import { baseDriver } from '../wire/scoped-driver';
 
 export type { AuditReport } from '../../../core/audit/audit-report';
 
@@ -22,8 +20,7 @@ export type { AuditReport } from '../../../core/audit/audit-report';
  */
 export async function auditRlsReport(orm: MikroORM): Promise<AuditReport> {
   const settings = rlsSettingsOf(orm.config);
-  const driver = baseDriver(orm.em.getDriver() as unknown as AbstractSqlDriver);
-  return driver.getConnection('write').transactional((trx) => auditReportIn(knexQueryable(trx), settings));
+  return inOrmTransaction(orm.em, (db) => auditReportIn(db, settings));
 }
 
 /**

@@ -1,25 +1,23 @@
 import type { MikroORM } from '@mikro-orm/core';
-import type { AbstractSqlDriver } from '@mikro-orm/knex';
-import type { Queryable } from '../../../core/catalog/queryable';
 import type { RlsOperation } from '../../../core/diff/operation';
 import { applyDeclaredState } from '../../../core/plan/apply-declared-state';
-import { knexQueryable } from './knex-queryable';
 import { rlsSettingsOf } from '../../../core/settings/rls-settings';
-import { baseDriver } from '../wire/scoped-driver';
-
-async function inTransaction<T>(orm: MikroORM, work: (db: Queryable) => Promise<T>): Promise<T> {
-  const driver = baseDriver(orm.em.getDriver() as unknown as AbstractSqlDriver);
-  return driver.getConnection('write').transactional((trx) => work(knexQueryable(trx)));
-}
+import { inOrmTransaction } from './in-orm-transaction';
 
 /**
- * Brings the database's policies and RLS flags to the declared state, in one transaction, without
- * migrations. Idempotent: a second run returns no operations. Policies it did not create are left
- * alone. Must run as the tables' owner (or a superuser), not as the application role.
+ * Brings the database's policies and RLS flags to the declared state, without migrations. Idempotent: a
+ * second run returns no operations. Policies it did not create are left alone. Must run as the tables'
+ * owner (or a superuser), not as the application role.
  *
  * Every partition of a table (found in the catalog, sub-partitions included) gets the table's flags and
  * policies as well, so a query that names a partition directly is filtered too. A partition created
  * later is covered by the next run.
+ *
+ * Any number of tables: the work goes in transactions that each lock no more than a quarter of the
+ * server's lock table (`max_locks_per_transaction` × `max_connections`; at PostgreSQL's defaults about
+ * 260 tables of four new policies, 800 when nothing changes), one when it all fits. A table is always
+ * changed whole, with its partitions, in one transaction. Each transaction sends its statements in one
+ * message (and probes the policies that exist already in one more).
  *
  * @returns the operations it performed.
  *
@@ -27,40 +25,45 @@ async function inTransaction<T>(orm: MikroORM, work: (db: Queryable) => Promise<
  * // As the tables' owner, after orm.schema.createSchema(), for the Item entity of the Rls example:
  * const operations = await createPolicies(orm);
  * operations.map((op) => op.description); // ['enable row level security', 'force row level security', 'create policy item_permissive_1_all']
- * // The statements it ran, in one transaction:
+ * // The statements it ran, in one transaction, in one message:
  * // alter table "public"."item" enable row level security
  * // alter table "public"."item" force row level security
  * // create policy "item_permissive_1_all" on "public"."item" as permissive for all to public using ("owner_id" = (select nullif(current_setting('rls.account_id', true), '')::integer)) with check ("owner_id" = (select nullif(current_setting('rls.account_id', true), '')::integer))
  * // comment on policy "item_permissive_1_all" on "public"."item" is 'managed by mikro-orm-rls'
  *
  * @throws {RlsConfigurationError} when a table does not exist yet, a policy not created by this
- * package already has a declared policy's name, the role may not create policies (not the owner), or
- * the ORM was not set up with `withRls`. Nothing is changed then.
- * @throws {RlsDeclarationError} when PostgreSQL rejects a rendered policy (its expression or
- * roles); nothing is changed.
+ * package already has a declared policy's name, or the ORM was not set up with `withRls` (nothing is
+ * changed then); when the role may not create policies (not the owner), or PostgreSQL refuses a
+ * statement for another reason (its message, SQLSTATE and hint are in the error).
+ * @throws {RlsDeclarationError} when PostgreSQL rejects a rendered policy (its expression or roles).
+ * When PostgreSQL refuses a statement, its transaction is rolled back; with several transactions, the
+ * ones before it stay applied (whole tables), the error says how many tables they hold, and running
+ * `createPolicies` again does what is still missing.
  */
 export async function createPolicies(orm: MikroORM): Promise<RlsOperation[]> {
   const settings = rlsSettingsOf(orm.config);
-  return inTransaction(orm, (db) => applyDeclaredState(db, { desired: settings.tables, entityTables: settings.entityTables, manageAllPolicies: settings.manageAllPolicies }));
+  return applyDeclaredState((work) => inOrmTransaction(orm.em, work), { desired: settings.tables, entityTables: settings.entityTables, manageAllPolicies: settings.manageAllPolicies });
 }
 
 /**
  * Drops every policy this package created on the entities' tables and their partitions and switches RLS
- * off there, unless hand-written policies remain on a table. One transaction, as the owner.
+ * off there, unless hand-written policies remain on a table. As the owner; in transactions of whole
+ * tables sized like {@link createPolicies}', one when it all fits.
  *
  * @returns the operations it performed.
  *
  * @example
  * // After createPolicies(orm) for the Item entity of the Rls example:
  * await dropPolicies(orm);
- * // The statements it ran, in one transaction:
+ * // The statements it ran, in one transaction, in one message:
  * // drop policy "item_permissive_1_all" on "public"."item"
  * // alter table "public"."item" disable row level security
  * // alter table "public"."item" no force row level security
  *
- * @throws {RlsConfigurationError} when the ORM was not set up with `withRls`.
+ * @throws {RlsConfigurationError} when the ORM was not set up with `withRls`, or PostgreSQL refuses a
+ * statement (as {@link createPolicies}).
  */
 export async function dropPolicies(orm: MikroORM): Promise<RlsOperation[]> {
   const settings = rlsSettingsOf(orm.config);
-  return inTransaction(orm, (db) => applyDeclaredState(db, { desired: [], entityTables: settings.entityTables, manageAllPolicies: settings.manageAllPolicies }));
+  return applyDeclaredState((work) => inOrmTransaction(orm.em, work), { desired: [], entityTables: settings.entityTables, manageAllPolicies: settings.manageAllPolicies });
 }

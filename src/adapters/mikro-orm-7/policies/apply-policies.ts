@@ -5,10 +5,11 @@ import { rlsSettingsOf } from '../../../core/settings/rls-settings';
 import { inOrmTransaction } from './in-orm-transaction';
 
 /**
- * Brings the database's policies and RLS flags to the declared state, in one transaction, without
- * migrations (MikroORM 7). Idempotent: a second run returns no operations. Policies it did not create are
- * left alone. Must run as the tables' owner (or a superuser), not as the application role. Every
- * partition of a table gets the table's flags and policies as well.
+ * Brings the database's policies and RLS flags to the declared state, without migrations (MikroORM 7).
+ * Idempotent: a second run returns no operations. Policies it did not create are left alone. Must run as
+ * the tables' owner (or a superuser), not as the application role. Every partition of a table gets the
+ * table's flags and policies as well. Any number of tables: in transactions of whole tables (with their
+ * partitions) that each lock no more than a quarter of the server's lock table, one message each.
  *
  * @returns the operations it performed.
  *
@@ -22,20 +23,25 @@ import { inOrmTransaction } from './in-orm-transaction';
  * // comment on policy "item_permissive_1_all" on "public"."item" is 'managed by mikro-orm-rls'
  *
  * @throws {RlsConfigurationError} when a table does not exist yet, a policy not created by this
- * package already has a declared policy's name, the role may not create policies (not the owner), or
- * the ORM was not set up with `withRls`. Nothing is changed then.
- * @throws {RlsDeclarationError} when PostgreSQL rejects a rendered policy; nothing is changed.
+ * package already has a declared policy's name, or the ORM was not set up with `withRls` (nothing is
+ * changed then); when the role may not create policies (not the owner), or PostgreSQL refuses a
+ * statement for another reason.
+ * @throws {RlsDeclarationError} when PostgreSQL rejects a rendered policy. Either way its transaction
+ * is rolled back, the ones before it stay applied, and running again does what is still missing.
  */
 export async function createPolicies(orm: MikroORM): Promise<RlsOperation[]> {
   const settings = rlsSettingsOf(orm.config);
-  return inOrmTransaction(orm.em, (db) =>
-    applyDeclaredState(db, { desired: settings.tables, entityTables: settings.entityTables, manageAllPolicies: settings.manageAllPolicies }),
-  );
+  return applyDeclaredState((work) => inOrmTransaction(orm.em, work), {
+    desired: settings.tables,
+    entityTables: settings.entityTables,
+    manageAllPolicies: settings.manageAllPolicies,
+  });
 }
 
 /**
  * Drops every policy this package created on the entities' tables and their partitions and switches RLS
- * off there, unless hand-written policies remain on a table. One transaction, as the owner (MikroORM 7).
+ * off there, unless hand-written policies remain on a table. As the owner, in transactions sized like
+ * createPolicies' (MikroORM 7).
  *
  * @returns the operations it performed.
  *
@@ -45,9 +51,9 @@ export async function createPolicies(orm: MikroORM): Promise<RlsOperation[]> {
  * // alter table "public"."item" disable row level security
  * // alter table "public"."item" no force row level security
  *
- * @throws {RlsConfigurationError} when the ORM was not set up with `withRls`.
+ * @throws {RlsConfigurationError} when the ORM was not set up with `withRls`, or PostgreSQL refuses a statement.
  */
 export async function dropPolicies(orm: MikroORM): Promise<RlsOperation[]> {
   const settings = rlsSettingsOf(orm.config);
-  return inOrmTransaction(orm.em, (db) => applyDeclaredState(db, { desired: [], entityTables: settings.entityTables, manageAllPolicies: settings.manageAllPolicies }));
+  return applyDeclaredState((work) => inOrmTransaction(orm.em, work), { desired: [], entityTables: settings.entityTables, manageAllPolicies: settings.manageAllPolicies });
 }

@@ -1,0 +1,52 @@
+import { refusedStatementError, refusedStatementsError, type StatementOnTable } from '../catalog/refused-statement';
+import type { RejectedStatement } from '../catalog/statements-in-one-message';
+import type { TableRlsSpec } from '../ddl/policy-spec';
+import { alterPolicySql, createPolicySql, forceRowLevelSecuritySql, rowLevelSecuritySql } from '../ddl/statements';
+import type { RlsOperation } from '../diff/operation';
+
+/** Where the work stood when a chunk failed: the error says what stays applied. */
+export interface ChunkProgress {
+  /** Tables in all chunks. */
+  readonly tables: number;
+  /** Tables of the chunks committed before this one. */
+  readonly applied: number;
+  /** Tables of this chunk (rolled back). */
+  readonly inChunk: number;
+}
+
+/**
+ * The operations' statements, each knowing its table and the declared policy it creates or alters: in
+ * their order, except that the RLS switches (ENABLE / FORCE and their opposites) come after the chunk's
+ * policy statements. The end state is the same (the chunk is one transaction), and it costs less: with
+ * RLS on, PostgreSQL parses all of a table's policies again after each statement on the table.
+ */
+export function chunkStatements(operations: readonly RlsOperation[], desired: readonly TableRlsSpec[]): StatementOnTable[] {
+  const declares = new Map<string, string>();
+  for (const spec of desired) {
+    for (const policy of spec.policies) {
+      declares.set(createPolicySql(spec.table, policy), policy.name);
+      declares.set(alterPolicySql(spec.table, policy), policy.name);
+    }
+  }
+  const switches = new Set(operations.flatMap((op) => [true, false].flatMap((on) => [rowLevelSecuritySql(op.table, on), forceRowLevelSecuritySql(op.table, on)])));
+  const statements = operations.flatMap((op) => op.up.map((sql) => ({ sql, table: op.table, ...(declares.has(sql) && { policy: declares.get(sql) }) })));
+  return [...statements.filter((s) => !switches.has(s.sql)), ...statements.filter((s) => switches.has(s.sql))];
+}
+
+const count = (n: number) => n.toLocaleString('en-US');
+
+/** What a failed chunk leaves, for the end of its error. */
+function leftBehind(progress: ChunkProgress): string {
+  if (progress.applied === 0) return ' Nothing was changed.';
+  return (
+    ` ${count(progress.applied)} of ${count(progress.tables)} tables were brought to their declared state in earlier transactions and stay so; ` +
+    `the transaction of the next ${count(progress.inChunk)} was rolled back. Fix the cause and run it again: it does only what is still missing.`
+  );
+}
+
+/** The error thrown when PostgreSQL refused a statement of a chunk (see `runInOneMessage`). */
+export function rejectedChunkStatement(progress: ChunkProgress): RejectedStatement<StatementOnTable> {
+  const after = leftBehind(progress);
+  return (statement, error, message) =>
+    statement ? refusedStatementError(statement, error, message, after) : refusedStatementsError(`The RLS statements of ${count(progress.inChunk)} tables`, error, message, after);
+}
