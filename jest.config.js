@@ -4,6 +4,7 @@ process.env.RLS_TEST_MIKRO_ORM_TREE = 'root';
 
 const { ignorePatternsOf, v7OnlyTests } = require('./scripts/jest-v7/v7-tree.cjs');
 const { replicaIgnorePatterns } = require('./scripts/replica-tests.cjs');
+const { browserIgnorePatterns } = require('./scripts/browser-tests.cjs');
 
 /** @type {import('jest').Config} */
 module.exports = {
@@ -18,8 +19,9 @@ module.exports = {
   roots: ['<rootDir>/tests'],
   testMatch: ['**/*.test.ts'],
   // The MikroORM 7 only files of tests/v7-only.txt run in the v7 run alone (jest.v7.config.js);
-  // tests/replica only with RLS_TEST_REPLICA=1 (scripts/replica-tests.cjs).
-  testPathIgnorePatterns: [...ignorePatternsOf(v7OnlyTests()), ...replicaIgnorePatterns()],
+  // tests/replica only with RLS_TEST_REPLICA=1 (scripts/replica-tests.cjs), tests/browser only with
+  // RLS_TEST_BROWSER=1 (scripts/browser-tests.cjs).
+  testPathIgnorePatterns: [...ignorePatternsOf(v7OnlyTests()), ...replicaIgnorePatterns(), ...browserIgnorePatterns()],
   globalSetup: '<rootDir>/tests/support/global-setup.ts',
   globalTeardown: '<rootDir>/tests/support/global-teardown.ts',
   testTimeout: 30000,

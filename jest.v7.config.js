@@ -7,6 +7,7 @@
 const base = require('./jest.config');
 const { assertV7TreeInstalled, ignorePatternsOf, v6OnlyTests } = require('./scripts/jest-v7/v7-tree.cjs');
 const { replicaIgnorePatterns } = require('./scripts/replica-tests.cjs');
+const { browserIgnorePatterns } = require('./scripts/browser-tests.cjs');
 
 assertV7TreeInstalled();
 process.env.RLS_TEST_MIKRO_ORM_TREE = 'v7';
@@ -23,8 +24,8 @@ module.exports = {
   // The root tree (v6) is CommonJS and stays untransformed; v7/'s ES modules are compiled.
   transformIgnorePatterns: ['<rootDir>/node_modules/'],
   // Replaces the v6 run's list (tests/v7-only.txt): the v7 run leaves out the v6-only files instead,
-  // and tests/replica unless RLS_TEST_REPLICA=1, as the v6 run does.
-  testPathIgnorePatterns: [...ignorePatternsOf(v6OnlyTests()), ...replicaIgnorePatterns()],
+  // and tests/replica and tests/browser unless RLS_TEST_REPLICA=1 / RLS_TEST_BROWSER=1, as the v6 run does.
+  testPathIgnorePatterns: [...ignorePatternsOf(v6OnlyTests()), ...replicaIgnorePatterns(), ...browserIgnorePatterns()],
   // The Jest cache is keyed by config too, but a separate folder keeps the two runs from evicting each other.
   cacheDirectory: `${require('node:os').tmpdir()}/jest-mikro-orm-rls-v7`,
 };

@@ -5,6 +5,9 @@ import { PGBOUNCER_ADDR_ENV, PGBOUNCER_REPLICA_ADDR_ENV, pgbouncerRequested, sta
 import { REPLICA_URL_ENV, replicaRequested, startStreamingReplica } from './streaming-replica';
 import { describeServer, SUPERUSER_URL_ENV } from './superuser-url';
 
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { browserTestsLeftOut } = require('../../scripts/browser-tests.cjs') as { browserTestsLeftOut(): boolean };
+
 const log = (line: string) => console.log(`[mikro-orm-rls tests] ${line}`);
 
 export default async function globalSetup(): Promise<void> {
@@ -43,6 +46,7 @@ export default async function globalSetup(): Promise<void> {
   } else {
     log('tests/replica is left out: RLS_TEST_REPLICA is not set (RLS_TEST_REPLICA=1 starts a hot standby of the test server for them; .ci/run does)');
   }
+  if (browserTestsLeftOut()) log('tests/browser is left out: RLS_TEST_BROWSER is not set (RLS_TEST_BROWSER=1 runs them in headless Chromium: apt-get install chromium; .ci/run does)');
   const bouncer = globalThis.__RLS_TEST_PGBOUNCER__;
   if (bouncer) {
     process.env[PGBOUNCER_ADDR_ENV] = bouncer.address;

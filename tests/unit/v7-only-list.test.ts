@@ -11,6 +11,11 @@ const { v6OnlyTests, v7OnlyTests } = require('../../scripts/jest-v7/v7-tree.cjs'
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { REPLICA_TESTS, replicaTestsLeftOut } = require('../../scripts/replica-tests.cjs') as { REPLICA_TESTS: string; replicaTestsLeftOut(): boolean };
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { BROWSER_TESTS, browserTestsLeftOut } = require('../../scripts/browser-tests.cjs') as { BROWSER_TESTS: string; browserTestsLeftOut(): boolean };
+
+/** Whether a run without this one's opt-in variables would leave `file` out anyway (tests/replica, tests/browser). */
+const optedOut = (file: string) => (replicaTestsLeftOut() && file.startsWith(REPLICA_TESTS)) || (browserTestsLeftOut() && file.startsWith(BROWSER_TESTS));
 
 const listed = v7OnlyTests();
 
@@ -40,8 +45,8 @@ it('the v6 config leaves out exactly the listed files, and the v7 config none of
   const v7 = ignoredBy(require('../../jest.v7.config.js').testPathIgnorePatterns);
   process.env.RLS_TEST_MIKRO_ORM_TREE = tree;
   for (const { file } of listed) expect({ file, v6: v6(file), v7: v7(file) }).toEqual({ file, v6: true, v7: false });
-  // tests/replica is left out by both configs without RLS_TEST_REPLICA=1 (tests/unit/replica-tests-switch.test.ts).
-  const others = testFilesUnder(join(repo, 'tests')).filter((file) => !listed.some((l) => l.file === file) && !(replicaTestsLeftOut() && file.startsWith(REPLICA_TESTS)));
+  // tests/replica and tests/browser are left out by both configs without their variables (tests/unit/opt-in-test-folders.test.ts).
+  const others = testFilesUnder(join(repo, 'tests')).filter((file) => !listed.some((l) => l.file === file) && !optedOut(file));
   expect(others.filter(v6)).toEqual([]);
   expect(v6('tests/db/query-paths.test.ts')).toBe(false);
 });
