@@ -1,9 +1,8 @@
 import { MikroORM } from '@mikro-orm/postgresql';
 import { dropPolicies, withRls } from '../../src';
 import { readLockTableSettings } from '../../src/core/catalog/lock-budget';
-import { MANAGED_POLICY_COMMENT } from '../../src/core/ddl/statements';
 import { splitSqlStatements } from '../../src/core/plan/split-statements';
-import { MANY_TABLES_SCHEMA, manyTableEntities } from '../fixtures/many-tables';
+import { manyTableEntities, manyTableStates } from '../fixtures/many-tables';
 import { createSchema, updateSchema } from '../support/schema-generator';
 import { createTestDatabase, type TestDatabase } from '../support/test-database';
 
@@ -17,21 +16,7 @@ const POLICIES = ['own_delete', 'own_insert', 'own_select', 'own_update'];
 let db: TestDatabase;
 let orm: MikroORM;
 
-interface TableState {
-  table: string;
-  enabled: boolean;
-  forced: boolean;
-  policies: string[];
-}
-
-const tableStates = () =>
-  db.query<TableState>(
-    `select c.relname as table, c.relrowsecurity as enabled, c.relforcerowsecurity as forced,
-            array(select p.polname::text from pg_policy p where p.polrelid = c.oid and obj_description(p.oid, 'pg_policy') = $2 order by 1) as policies
-     from pg_class c join pg_namespace n on n.oid = c.relnamespace
-     where n.nspname = $1 and c.relkind = 'r' order by 1`,
-    [MANY_TABLES_SCHEMA, MANAGED_POLICY_COMMENT],
-  );
+const tableStates = () => manyTableStates(db);
 
 /** The tables that do not have RLS on and forced with exactly the four declared policies. */
 const wrongTables = async () => {
