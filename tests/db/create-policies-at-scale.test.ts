@@ -1,8 +1,7 @@
 import { MikroORM } from '@mikro-orm/postgresql';
 import { createPolicies, dropPolicies, withRls } from '../../src';
 import { lockBudget, readLockTableSettings } from '../../src/core/catalog/lock-budget';
-import { MANAGED_POLICY_COMMENT } from '../../src/core/ddl/statements';
-import { MANY_TABLES_SCHEMA, manyTableEntities, recreateTables } from '../fixtures/many-tables';
+import { MANY_TABLES_SCHEMA, manyTableEntities, manyTableStates, recreateTables } from '../fixtures/many-tables';
 import { RoundTripCounter } from '../support/round-trip-counter';
 import { createTestDatabase, type TestDatabase } from '../support/test-database';
 
@@ -17,22 +16,7 @@ let db: TestDatabase;
 let orm: MikroORM;
 const roundTrips = new RoundTripCounter();
 
-interface TableState {
-  table: string;
-  enabled: boolean;
-  forced: boolean;
-  policies: string[];
-}
-
-/** Every table of the schema, with its RLS flags and the policies that carry this package's comment. */
-const tableStates = () =>
-  db.query<TableState>(
-    `select c.relname as table, c.relrowsecurity as enabled, c.relforcerowsecurity as forced,
-            array(select p.polname::text from pg_policy p where p.polrelid = c.oid and obj_description(p.oid, 'pg_policy') = $2 order by 1) as policies
-     from pg_class c join pg_namespace n on n.oid = c.relnamespace
-     where n.nspname = $1 and c.relkind = 'r' order by 1`,
-    [MANY_TABLES_SCHEMA, MANAGED_POLICY_COMMENT],
-  );
+const tableStates = () => manyTableStates(db);
 
 beforeAll(async () => {
   db = await createTestDatabase();

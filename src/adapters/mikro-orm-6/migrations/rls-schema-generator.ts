@@ -3,8 +3,9 @@ import { replaceExtension } from './register-extension';
 import { SqlSchemaGenerator } from '@mikro-orm/postgresql';
 import { diffRls } from '../../../core/diff/diff-rls';
 import { rlsSettingsOf } from '../../../core/settings/rls-settings';
-import { planWithOrm } from './plan-with-orm';
+import { defaultSchemaOf, planWithOrm } from './plan-with-orm';
 import { splitSqlStatements } from '../../../core/plan/split-statements';
+import { createSchemaSql, updateSchemaSql } from '../../../core/plan/schema-generator-sql';
 
 type CreateOptions = Parameters<SqlSchemaGenerator['getCreateSchemaSQL']>[0];
 type UpdateOptions = Parameters<SqlSchemaGenerator['getUpdateSchemaSQL']>[0];
@@ -14,7 +15,7 @@ type UpdateOptions = Parameters<SqlSchemaGenerator['getUpdateSchemaSQL']>[0];
  * `orm.schema.*` leave every table with its declared policies: creating adds them after the tables,
  * updating drops the policies of altered tables first and brings all policies to the declared state after.
  * Updating covers the tables' partitions too (read from the catalog); creating starts from nothing, where
- * no partition exists yet.
+ * no partition exists yet. At scale the SQL comes in bounded transactions (see `createSchemaSql`).
  */
 export class RlsSchemaGenerator extends SqlSchemaGenerator {
   static override register(orm: MikroORM): void {
@@ -23,13 +24,12 @@ export class RlsSchemaGenerator extends SqlSchemaGenerator {
 
   override async getCreateSchemaSQL(options: CreateOptions = {}): Promise<string> {
     const sql = await super.getCreateSchemaSQL(options);
-    const statements = diffRls(rlsSettingsOf(this.config).tables, []).flatMap((op) => op.up);
-    return statements.length === 0 ? sql : `${sql}\n${statements.map((s) => `${s};`).join('\n')}\n`;
+    return createSchemaSql(sql, diffRls(rlsSettingsOf(this.config).tables, []), defaultSchemaOf(this.config, this.platform as never));
   }
 
   override async getUpdateSchemaSQL(options: UpdateOptions = {}): Promise<string> {
     const sql = await super.getUpdateSchemaSQL(options);
     const plan = await planWithOrm(this.em as never, { up: splitSqlStatements(sql), down: [] });
-    return plan.up.map((s) => `${s};\n`).join('');
+    return updateSchemaSql(plan, (s) => `${s};\n`);
   }
 }

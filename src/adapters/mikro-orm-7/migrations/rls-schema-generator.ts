@@ -3,7 +3,8 @@ import { SqlSchemaGenerator, type DatabaseSchema } from '@mikro-orm/sql';
 import { diffRls } from '../../../core/diff/diff-rls';
 import { splitSqlStatements } from '../../../core/plan/split-statements';
 import { rlsSettingsOf } from '../../../core/settings/rls-settings';
-import { planWithOrm } from './plan-with-orm';
+import { defaultSchemaOf, planWithOrm } from './plan-with-orm';
+import { createSchemaSql, updateSchemaSql } from '../../../core/plan/schema-generator-sql';
 import { withUndeclaredPartitioningUnmanaged } from './undeclared-partitioning';
 import { withoutNativeRls } from './without-native-rls';
 
@@ -45,15 +46,14 @@ export class RlsSchemaGenerator extends SqlSchemaGenerator {
   override async getCreateSchemaSQL(options: CreateOptions = {}): Promise<string> {
     const sql = await super.getCreateSchemaSQL(options);
     if (this.nativeOnly > 0) return sql;
-    const statements = diffRls(rlsSettingsOf(this.config).tables, []).flatMap((op) => op.up);
-    return statements.length === 0 ? sql : `${sql}\n${statements.map((s) => `${s};`).join('\n')}\n`;
+    return createSchemaSql(sql, diffRls(rlsSettingsOf(this.config).tables, []), defaultSchemaOf(this.em as never));
   }
 
   override async getUpdateSchemaSQL(options: UpdateOptions = {}): Promise<string> {
     const sql = await super.getUpdateSchemaSQL(options);
     if (this.nativeOnly > 0) return sql;
     const plan = await planWithOrm(this.em as never, { up: splitSqlStatements(sql), down: [] });
-    return plan.up.map((s) => (s === '' ? '\n' : `${s};\n`)).join('');
+    return updateSchemaSql(plan, (s) => (s === '' ? '\n' : `${s};\n`));
   }
 }
 
