@@ -1,5 +1,6 @@
 import { CLI_MAJOR, cliProjectOfThisRun, removeCliBuild, type AnyCliProject } from '../fixtures/cli-project-of-this-run';
 import { createTestDatabase, type TestDatabase } from '../support/test-database';
+import { oneScaleTestAtATime } from '../support/one-scale-test-at-a-time';
 
 // An initial migration of 3,000 tables with 4 policies each, through the real CLI of the run's major, on
 // a server with default lock settings: one transaction of it would need about 9 locks per table, three
@@ -25,6 +26,9 @@ ${CLI_MAJOR === 6 ? 'export const entities = tables;\nvoid Restrictive; void col
 
 let db: TestDatabase;
 let project: AnyCliProject;
+
+// Before the hooks below: the other scale files wait while this one runs.
+oneScaleTestAtATime();
 
 beforeAll(async () => {
   db = await createTestDatabase();

@@ -4,6 +4,7 @@ import { lockBudget, readLockTableSettings } from '../../src/core/catalog/lock-b
 import { MANY_TABLES_SCHEMA, manyTableEntities, manyTableStates, recreateTables } from '../fixtures/many-tables';
 import { RoundTripCounter } from '../support/round-trip-counter';
 import { createTestDatabase, type TestDatabase } from '../support/test-database';
+import { oneScaleTestAtATime } from '../support/one-scale-test-at-a-time';
 
 // createPolicies and dropPolicies on 3,000 tables of four policies, on a server with PostgreSQL's default
 // lock table: one transaction holding them all would need about 15,000 locks, more than that table has
@@ -17,6 +18,9 @@ let orm: MikroORM;
 const roundTrips = new RoundTripCounter();
 
 const tableStates = () => manyTableStates(db);
+
+// Before the hooks below: the other scale files wait while this one runs.
+oneScaleTestAtATime();
 
 beforeAll(async () => {
   db = await createTestDatabase();

@@ -5,6 +5,7 @@ import { splitSqlStatements } from '../../src/core/plan/split-statements';
 import { manyTableEntities, manyTableStates } from '../fixtures/many-tables';
 import { createSchema, updateSchema } from '../support/schema-generator';
 import { createTestDatabase, type TestDatabase } from '../support/test-database';
+import { oneScaleTestAtATime } from '../support/one-scale-test-at-a-time';
 
 // orm.schema's create and update (schema:create / schema:update) on 3,000 tables of four policies, on a
 // server with PostgreSQL's default lock table: the policies in one transaction would need about 15,000
@@ -24,6 +25,9 @@ const wrongTables = async () => {
   expect(states).toHaveLength(TABLES);
   return states.filter((s) => !s.enabled || !s.forced || JSON.stringify(s.policies) !== JSON.stringify(POLICIES));
 };
+
+// Before the hooks below: the other scale files wait while this one runs.
+oneScaleTestAtATime();
 
 beforeAll(async () => {
   db = await createTestDatabase();
