@@ -13,7 +13,7 @@ import { PNG } from 'pngjs';
 
 const run = promisify(execFile);
 
-/** The environment variable naming the Chromium binary, when it is not `chromium` on PATH. */
+/** The environment variable naming the Chromium binary, when it is none of CANDIDATES. */
 export const CHROMIUM_ENV = 'RLS_TEST_CHROMIUM';
 
 const CANDIDATES = ['/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome'];
