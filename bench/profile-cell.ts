@@ -10,8 +10,8 @@ import { WORKLOADS } from './workloads';
 // Runs one cell of the benchmark for a while, to profile where the time goes:
 //   node --cpu-prof -r ts-node/register/transpile-only bench/profile-cell.ts <variant> <workload> [seconds]
 // then open the .cpuprofile in Chrome DevTools (Performance) or any V8 profile viewer. A MikroORM 7
-// variant (a7, n7, b7, ...) with --v7: the data set is built here and the cell runs in a Node 22 child
-// with --cpu-prof, whose profile lands in the current folder.
+// variant (a7, n7, b7, ...) with --v7: the data set is built here and the cell runs in a Node 22 child,
+// which writes the profile of the measured seconds alone to the repository folder (bench/v7/profile-cell.ts).
 //   node -r ts-node/register/transpile-only bench/profile-cell.ts --v7 <variant> <workload> [seconds]
 // With --v7 --cpu, no profile: the CPU per operation (Node.js's and the database backends') of several
 // MikroORM 7 variants, interleaved round by round (bench/v7/cpu-per-op.ts), steadier than ops/s on a
@@ -45,7 +45,7 @@ async function profileMikroOrm7Cell(args: string[]): Promise<void> {
     await bench.closeOrms();
     const input = writePartInput(dir, { db: bench.db, timing: { concurrency: CONCURRENCY, warmupMs: 0, durationMs: 0 } });
     if (cpu) await runOnNode22(join(__dirname, 'v7', 'cpu-per-op.ts'), [input, variantId ?? '', workloadId ?? '', seconds, rounds]);
-    else await runOnNode22(join(__dirname, 'v7', 'profile-cell.ts'), [input, variantId ?? '', workloadId ?? '', seconds], ['--cpu-prof']);
+    else await runOnNode22(join(__dirname, 'v7', 'profile-cell.ts'), [input, variantId ?? '', workloadId ?? '', seconds]);
   } finally {
     rmSync(dir, { recursive: true, force: true });
     await bench.close();
