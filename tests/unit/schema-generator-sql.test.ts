@@ -1,5 +1,6 @@
 import { diffRls } from '../../src/core/diff/diff-rls';
-import { createSchemaSql } from '../../src/core/plan/schema-generator-sql';
+import { estimatedLocks, TRANSACTION_LOCK_BUDGET } from '../../src/core/plan/bounded-transactions';
+import { createSchemaSql, dropSchemaSql } from '../../src/core/plan/schema-generator-sql';
 import { splitSqlStatements } from '../../src/core/plan/split-statements';
 import { fourPolicies } from '../fixtures/four-policies';
 
@@ -21,4 +22,29 @@ it('3,000 tables: the same statements in bounded groups, each table\'s flags wit
   const expected = [...splitSqlStatements(mikroOrmSql(3000)), ...operations.flatMap((op) => op.up)];
   expect(splitSqlStatements(sql).sort()).toEqual(expected.sort());
   expect(groups[0]).toMatch(/^create table "public"\."t0" [^\n]*;\nalter table "public"\."t0" enable row level security;\nalter table "public"\."t0" force row level security;/);
+});
+
+// MikroORM's drop SQL: every statement on a line of its own, one group (one transaction).
+const mikroOrmDropSql = (tables: number) =>
+  `set names 'utf8';\n${Array.from({ length: tables }, (_, i) => `drop table if exists "public"."t${i}" cascade;\n`).join('')}\n`;
+
+it('dropping up to 100 tables of four policies: MikroORM\'s SQL as it is, one transaction', () => {
+  expect(dropSchemaSql(mikroOrmDropSql(100), specs(100), 'public')).toBe(mikroOrmDropSql(100));
+});
+
+it('dropping 3,000 tables of four policies: the same statements, in order, in groups within the lock budget', () => {
+  const sql = dropSchemaSql(mikroOrmDropSql(3000), specs(3000), 'public');
+  const groups = sql.split('\n\n').filter((g) => g.trim() !== '');
+  expect(groups.length).toBeGreaterThan(1);
+  expect(splitSqlStatements(sql)).toEqual(splitSqlStatements(mikroOrmDropSql(3000)));
+  // Each drop weighs its estimate plus two per declared policy dropped with it.
+  const weight = (statement: string) => estimatedLocks(statement) + (statement.startsWith('drop table') ? 8 : 0);
+  for (const group of groups) expect(splitSqlStatements(group).reduce((sum, s) => sum + weight(s), 0)).toBeLessThanOrEqual(TRANSACTION_LOCK_BUDGET);
+  expect(groups[0]).toMatch(/^set names 'utf8';\ndrop table if exists "public"\."t0" cascade;\n/);
+});
+
+it('dropping tables without policies weighs their drops alone', () => {
+  const undeclared = dropSchemaSql(mikroOrmDropSql(3000), [], 'public');
+  const declared = dropSchemaSql(mikroOrmDropSql(3000), specs(3000), 'public');
+  expect(undeclared.split('\n\n').length).toBeLessThan(declared.split('\n\n').length);
 });

@@ -4,12 +4,13 @@ import { diffRls } from '../../../core/diff/diff-rls';
 import { splitSqlStatements } from '../../../core/plan/split-statements';
 import { rlsSettingsOf } from '../../../core/settings/rls-settings';
 import { defaultSchemaOf, planWithOrm } from './plan-with-orm';
-import { createSchemaSql, updateSchemaSql } from '../../../core/plan/schema-generator-sql';
+import { createSchemaSql, dropSchemaSql, updateSchemaSql } from '../../../core/plan/schema-generator-sql';
 import { withUndeclaredPartitioningUnmanaged } from './undeclared-partitioning';
 import { withoutNativeRls } from './without-native-rls';
 
 type CreateOptions = Parameters<SqlSchemaGenerator['getCreateSchemaSQL']>[0];
 type UpdateOptions = Parameters<SqlSchemaGenerator['getUpdateSchemaSQL']>[0];
+type DropOptions = Parameters<SqlSchemaGenerator['getDropSchemaSQL']>[0];
 type CompareOptions = { fromSchema?: DatabaseSchema } & Record<string, unknown>;
 type Compared = { fromSchema: DatabaseSchema; toSchema: DatabaseSchema };
 
@@ -18,7 +19,9 @@ type Compared = { fromSchema: DatabaseSchema; toSchema: DatabaseSchema };
  * - native never compares policies or RLS flags (stripped from both sides, see `withoutNativeRls`);
  * - `schema:create` / `schema:fresh` / `orm.schema.create()` add the declared policies after the tables;
  * - `schema:update` / `orm.schema.update()` drop the policies of altered tables first and bring every
- *   policy to the declared state after, with PostgreSQL's canonical text, ALTER POLICY when possible.
+ *   policy to the declared state after, with PostgreSQL's canonical text, ALTER POLICY when possible;
+ * - `schema:drop` / `orm.schema.drop()` (and so `refresh()`) drop thousands of tables in bounded
+ *   transactions, not MikroORM's one (see `dropSchemaSql`).
  * The Migrator ({@link RlsMigrator}) reads MikroORM's part alone (`withoutRlsPlan`) and plans the policies
  * itself, with the snapshot and an exact way down.
  */
@@ -54,6 +57,12 @@ export class RlsSchemaGenerator extends SqlSchemaGenerator {
     if (this.nativeOnly > 0) return sql;
     const plan = await planWithOrm(this.em as never, { up: splitSqlStatements(sql), down: [] });
     return updateSchemaSql(plan, (s) => (s === '' ? '\n' : `${s};\n`));
+  }
+
+  override async getDropSchemaSQL(options: DropOptions = {}): Promise<string> {
+    const sql = await super.getDropSchemaSQL(options);
+    if (this.nativeOnly > 0) return sql;
+    return dropSchemaSql(sql, rlsSettingsOf(this.config).tables, defaultSchemaOf(this.em as never));
   }
 }
 
