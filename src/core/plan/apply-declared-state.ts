@@ -7,6 +7,7 @@ import type { Queryable } from '../catalog/queryable';
 import { runInOneMessage } from '../catalog/statements-in-one-message';
 import type { PolicySpec, TableRlsSpec } from '../ddl/policy-spec';
 import { tableLabel, type TableRef } from '../ddl/quote';
+import { commentPolicySql, MANAGED_POLICY_COMMENT } from '../ddl/statements';
 import { byName, tableKey, tableSet } from '../ddl/table-keys';
 import { coverPartitions } from '../diff/cover-partitions';
 import { diffRls } from '../diff/diff-rls';
@@ -131,8 +132,12 @@ async function applyChunk(db: Queryable, chunk: readonly TableGroup[], manageAll
     return group.desired.map((spec) => ({ ...spec, policies: spec.policies.map(canonicalOf) }));
   });
   const operations = diffRls(desired, asDeclared(live, desired, proven));
-  await runInOneMessage(db, chunkStatements(operations, desired), rejectedChunkStatement(progress));
-  const fingerprints = writeFingerprintsSql(declaredPolicies(chunk).filter(({ table, policy }) => !proven.has(fingerprintKey(table, policy.name))));
+  const toFingerprint = declaredPolicies(chunk).filter(({ table, policy }) => !proven.has(fingerprintKey(table, policy.name)));
+  // The plain marker the operations write on a declared policy is replaced by its fingerprint right after,
+  // in the same transaction: not sent, which spares PostgreSQL one COMMENT per created policy.
+  const replaced = new Set(toFingerprint.map(({ table, policy }) => commentPolicySql(table, policy.name, MANAGED_POLICY_COMMENT)));
+  await runInOneMessage(db, chunkStatements(operations, desired).filter((s) => !replaced.has(s.sql)), rejectedChunkStatement(progress));
+  const fingerprints = writeFingerprintsSql(toFingerprint);
   if (fingerprints) await db.query(fingerprints);
   return operations;
 }
