@@ -1,6 +1,6 @@
 import { EntitySchema } from '@mikro-orm/core';
 import { MikroORM } from '@mikro-orm/postgresql';
-import { Command, ConditionArg, Permissive, createPolicies, sql, withRls, type Policy } from '../../src';
+import { Command, ConditionArg, Permissive, auditRls, createPolicies, sql, withRls, type Policy } from '../../src';
 import { RoundTripCounter } from '../support/round-trip-counter';
 import { createSchema } from '../support/schema-generator';
 import { createTestDatabase, type TestDatabase } from '../support/test-database';
@@ -143,4 +143,13 @@ it('does not prove a policy unchanged under another search_path, where its funct
   expect(await run(after)).toEqual({ operations: ['alter policy own_select'], probed: true });
   expect((await live())[0].qual).toMatch(/^\(\(account_id = second\.pick\(\)\) AND/);
   expect(await run(after)).toEqual({ operations: [], probed: false });
+});
+
+it('keeps a fingerprinted policy managed for the audit: neither undeclared nor drifted', async () => {
+  const orm = await ownerOrm();
+  await run(orm);
+  expect(await commentOf('writes_update')).toMatch(FINGERPRINTED);
+  const codes = (await auditRls(orm)).map((f) => f.code);
+  expect(codes).not.toContain('policy-undeclared');
+  expect(codes).not.toContain('policy-drift');
 });
