@@ -120,7 +120,7 @@ function asDeclared(live: readonly LiveTableState[], desired: readonly TableRlsS
  * One chunk, in the caller's transaction: the live policies read (and those that exist already and are not
  * proven unchanged probed, in one message), then every statement of the chunk's plan in one message, then
  * the fingerprints of every declared policy not proven (created, altered, or found equal by a probe, so
- * that the next run needs no probe for it either) written by the server in one more.
+ * that the next run needs no probe for it either), written by the server in the same message.
  */
 async function applyChunk(db: Queryable, chunk: readonly TableGroup[], manageAll: boolean, progress: ChunkProgress): Promise<RlsOperation[]> {
   const { live, probed, proven } = await readChunk(db, chunk, manageAll);
@@ -136,9 +136,10 @@ async function applyChunk(db: Queryable, chunk: readonly TableGroup[], manageAll
   // The plain marker the operations write on a declared policy is replaced by its fingerprint right after,
   // in the same transaction: not sent, which spares PostgreSQL one COMMENT per created policy.
   const replaced = new Set(toFingerprint.map(({ table, policy }) => commentPolicySql(table, policy.name, MANAGED_POLICY_COMMENT)));
-  await runInOneMessage(db, chunkStatements(operations, desired).filter((s) => !replaced.has(s.sql)), rejectedChunkStatement(progress));
   const fingerprints = writeFingerprintsSql(toFingerprint);
-  if (fingerprints) await db.query(fingerprints);
+  // In the chunk's message, before RLS is switched on (with it on, each COMMENT reloads the table's policies).
+  const extra = fingerprints ? [{ sql: fingerprints, table: toFingerprint[0].table }] : [];
+  await runInOneMessage(db, chunkStatements(operations, desired, extra).filter((s) => !replaced.has(s.sql)), rejectedChunkStatement(progress));
   return operations;
 }
 
