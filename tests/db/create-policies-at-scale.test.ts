@@ -49,7 +49,7 @@ it('brings 3,000 tables to their four policies each on a server with the default
   const wrong = states.filter((s) => !s.enabled || !s.forced || JSON.stringify(s.policies) !== JSON.stringify(POLICIES));
   expect(wrong).toEqual([]);
   // A few messages per transaction, never one per statement (there are 30,000): reading the catalog, then
-  // per transaction its BEGIN, savepoint, statements, COMMIT and the connection's session reset; each
+  // per transaction its BEGIN, savepoint, statements (fingerprints included), COMMIT and the connection's session reset; each
   // holds as many tables as a quarter of the lock table allows, at 6 locks counted per fresh table.
   const transactions = Math.ceil((TABLES * 6) / lockBudget(settings));
   expect(trips).toBeLessThanOrEqual(10 + 5 * transactions);

@@ -49,7 +49,7 @@ function createPoliciesWithBudget(orm: MikroORM, lockBudget: number) {
 /** The managed policies of each table, by table name. */
 async function policiesByTable(db: TestDatabase): Promise<Record<string, string[]>> {
   const rows = await db.query<{ table: string; policies: string[] }>(
-    `select c.relname as table, array(select p.polname::text from pg_policy p where p.polrelid = c.oid and obj_description(p.oid, 'pg_policy') = $2 order by 1) as policies
+    `select c.relname as table, array(select p.polname::text from pg_policy p where p.polrelid = c.oid and starts_with(obj_description(p.oid, 'pg_policy'), $2) order by 1) as policies
      from pg_class c join pg_namespace n on n.oid = c.relnamespace where n.nspname = $1 and c.relkind = 'r' order by 1`,
     [MANY_TABLES_SCHEMA, MANAGED_POLICY_COMMENT],
   );

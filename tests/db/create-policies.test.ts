@@ -128,7 +128,8 @@ it('with manageAllPolicies, also drops hand-written policies that are not declar
 });
 
 it('tells the application role that only the owner can manage policies', async () => {
-  const orm = await MikroORM.init(withRls({ clientUrl: db.appUrl, entities: [orderEntity([own()])] }));
+  // A declaration with something to change: with nothing to change, the role has nothing to be refused.
+  const orm = await MikroORM.init(withRls({ clientUrl: db.appUrl, entities: [orderEntity([own(), Permissive({ conditionArgs: [accountId], cmd: Command.select, customPolicyName: 'app_role_probe' })])] }));
   orms.push(orm);
   await db.query(`grant usage on schema "tenant data" to "${db.roles.app}"`);
   await expect(createPolicies(orm)).rejects.toThrow(/must be owner of table order.*run createPolicies \(or migrations\) with the owner role/);

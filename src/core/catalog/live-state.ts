@@ -1,6 +1,6 @@
 import type { Command } from '../policy/command';
 import type { PolicySpec } from '../ddl/policy-spec';
-import { MANAGED_POLICY_COMMENT } from '../ddl/statements';
+import { isManagedComment } from '../ddl/statements';
 import type { TableRef } from '../ddl/quote';
 import type { Queryable } from './queryable';
 
@@ -90,7 +90,7 @@ export async function readLiveState(
       roles: row.roles,
       using: row.using,
       withCheck: row.with_check,
-      managed: options.manageAll === true || row.comment === MANAGED_POLICY_COMMENT,
+      managed: options.manageAll === true || isManagedComment(row.comment),
       comment: row.comment,
     });
     byTable.set(key({ schema: row.schema, name: row.table }), list);

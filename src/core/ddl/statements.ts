@@ -4,6 +4,14 @@ import { qualifiedTable, quoteIdent, quoteLiteral, quoteRole, type TableRef } fr
 /** Written on every policy this package creates, so hand-written policies can be told apart and left alone. */
 export const MANAGED_POLICY_COMMENT = 'managed by mikro-orm-rls';
 
+// What `createPolicies` writes after the marker: see src/core/catalog/policy-fingerprint.ts.
+const FINGERPRINTED = /^managed by mikro-orm-rls \(fingerprint d=[0-9a-f]{32} q=[0-9a-f]{32}\)$/;
+
+/** Whether a policy's comment marks it as created by this package: the plain marker or a fingerprinted one. */
+export function isManagedComment(comment: string | null | undefined): boolean {
+  return comment === MANAGED_POLICY_COMMENT || (typeof comment === 'string' && FINGERPRINTED.test(comment));
+}
+
 function clauses(spec: PolicySpec): string {
   const policy = spec.rendered ?? spec;
   const roles = ` to ${policy.roles.map(quoteRole).join(', ')}`;

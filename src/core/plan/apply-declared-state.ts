@@ -1,12 +1,14 @@
 import { findMissingTables, readLiveState, type LivePolicy, type LiveTableState } from '../catalog/live-state';
 import { lockBudget, readLockTableSettings } from '../catalog/lock-budget';
 import { readPartitions } from '../catalog/partitions';
+import { fingerprintKey, provenUnchanged, readFingerprints, writeFingerprintsSql, type FingerprintRow } from '../catalog/policy-fingerprint';
 import { probeInOneMessage } from '../catalog/probe-in-one-message';
 import type { Queryable } from '../catalog/queryable';
 import { runInOneMessage } from '../catalog/statements-in-one-message';
 import type { PolicySpec, TableRlsSpec } from '../ddl/policy-spec';
 import { tableLabel, type TableRef } from '../ddl/quote';
-import { byName, tableKey } from '../ddl/table-keys';
+import { commentPolicySql, MANAGED_POLICY_COMMENT } from '../ddl/statements';
+import { byName, tableKey, tableSet } from '../ddl/table-keys';
 import { coverPartitions } from '../diff/cover-partitions';
 import { diffRls } from '../diff/diff-rls';
 import type { RlsOperation } from '../diff/operation';
@@ -59,31 +61,69 @@ async function readPlan(db: Queryable, state: DeclaredState, options: ApplyOptio
   return { groups: groupTables(covered.desired, live, covered.partitions, draft), budget };
 }
 
+/** Every declared policy of the chunk, on each table (a partition gets its root's), as rendered. */
+const declaredPolicies = (chunk: readonly TableGroup[]) => chunk.flatMap((g) => g.desired.flatMap((spec) => spec.policies.map((policy) => ({ table: spec.table, policy }))));
+
 /**
  * The live state of the chunk's tables, their policies with their text, read in the chunk's transaction;
- * the flags are those the plan read. The policies that exist already are probed on the way, which gives
- * PostgreSQL's canonical text of their declaration: the probed specs come back with it.
+ * the flags are those the plan read. First, one cheap query reads the fingerprints (see
+ * policy-fingerprint.ts): a policy they prove unchanged is neither probed nor decompiled, and a table whose
+ * policies are all proven is not read again. The policies that exist already and are not proven are probed
+ * on the way, which gives PostgreSQL's canonical text of their declaration: the probed specs come back with it.
  */
-async function readChunk(db: Queryable, chunk: readonly TableGroup[], manageAll: boolean): Promise<{ live: LiveTableState[]; probed: TableRlsSpec[] }> {
+async function readChunk(db: Queryable, chunk: readonly TableGroup[], manageAll: boolean): Promise<{ live: LiveTableState[]; probed: TableRlsSpec[]; proven: Set<string> }> {
   const states = chunk.flatMap((g) => g.live);
   const withPolicies = states.filter((s) => s.policies.length > 0).map((s) => s.table);
-  const toProbe = chunk.flatMap((g) => (g.toProbe ? [g.toProbe] : []));
+  const rows = await readFingerprints(db, withPolicies);
+  const proven = provenUnchanged(declaredPolicies(chunk), rows);
+  const unproven = (table: TableRef, name: string) => !proven.has(fingerprintKey(table, name));
+  const toRead = tableSet(rows.filter((r) => unproven({ schema: r.schema, name: r.table }, r.name)).map((r) => ({ schema: r.schema, name: r.table })));
+  const toProbe = chunk.flatMap((g) => {
+    // A policy stays probed while any table of its group (a partition) holds it unproven.
+    const policies = g.toProbe?.policies.filter((p) => g.live.some((s) => toRead.has(tableKey(s.table)) && s.policies.some((l) => l.name === p.name) && unproven(s.table, p.name))) ?? [];
+    return g.toProbe && policies.length > 0 ? [{ ...g.toProbe, policies }] : [];
+  });
+  const read = withPolicies.filter((t) => toRead.has(tableKey(t)));
   let policies = new Map<string, readonly LivePolicy[]>();
   let probed: TableRlsSpec[] = [];
   if (toProbe.length > 0) {
-    ({ canonical: probed, policies } = await probeInOneMessage(db, toProbe, withPolicies, { manageAll }));
-  } else if (withPolicies.length > 0) {
-    policies = new Map((await readLiveState(db, withPolicies, { manageAll })).map((s) => [tableKey(s.table), s.policies]));
+    ({ canonical: probed, policies } = await probeInOneMessage(db, toProbe, read, { manageAll }));
+  } else if (read.length > 0) {
+    policies = new Map((await readLiveState(db, read, { manageAll })).map((s) => [tableKey(s.table), s.policies]));
   }
-  return { live: states.map((s) => ({ ...s, policies: policies.get(tableKey(s.table)) ?? [] })), probed };
+  for (const table of withPolicies.filter((t) => !toRead.has(tableKey(t)))) policies.set(tableKey(table), provenPolicies(table, rows));
+  return { live: states.map((s) => ({ ...s, policies: policies.get(tableKey(s.table)) ?? [] })), probed, proven };
+}
+
+/** The live policies of a table whose policies are all proven: their text is the declaration's, filled in by {@link asDeclared}. */
+function provenPolicies(table: TableRef, rows: readonly FingerprintRow[]): LivePolicy[] {
+  return rows
+    .filter((r) => r.schema === table.schema && r.table === table.name)
+    .map((r) => ({ name: r.name, permissive: r.permissive, command: COMMANDS[r.cmd], roles: r.roles, using: null, withCheck: null, managed: true, comment: r.comment }));
+}
+
+const COMMANDS: Record<string, LivePolicy['command']> = { r: 'select', a: 'insert', w: 'update', d: 'delete', '*': 'all' };
+
+/** The live state with each proven policy saying what its declaration says: the fingerprint proved they are the same. */
+function asDeclared(live: readonly LiveTableState[], desired: readonly TableRlsSpec[], proven: Set<string>): LiveTableState[] {
+  const declared = new Map(desired.flatMap((spec) => spec.policies.map((p) => [fingerprintKey(spec.table, p.name), p] as const)));
+  return live.map((state) => ({
+    ...state,
+    policies: state.policies.map((p) => {
+      const policy = proven.has(fingerprintKey(state.table, p.name)) ? declared.get(fingerprintKey(state.table, p.name)) : undefined;
+      return policy ? { ...p, roles: policy.roles, using: policy.using, withCheck: policy.withCheck } : p;
+    }),
+  }));
 }
 
 /**
- * One chunk, in the caller's transaction: the live policies read (and those that exist already probed,
- * in one message), then every statement of the chunk's plan in one message.
+ * One chunk, in the caller's transaction: the live policies read (and those that exist already and are not
+ * proven unchanged probed, in one message), then every statement of the chunk's plan in one message, then
+ * the fingerprints of every declared policy not proven (created, altered, or found equal by a probe, so
+ * that the next run needs no probe for it either), written by the server in the same message.
  */
 async function applyChunk(db: Queryable, chunk: readonly TableGroup[], manageAll: boolean, progress: ChunkProgress): Promise<RlsOperation[]> {
-  const { live, probed } = await readChunk(db, chunk, manageAll);
+  const { live, probed, proven } = await readChunk(db, chunk, manageAll);
   const canonicalByTable = new Map(probed.map((spec) => [tableKey(spec.table), byName(spec.policies)]));
   const desired = chunk.flatMap((group) => {
     const byPolicy = group.desired.length > 0 ? canonicalByTable.get(tableKey(group.desired[0].table)) : undefined;
@@ -91,8 +131,15 @@ async function applyChunk(db: Queryable, chunk: readonly TableGroup[], manageAll
     const canonicalOf = (policy: PolicySpec) => byPolicy?.get(policy.name) ?? policy;
     return group.desired.map((spec) => ({ ...spec, policies: spec.policies.map(canonicalOf) }));
   });
-  const operations = diffRls(desired, live);
-  await runInOneMessage(db, chunkStatements(operations, desired), rejectedChunkStatement(progress));
+  const operations = diffRls(desired, asDeclared(live, desired, proven));
+  const toFingerprint = declaredPolicies(chunk).filter(({ table, policy }) => !proven.has(fingerprintKey(table, policy.name)));
+  // The plain marker the operations write on a declared policy is replaced by its fingerprint right after,
+  // in the same transaction: not sent, which spares PostgreSQL one COMMENT per created policy.
+  const replaced = new Set(toFingerprint.map(({ table, policy }) => commentPolicySql(table, policy.name, MANAGED_POLICY_COMMENT)));
+  const fingerprints = writeFingerprintsSql(toFingerprint);
+  // In the chunk's message, before RLS is switched on (with it on, each COMMENT reloads the table's policies).
+  const extra = fingerprints ? [{ sql: fingerprints, table: toFingerprint[0].table }] : [];
+  await runInOneMessage(db, chunkStatements(operations, desired, extra).filter((s) => !replaced.has(s.sql)), rejectedChunkStatement(progress));
   return operations;
 }
 

@@ -19,8 +19,9 @@ export interface ChunkProgress {
  * their order, except that the RLS switches (ENABLE / FORCE and their opposites) come after the chunk's
  * policy statements. The end state is the same (the chunk is one transaction), and it costs less: with
  * RLS on, PostgreSQL parses all of a table's policies again after each statement on the table.
+ * `beforeSwitches` go between the two, for the same reason.
  */
-export function chunkStatements(operations: readonly RlsOperation[], desired: readonly TableRlsSpec[]): StatementOnTable[] {
+export function chunkStatements(operations: readonly RlsOperation[], desired: readonly TableRlsSpec[], beforeSwitches: readonly StatementOnTable[] = []): StatementOnTable[] {
   const declares = new Map<string, string>();
   for (const spec of desired) {
     for (const policy of spec.policies) {
@@ -30,7 +31,7 @@ export function chunkStatements(operations: readonly RlsOperation[], desired: re
   }
   const switches = new Set(operations.flatMap((op) => [true, false].flatMap((on) => [rowLevelSecuritySql(op.table, on), forceRowLevelSecuritySql(op.table, on)])));
   const statements = operations.flatMap((op) => op.up.map((sql) => ({ sql, table: op.table, ...(declares.has(sql) && { policy: declares.get(sql) }) })));
-  return [...statements.filter((s) => !switches.has(s.sql)), ...statements.filter((s) => switches.has(s.sql))];
+  return [...statements.filter((s) => !switches.has(s.sql)), ...beforeSwitches, ...statements.filter((s) => switches.has(s.sql))];
 }
 
 const count = (n: number) => n.toLocaleString('en-US');

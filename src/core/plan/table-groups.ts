@@ -66,7 +66,9 @@ export function groupTables(
     const tables = new Set([...group.desired.map((s) => tableKey(s.table)), ...group.live.map((s) => tableKey(s.table))]);
     const locks = [...tables].reduce((sum, key) => sum + LOCKS_PER_TABLE + (statements.get(key) ?? 0), 0);
     const toProbe = probedPolicies(group.desired[0], group.live);
-    return { desired: group.desired, live: group.live, tables: tables.size, locks, ...(toProbe && { toProbe }) };
+    // A policy a probe finds unchanged gets its fingerprint comment (see policy-fingerprint.ts): one more lock each.
+    const fingerprinted = (toProbe?.policies.length ?? 0) * group.live.length;
+    return { desired: group.desired, live: group.live, tables: tables.size, locks: locks + fingerprinted, ...(toProbe && { toProbe }) };
   });
 }
 

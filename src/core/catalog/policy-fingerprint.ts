@@ -1,0 +1,101 @@
+import { createHash } from 'node:crypto';
+import type { PolicySpec } from '../ddl/policy-spec';
+import { quoteLiteral, type TableRef } from '../ddl/quote';
+import { createPolicySql, MANAGED_POLICY_COMMENT } from '../ddl/statements';
+import { tableKey } from '../ddl/table-keys';
+import type { Queryable } from './queryable';
+
+/*
+ * A proof, cheap to check, that a live policy is still exactly what `createPolicies` made of the same
+ * declaration, so that it needs no probe and no decompile. Its comment carries two fingerprints:
+ *   d = md5(search_path || '\n' || md5(the CREATE POLICY text as rendered)): what was declared, and how
+ *       PostgreSQL resolved its names (the search_path in effect);
+ *   q = md5 of what PostgreSQL stored (the node trees polqual and polwithcheck as text), computed by the
+ *       server right after the policy was created or found equal by a probe, never guessed by the client.
+ * A policy is unchanged when both still hold and its name, command, kind and roles match. A copied
+ * comment does not help a hand edit: another expression stores other trees (q), another policy or table
+ * renders another statement (d). Anything else is probed as before.
+ */
+
+const md5 = (text: string) => createHash('md5').update(text, 'utf8').digest('hex');
+
+// One column computed by PostgreSQL for both the write and the check, so both hash the same text.
+const TREES_MD5 = `md5(coalesce(p.polqual::text, '-') || E'\\n' || coalesce(p.polwithcheck::text, '-'))`;
+
+/** The declaration's part of a fingerprint, before the server adds its search_path. */
+export const declarationHash = (table: TableRef, policy: PolicySpec): string => md5(createPolicySql(table, policy));
+
+export const fingerprintKey = (table: TableRef, name: string): string => `${tableKey(table)}\u0000${name}`;
+
+/** A live policy's fingerprint facts, read without decompiling anything. */
+export interface FingerprintRow {
+  readonly schema: string;
+  readonly table: string;
+  readonly name: string;
+  readonly permissive: boolean;
+  readonly cmd: string;
+  readonly roles: string[];
+  readonly comment: string | null;
+  readonly trees: string;
+  readonly search_path: string;
+}
+
+/** Name, command, kind, roles, comment and md5 of the node trees of the given tables' policies, in one query. */
+export async function readFingerprints(db: Queryable, tables: readonly TableRef[]): Promise<FingerprintRow[]> {
+  if (tables.length === 0) return [];
+  return db.query<FingerprintRow>(
+    `select n.nspname as schema, c.relname as table, p.polname as name, p.polpermissive as permissive, p.polcmd::text as cmd,
+            case when 0 = any(p.polroles) then array['public']::text[]
+                 else array(select r.rolname::text from pg_roles r where r.oid = any(p.polroles) order by 1) end as roles,
+            obj_description(p.oid, 'pg_policy') as comment, ${TREES_MD5} as trees, current_setting('search_path') as search_path
+     from pg_policy p join pg_class c on c.oid = p.polrelid join pg_namespace n on n.oid = c.relnamespace
+     where (n.nspname, c.relname) in (select * from unnest($1::text[], $2::text[]))`,
+    [tables.map((t) => t.schema), tables.map((t) => t.name)],
+  );
+}
+
+const COMMANDS: Record<string, PolicySpec['command']> = { r: 'select', a: 'insert', w: 'update', d: 'delete', '*': 'all' };
+const sameRoles = (a: readonly string[], b: readonly string[]) => a.length === b.length && [...a].sort().join('\u0000') === [...b].sort().join('\u0000');
+
+/** The comment a policy carries when both fingerprints are as given. */
+const fingerprintComment = (d: string, q: string) => `${MANAGED_POLICY_COMMENT} (fingerprint d=${d} q=${q})`;
+
+/** The declared policies (as rendered) whose live counterpart the fingerprint proves unchanged, by {@link fingerprintKey}. */
+export function provenUnchanged(declared: readonly { table: TableRef; policy: PolicySpec }[], rows: readonly FingerprintRow[]): Set<string> {
+  const live = new Map(rows.map((row) => [fingerprintKey({ schema: row.schema, name: row.table }, row.name), row]));
+  const proven = new Set<string>();
+  for (const { table, policy } of declared) {
+    const key = fingerprintKey(table, policy.name);
+    const row = live.get(key);
+    if (!row || COMMANDS[row.cmd] !== policy.command || row.permissive !== policy.permissive) continue;
+    if (!sameRoles(row.roles, (policy.rendered ?? policy).roles)) continue;
+    if (row.comment === fingerprintComment(md5(`${row.search_path}\n${declarationHash(table, policy)}`), row.trees)) proven.add(key);
+  }
+  return proven;
+}
+
+/**
+ * One DO block that writes the fingerprinted comment on each given policy, PostgreSQL computing q from
+ * the trees it stored and d from its search_path: run it after the policies are as declared, in the same
+ * transaction. `undefined` when there is nothing to write.
+ */
+export function writeFingerprintsSql(declared: readonly { table: TableRef; policy: PolicySpec }[]): string | undefined {
+  if (declared.length === 0) return undefined;
+  const values = declared.map(({ table, policy }) => `(${[table.schema, table.name, policy.name, declarationHash(table, policy)].map(quoteLiteral).join(', ')})`);
+  const body = `declare r record;
+begin
+  for r in
+    select v.schema, v.tbl, v.name, md5(current_setting('search_path') || E'\\n' || v.declared) as d, ${TREES_MD5} as q
+    from (values ${values.join(', ')}) as v(schema, tbl, name, declared)
+    join pg_namespace n on n.nspname = v.schema
+    join pg_class c on c.relnamespace = n.oid and c.relname = v.tbl
+    join pg_policy p on p.polrelid = c.oid and p.polname = v.name
+  loop
+    execute format('comment on policy %I on %I.%I is %L', r.name, r.schema, r.tbl, ${quoteLiteral(`${MANAGED_POLICY_COMMENT} (fingerprint d=`)} || r.d || ' q=' || r.q || ')');
+  end loop;
+end`;
+  // Names and hashes only inside the block; a name holding the quote's tag is refused rather than broken.
+  const tag = '$mikro_orm_rls_fingerprint$';
+  if (body.includes(tag)) throw new Error(`Internal error: a policy or table name contains ${tag}.`);
+  return `do ${tag}${body}${tag}`;
+}
