@@ -19,7 +19,7 @@ export { describeAuditTarget, type AuditFinding, type AuditTarget } from './core
 
 // The policy explorer: which commands the policies allow, to whom, under which expressions.
 export { describePolicies } from './adapters/installed-adapter-exports';
-export type { DescribePoliciesOptions, PolicyMap, TablePolicies, TableAccess, CommandAccess, CommandState, ApplyingPolicy, PolicyDifference, ExploredCommand } from './core/explorer';
+export type { DescribePoliciesOptions, PolicyMap } from './core/explorer';
 
 // Building blocks for tooling (migrations, audits): rendered specs, live catalog state, diffs.
 export type { PolicySpec, TableRlsSpec, TableRef } from './core/ddl';

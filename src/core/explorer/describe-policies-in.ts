@@ -11,7 +11,13 @@ import type { RlsSettings } from '../settings/rls-settings';
 import { buildPolicyMap } from './build-policy-map';
 import type { PolicyMap } from './policy-map';
 
-/** Options of `describePolicies`. */
+/**
+ * Options of `describePolicies`.
+ *
+ * @example
+ * const options: DescribePoliciesOptions = { live: true };
+ * const map = await describePolicies(orm, options);
+ */
 export interface DescribePoliciesOptions {
   /** Read the database's policies and flags too, and mark where they differ from the declarations. Default `false`. */
   readonly live?: boolean;
