@@ -17,6 +17,10 @@ export { RlsError, RlsDeclarationError, RlsConfigurationError, RlsAdapterAssumpt
 export { auditRls, auditRlsReport, type AuditReport } from './adapters/installed-adapter-exports';
 export { describeAuditTarget, type AuditFinding, type AuditTarget } from './core/audit';
 
+// The policy explorer: which commands the policies allow, to whom, under which expressions.
+export { describePolicies } from './adapters/installed-adapter-exports';
+export type { DescribePoliciesOptions, PolicyMap } from './core/explorer';
+
 // Building blocks for tooling (migrations, audits): rendered specs, live catalog state, diffs.
 export type { PolicySpec, TableRlsSpec, TableRef } from './core/ddl';
 export type { RlsOperation } from './core/diff';

@@ -1,7 +1,11 @@
 #!/usr/bin/env node
 import { loadInstalledAdapter, loadInstalledCliConfigLoader } from '../adapters/installed-adapter';
 import { describeAuditTarget } from '../core/audit/audit-target';
-import { parseCliArguments, USAGE } from './cli-arguments';
+import { writeFileSync } from 'node:fs';
+import { renderPolicyMapHtml } from '../core/explorer/render-html';
+import { renderPolicyMapMarkdown } from '../core/explorer/render-markdown';
+import { renderPolicyMapText } from '../core/explorer/render-text';
+import { parseCliArguments, type PoliciesFormat } from './cli-arguments';
 
 async function audit(json: boolean): Promise<number> {
   // The application's configuration, found and loaded the way the installed major's mikro-orm CLI does.
@@ -24,16 +28,35 @@ async function audit(json: boolean): Promise<number> {
   }
 }
 
+async function policies(live: boolean, format: PoliciesFormat): Promise<number> {
+  const orm = await loadInstalledCliConfigLoader().ormFromCliConfig();
+  try {
+    const map = await loadInstalledAdapter().describePolicies(orm, { live });
+    if (format.kind === 'json') console.log(JSON.stringify(map, null, 2));
+    else if (format.kind === 'markdown') console.log(renderPolicyMapMarkdown(map));
+    else if (format.kind === 'text') console.log(renderPolicyMapText(map));
+    else {
+      writeFileSync(format.file, renderPolicyMapHtml(map));
+      console.log(`mikro-orm-rls policies: wrote ${format.file} (${map.tables.length} table(s)).`);
+    }
+    // An explorer: warnings and differences are shown, not failed on (the audit fails on them).
+    return 0;
+  } finally {
+    await orm.close(true);
+  }
+}
+
 async function main(args: string[]): Promise<number> {
   const request = parseCliArguments(args);
   if (request.kind === 'help') {
-    console.log(USAGE);
+    console.log(request.usage);
     return 0;
   }
   if (request.kind === 'error') {
-    console.error(`${request.message}\n\n${USAGE}`);
+    console.error(`${request.message}\n\n${request.usage}`);
     return 2;
   }
+  if (request.kind === 'policies') return policies(request.live, request.format);
   return audit(request.json);
 }
 

@@ -1,8 +1,9 @@
 import type { EntityManager } from '@mikro-orm/core';
 import type { TableRef } from '../core/ddl/quote';
+import { loadInstalledAdapter } from '../adapters/installed-adapter';
 
 /**
- * A policy as pg_policies shows it: what PostgreSQL applies, whatever the declarations say.
+ * A policy as the catalog holds it: what PostgreSQL applies, whatever the declarations say.
  *
  * @example
  * const names = (error: RlsPolicyAssertionError) => error.policies.map((p: AppliedPolicy) => `${p.name} (${p.permissive ? 'permissive' : 'restrictive'} ${p.command})`);
@@ -17,33 +18,37 @@ export interface AppliedPolicy {
   readonly withCheck: string | null;
 }
 
-interface PolicyRow {
-  policyname: string;
-  permissive: string;
-  cmd: string;
-  roles: string[];
-  qual: string | null;
-  with_check: string | null;
-}
-
 /** The commands a statement is checked against: its own and ALL. */
 export type CheckedCommand = 'select' | 'insert' | 'update' | 'delete';
 
+/** Which of `roles` the current role is (a member of); `public` is everyone. */
+async function rolesOfCurrentUser(em: EntityManager, roles: readonly string[]): Promise<Set<string>> {
+  if (roles.length === 0) return new Set();
+  const rows: { role: string }[] = await em.getConnection().execute(
+    `select r.role from unnest(?::text[]) as r(role) where case when r.role = 'public' then true else pg_catalog.pg_has_role(r.role, 'member') end`,
+    [`{${roles.map((r) => `"${r.replace(/["\\]/g, '\\$&')}"`).join(',')}}`],
+  );
+  return new Set(rows.map((r) => r.role));
+}
+
 /**
  * The policies on `table` that apply to the current role for `commands` (a policy `for all` applies to
- * every command), read from pg_policies, which every role may read. Run outside the check's transaction,
- * which a refusal has aborted.
+ * every command): the live side of the policy explorer's data (describePolicies), narrowed to the roles
+ * the current role is. Run outside the check's transaction, which a refusal has aborted.
  */
 export async function applicablePolicies(em: EntityManager, table: TableRef, commands: readonly CheckedCommand[]): Promise<AppliedPolicy[]> {
-  const rows: PolicyRow[] = await em.getConnection().execute(
-    `select policyname, permissive, lower(cmd) as cmd, roles::text[] as roles, qual, with_check
-     from pg_catalog.pg_policies
-     where schemaname = ? and tablename = ? and lower(cmd) = any(?::text[])
-       and exists (select 1 from unnest(roles) as r(role) where r.role = 'public' or pg_catalog.pg_has_role(r.role, 'member'))
-     order by policyname`,
-    [table.schema, table.name, `{${[...commands, 'all'].join(',')}}`],
-  );
-  return rows.map((r) => ({ name: r.policyname, permissive: r.permissive === 'PERMISSIVE', command: r.cmd, roles: r.roles, using: r.qual, withCheck: r.with_check }));
+  const map = await loadInstalledAdapter().describePolicies(em, { live: true });
+  const live = map.tables.find((t) => t.schema === table.schema && t.name === table.name)?.live;
+  const byName = new Map<string, AppliedPolicy>();
+  for (const access of live?.commands ?? []) {
+    if (!commands.includes(access.command)) continue;
+    for (const p of access.policies) {
+      const command = p.forAll ? 'all' : access.command;
+      byName.set(p.name, { name: p.name, permissive: p.kind === 'permissive', command, roles: p.roles, using: p.using, withCheck: p.withCheck });
+    }
+  }
+  const mine = await rolesOfCurrentUser(em, [...new Set([...byName.values()].flatMap((p) => p.roles))]);
+  return [...byName.values()].filter((p) => p.roles.some((r) => mine.has(r))).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
 
 /** One line per policy, as a person reads them: name, kind, command, roles, expressions. */

@@ -51,7 +51,7 @@ it('an unknown option or command is a clear error with exit status 2', () => {
   expect(flag.stdout).toBe('');
   expect(flag.status).toBe(2);
   const command = run(['adit']);
-  expect(command.stderr).toMatch(/^mikro-orm-rls: unknown command "adit"; the only command is "audit"\./);
+  expect(command.stderr).toMatch(/^mikro-orm-rls: unknown command "adit"; the commands are "audit" and "policies"\./);
   expect(command.status).toBe(2);
   expect(run([]).status).toBe(2);
 });

@@ -24,6 +24,8 @@ const LAYERS: Record<string, number> = {
   'core/role': 5,
   'core/plan': 5,
   'core/audit': 6,
+  // The policy explorer's data: declarations, live state and the audit's rules, per table and command.
+  'core/explorer': 7,
   'core/sessioner': 6,
   // The published declarations of the runtime exports, one for both majors; each adapter is checked against them.
   'adapters/public-api': 9,

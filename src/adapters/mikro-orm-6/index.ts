@@ -15,3 +15,4 @@ export { createPolicies, dropPolicies } from './policies/apply-policies';
 export { RlsSessioner } from './entity-manager/rls-sessioner';
 export type { ContextGetter } from '../../core/sessioner/rls-sessioner';
 export { auditRls, auditRlsReport, type AuditReport } from './audit/audit-rls';
+export { describePolicies } from './explorer/describe-policies';

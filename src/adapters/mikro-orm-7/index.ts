@@ -18,3 +18,4 @@ export { RlsSessioner } from './entity-manager/rls-sessioner';
 export type { ContextGetter } from '../../core/sessioner/rls-sessioner';
 export { createPolicies, dropPolicies } from './policies/apply-policies';
 export { auditRls, auditRlsReport, type AuditReport } from './audit/audit-rls';
+export { describePolicies } from './explorer/describe-policies';

@@ -5,12 +5,13 @@
 // with and without skipLibCheck. Each adapter's index is checked against it at compile time
 // (src/adapters/mikro-orm-<major>/public-api-conformance.ts): an adapter that drifts from what is
 // declared here fails `npm run typecheck`. Nothing here exists at run time.
-import type { ConstraintViolationException, DriverException, ForkOptions, MikroORM, Options, TransactionPropagation } from '@mikro-orm/core';
+import type { ConstraintViolationException, DriverException, EntityManager, ForkOptions, MikroORM, Options, TransactionPropagation } from '@mikro-orm/core';
 import type { EntityManager as SqlEntityManager, PostgreSqlDriver } from '@mikro-orm/postgresql';
 import type { AuditFinding } from '../../core/audit/audit-finding';
 import type { AuditReport } from '../../core/audit/audit-report';
 import type { RLS_ENTITY_MANAGER } from '../../core/adapter/rls-entity-manager-like';
 import type { ContextSchema } from '../../core/context/context-schema';
+import type { DescribePoliciesOptions, PolicyMap } from '../../core/explorer';
 import type { RlsOperation } from '../../core/diff/operation';
 import type { RlsSessioner as CoreRlsSessioner } from '../../core/sessioner/rls-sessioner';
 import type { RlsOptions } from '../../core/settings/rls-settings';
@@ -387,3 +388,24 @@ export declare function auditRls(orm: MikroORM): Promise<AuditFinding[]>;
  * @throws {RlsConfigurationError} when the ORM was not set up with `withRls`.
  */
 export declare function auditRlsReport(orm: MikroORM): Promise<AuditReport>;
+/**
+ * The policy explorer's data, what `npx mikro-orm-rls policies` prints: per table with declared policies
+ * (schema, name, entity), ENABLE/FORCE, and per command (select, insert, update, delete) the policies that
+ * apply (name, permissive or restrictive, roles, USING, WITH CHECK, from a FOR ALL or not) and what they
+ * add up to (`allowed`, `restricted`, `refused`, or `unprotected` without row level security); the
+ * warnings, worded as the audit words them (writes without SELECT, FOR ALL widening SELECT, tables without
+ * row level security that reference RLS tables, policies that read no context variable); with `live`, the
+ * database's side too and where it differs from the declarations. Plain JSON-safe data. Read-only, in one
+ * transaction of the ORM's connection (or of the given entity manager's).
+ *
+ * @example
+ * const map = await describePolicies(orm, { live: true });
+ * for (const table of map.tables) {
+ *   const cells = (table.live ?? table.declared).commands.map((c) => `${c.command}: ${c.state}`);
+ *   console.log(`${table.schema}.${table.name} (${table.entity})`, cells.join(', '));
+ *   for (const d of table.differences) console.log(`  ${d.kind}: ${d.message}`);
+ * }
+ *
+ * @throws {RlsConfigurationError} when the ORM was not set up with `withRls`.
+ */
+export declare function describePolicies(orm: MikroORM | EntityManager, options?: DescribePoliciesOptions): Promise<PolicyMap>;

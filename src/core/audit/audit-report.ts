@@ -14,6 +14,7 @@ import { undeclaredPolicyFindings } from './undeclared-policies';
 import { unprotectedPartitionFindings } from './unprotected-partitions';
 import { unprotectedReferenceFindings } from './unprotected-references';
 import { readsSettingPerRow } from './unwrapped-settings';
+import { writeWithoutSelectFinding } from './write-without-select';
 
 const isIn = (list: readonly TableRef[], t: TableRef) => list.some((x) => x.schema === t.schema && x.name === t.name);
 
@@ -39,11 +40,8 @@ function tableFindings(live: readonly LiveTableState[], declared: RlsSettings['t
   }
   for (const state of live) {
     const label = tableLabel(state.table);
-    const commands = new Set(state.policies.map((p) => p.command));
-    const writes = ['insert', 'update', 'delete'].filter((c) => commands.has(c as never));
-    if (state.enabled && writes.length > 0 && !commands.has('select') && !commands.has('all')) {
-      findings.push({ code: 'write-without-select', table: label, message: `${label} has policies for ${writes.join('/')} but none for SELECT: MikroORM's RETURNING makes those writes fail.`, fix: 'Add a select (or all) policy for the same rows.' });
-    }
+    const writeOnly = state.enabled ? writeWithoutSelectFinding(label, state.policies.map((p) => p.command)) : undefined;
+    if (writeOnly) findings.push(writeOnly);
     for (const policy of state.policies) {
       if ([policy.using, policy.withCheck].some((e) => e !== null && readsSettingPerRow(e))) {
         findings.push({ code: 'setting-read-per-row', table: label, message: `Policy "${policy.name}" on ${label} calls current_setting() outside a (select ...): it is evaluated for every row.`, fix: "Wrap it: (select current_setting('...', true))" });

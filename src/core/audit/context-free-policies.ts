@@ -35,29 +35,50 @@ function readsContext(expression: string, prefix: string, readsRlsTable: boolean
   return readsRlsTable && /\bselect\b/i.test(expression);
 }
 
+/** A policy's expressions, and whether they read another table with row level security. */
+export interface PolicyExpressions {
+  readonly table: TableRef;
+  readonly name: string;
+  readonly using: string | null;
+  readonly withCheck: string | null;
+  /** Whether its expressions read another table with row level security (whose policies then filter by the context). */
+  readonly readsRlsTable: boolean;
+}
+
 /**
- * Policies on managed tables with an expression that is the same for every tenant (`using (true)`, or a
- * test of the row alone): such a permissive policy lets every tenant see (or write) those rows.
+ * The finding for a policy whose expression is the same for every tenant (`using (true)`, or a test of
+ * the row alone), if it has one: such a permissive policy lets every tenant see (or write) those rows.
+ * Shared by the audit (on the catalog) and the policy explorer (on the declarations too).
+ */
+export function contextFreePolicyFinding(policy: PolicyExpressions, prefix: string): AuditFinding | undefined {
+  const clauses = [
+    ['USING', policy.using],
+    ['WITH CHECK', policy.withCheck],
+  ].filter((c): c is [string, string] => c[1] !== null && !readsContext(c[1], prefix, policy.readsRlsTable));
+  if (clauses.length === 0) return undefined;
+  const label = tableLabel(policy.table);
+  return {
+    code: 'policy-reads-no-context',
+    table: label,
+    message:
+      `Policy "${policy.name}" on ${label} has a ${clauses.map(([clause, text]) => `${clause} (${text})`).join(' and a ')} that reads no context variable ` +
+      `(no current_setting('${prefix}.…'), no table with row level security): it is the same for every tenant.`,
+    fix: `Make it compare a column with a condition arg (customExpr), or drop it if it is not meant to be there. If a function it calls reads the context, this finding can be ignored.`,
+  };
+}
+
+/**
+ * Policies on managed tables with an expression that is the same for every tenant, read from the
+ * catalog (which tables with row level security each reads comes from pg_depend).
  */
 export async function contextFreePolicyFindings(db: Queryable, tables: readonly TableRef[], prefix: string): Promise<AuditFinding[]> {
   if (tables.length === 0) return [];
   const rows = await db.query<PolicyRow>(POLICIES_SQL, [tables.map((t) => t.schema), tables.map((t) => t.name)]);
-  const findings: AuditFinding[] = [];
-  for (const row of rows) {
-    const clauses = [
-      ['USING', row.using],
-      ['WITH CHECK', row.with_check],
-    ].filter((c): c is [string, string] => c[1] !== null && !readsContext(c[1], prefix, row.rls_tables.length > 0));
-    if (clauses.length === 0) continue;
-    const label = tableLabel({ schema: row.schema, name: row.table });
-    findings.push({
-      code: 'policy-reads-no-context',
-      table: label,
-      message:
-        `Policy "${row.name}" on ${label} has a ${clauses.map(([clause, text]) => `${clause} (${text})`).join(' and a ')} that reads no context variable ` +
-        `(no current_setting('${prefix}.…'), no table with row level security): it is the same for every tenant.`,
-      fix: `Make it compare a column with a condition arg (customExpr), or drop it if it is not meant to be there. If a function it calls reads the context, this finding can be ignored.`,
-    });
-  }
-  return findings;
+  return rows.flatMap((row) => {
+    const finding = contextFreePolicyFinding(
+      { table: { schema: row.schema, name: row.table }, name: row.name, using: row.using, withCheck: row.with_check, readsRlsTable: row.rls_tables.length > 0 },
+      prefix,
+    );
+    return finding ? [finding] : [];
+  });
 }
