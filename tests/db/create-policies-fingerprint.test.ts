@@ -142,7 +142,44 @@ it('does not prove a policy unchanged under another search_path, where its funct
   const after = await ownerOrm(picking);
   expect(await run(after)).toEqual({ operations: ['alter policy own_select'], probed: true });
   expect((await live())[0].qual).toMatch(/^\(\(account_id = second\.pick\(\)\) AND/);
-  expect(await run(after)).toEqual({ operations: [], probed: false });
+  // A policy that calls a function of the application's is never taken as proven: a new pick() earlier in
+  // the path would take over without changing its trees or names.
+  expect(await run(after)).toEqual({ operations: [], probed: true });
+});
+
+it('restores a policy whose column was renamed under it and replaced by a new column of the old name', async () => {
+  const orm = await ownerOrm();
+  await run(orm);
+  expect(await run(orm)).toEqual({ operations: [], probed: false });
+  // The stored trees name the column by number: they still point at the renamed one.
+  await db.query(`alter table note rename column account_id to old_account_id; alter table note add column account_id integer`);
+  expect((await live())[0].qual).toMatch(/^\(old_account_id = /);
+  expect(await run(orm)).toEqual({ operations: ['alter policy own_select', 'alter policy writes_update'], probed: true });
+  expect((await live())[0].qual).toMatch(/^\(account_id = /);
+  expect(await run(orm)).toEqual({ operations: [], probed: false });
+});
+
+it('always probes a policy that reads another table: a table swapped in under the old name is found', async () => {
+  await db.query(`create table member (account_id integer not null); grant select on member to public`);
+  const member = [
+    Permissive({ conditionArgs: [accountId], cmd: Command.select, customPolicyName: 'own', customExpr: (id) => sql`${sql.raw('exists (select 1 from member m where m.account_id = note.account_id)')} and ${id} is not null` }),
+  ];
+  const orm = await ownerOrm(member);
+  await run(orm);
+  expect(await run(orm)).toEqual({ operations: [], probed: true });
+  await db.query(`alter table member rename to member_old; create table member (account_id integer not null)`);
+  expect((await live())[0].qual).toMatch(/member_old/);
+  expect(await run(orm)).toEqual({ operations: ['alter policy own_select'], probed: true });
+  expect((await live())[0].qual).not.toMatch(/member_old/);
+});
+
+it('does not trust fingerprints when a schema comes before pg_catalog in the search_path', async () => {
+  // Under that path a function or operator of public's could take over a built-in name at any time.
+  await db.query(`alter role "${db.roles.owner}" in database "${db.name}" set search_path = public, pg_catalog`);
+  const orm = await ownerOrm();
+  await run(orm);
+  expect(await commentOf('own_select')).toMatch(FINGERPRINTED);
+  expect(await run(orm)).toEqual({ operations: [], probed: true });
 });
 
 it('keeps a fingerprinted policy managed for the audit: neither undeclared nor drifted', async () => {

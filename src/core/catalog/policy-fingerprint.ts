@@ -10,17 +10,36 @@ import type { Queryable } from './queryable';
  * declaration, so that it needs no probe and no decompile. Its comment carries two fingerprints:
  *   d = md5(search_path || '\n' || md5(the CREATE POLICY text as rendered)): what was declared, and how
  *       PostgreSQL resolved its names (the search_path in effect);
- *   q = md5 of what PostgreSQL stored (the node trees polqual and polwithcheck as text), computed by the
- *       server right after the policy was created or found equal by a probe, never guessed by the client.
+ *   q = md5 of what PostgreSQL stored (the node trees polqual and polwithcheck as text) and of the names
+ *       of what they reference, computed by the server right after the policy was created or found equal
+ *       by a probe, never guessed by the client.
  * A policy is unchanged when both still hold and its name, command, kind and roles match. A copied
  * comment does not help a hand edit: another expression stores other trees (q), another policy or table
- * renders another statement (d). Anything else is probed as before.
+ * renders another statement (d), a renamed column or table another name (q). Only policies whose names
+ * cannot resolve elsewhere are trusted (see TRUSTED). Anything else is probed as before.
  */
 
 const md5 = (text: string) => createHash('md5').update(text, 'utf8').digest('hex');
 
+// What the policy depends on, by name: the node trees hold object ids and column numbers, so a column or
+// table renamed under the policy (or swapped for a new one of the old name) leaves them as they were, while
+// the declaration would now resolve to something else. pg_depend records every object the expressions
+// reference but PostgreSQL's own (pinned) ones.
+const DEPENDENCIES = `(select pg_catalog.string_agg(pg_catalog.pg_describe_object(d.refclassid, d.refobjid, d.refobjsubid), E'\\n' order by d.refclassid, d.refobjid, d.refobjsubid)
+   from pg_catalog.pg_depend d where d.classid = 'pg_catalog.pg_policy'::pg_catalog.regclass and d.objid = p.oid)`;
+
 // One column computed by PostgreSQL for both the write and the check, so both hash the same text.
-const TREES_MD5 = `md5(coalesce(p.polqual::text, '-') || E'\\n' || coalesce(p.polwithcheck::text, '-'))`;
+const TREES_MD5 = `pg_catalog.md5(coalesce(p.polqual::text, '-') || E'\\n' || coalesce(p.polwithcheck::text, '-') || E'\\n' || coalesce(${DEPENDENCIES}, '-'))`;
+
+// When a fingerprint may be trusted at all. Names the expressions resolve in schemas of the search_path
+// (another table, a function or type of the application's) could resolve elsewhere now that a new object
+// of the same name exists earlier in the path, which neither the trees nor the names above show: such a
+// policy is always probed. A policy that references nothing but its own table's columns (the condition
+// args' shape) resolves the rest in pg_catalog, which must then come first in the path.
+const TRUSTED = `(pg_catalog.current_schemas(true))[1] = 'pg_catalog'
+   and not exists (select 1 from pg_catalog.pg_depend d
+                   where d.classid = 'pg_catalog.pg_policy'::pg_catalog.regclass and d.objid = p.oid
+                     and not (d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass and d.refobjid = p.polrelid))`;
 
 /** The declaration's part of a fingerprint, before the server adds its search_path. */
 export const declarationHash = (table: TableRef, policy: PolicySpec): string => md5(createPolicySql(table, policy));
@@ -38,6 +57,8 @@ export interface FingerprintRow {
   readonly comment: string | null;
   readonly trees: string;
   readonly search_path: string;
+  /** Whether the policy's names can only resolve as they did (see TRUSTED); if not, it is always probed. */
+  readonly trusted: boolean;
 }
 
 /** Name, command, kind, roles, comment and md5 of the node trees of the given tables' policies, in one query. */
@@ -47,8 +68,9 @@ export async function readFingerprints(db: Queryable, tables: readonly TableRef[
     `select n.nspname as schema, c.relname as table, p.polname as name, p.polpermissive as permissive, p.polcmd::text as cmd,
             case when 0 = any(p.polroles) then array['public']::text[]
                  else array(select r.rolname::text from pg_roles r where r.oid = any(p.polroles) order by 1) end as roles,
-            obj_description(p.oid, 'pg_policy') as comment, ${TREES_MD5} as trees, current_setting('search_path') as search_path
-     from pg_policy p join pg_class c on c.oid = p.polrelid join pg_namespace n on n.oid = c.relnamespace
+            pg_catalog.obj_description(p.oid, 'pg_policy') as comment, ${TREES_MD5} as trees,
+            pg_catalog.current_setting('search_path') as search_path, ${TRUSTED} as trusted
+     from pg_catalog.pg_policy p join pg_catalog.pg_class c on c.oid = p.polrelid join pg_catalog.pg_namespace n on n.oid = c.relnamespace
      where (n.nspname, c.relname) in (select * from unnest($1::text[], $2::text[]))`,
     [tables.map((t) => t.schema), tables.map((t) => t.name)],
   );
@@ -67,7 +89,7 @@ export function provenUnchanged(declared: readonly { table: TableRef; policy: Po
   for (const { table, policy } of declared) {
     const key = fingerprintKey(table, policy.name);
     const row = live.get(key);
-    if (!row || COMMANDS[row.cmd] !== policy.command || row.permissive !== policy.permissive) continue;
+    if (!row || !row.trusted || COMMANDS[row.cmd] !== policy.command || row.permissive !== policy.permissive) continue;
     if (!sameRoles(row.roles, (policy.rendered ?? policy).roles)) continue;
     if (row.comment === fingerprintComment(md5(`${row.search_path}\n${declarationHash(table, policy)}`), row.trees)) proven.add(key);
   }
@@ -85,13 +107,13 @@ export function writeFingerprintsSql(declared: readonly { table: TableRef; polic
   const body = `declare r record;
 begin
   for r in
-    select v.schema, v.tbl, v.name, md5(current_setting('search_path') || E'\\n' || v.declared) as d, ${TREES_MD5} as q
+    select v.schema, v.tbl, v.name, pg_catalog.md5(pg_catalog.current_setting('search_path') || E'\\n' || v.declared) as d, ${TREES_MD5} as q
     from (values ${values.join(', ')}) as v(schema, tbl, name, declared)
-    join pg_namespace n on n.nspname = v.schema
-    join pg_class c on c.relnamespace = n.oid and c.relname = v.tbl
-    join pg_policy p on p.polrelid = c.oid and p.polname = v.name
+    join pg_catalog.pg_namespace n on n.nspname = v.schema
+    join pg_catalog.pg_class c on c.relnamespace = n.oid and c.relname = v.tbl
+    join pg_catalog.pg_policy p on p.polrelid = c.oid and p.polname = v.name
   loop
-    execute format('comment on policy %I on %I.%I is %L', r.name, r.schema, r.tbl, ${quoteLiteral(`${MANAGED_POLICY_COMMENT} (fingerprint d=`)} || r.d || ' q=' || r.q || ')');
+    execute pg_catalog.format('comment on policy %I on %I.%I is %L', r.name, r.schema, r.tbl, ${quoteLiteral(`${MANAGED_POLICY_COMMENT} (fingerprint d=`)} || r.d || ' q=' || r.q || ')');
   end loop;
 end`;
   // Names and hashes only inside the block; a name holding the quote's tag is refused rather than broken.
