@@ -8,8 +8,8 @@ import type { Queryable } from './queryable';
 /*
  * A proof, cheap to check, that a live policy is still exactly what `createPolicies` made of the same
  * declaration, so that it needs no probe and no decompile. Its comment carries two fingerprints:
- *   d = md5(search_path || '\n' || md5(the CREATE POLICY text as rendered)): what was declared, and how
- *       PostgreSQL resolved its names (the search_path in effect);
+ *   d = md5(settings || '\n' || md5(the CREATE POLICY text as rendered)): what was declared, and how
+ *       PostgreSQL read it (the search_path and the settings that change what a literal means);
  *   q = md5 of what PostgreSQL stored (the node trees polqual and polwithcheck as text) and of the names
  *       of what they reference, computed by the server right after the policy was created or found equal
  *       by a probe, never guessed by the client.
@@ -31,17 +31,38 @@ const DEPENDENCIES = `(select pg_catalog.string_agg(pg_catalog.pg_describe_objec
 // One column computed by PostgreSQL for both the write and the check, so both hash the same text.
 const TREES_MD5 = `pg_catalog.md5(coalesce(p.polqual::text, '-') || E'\\n' || coalesce(p.polwithcheck::text, '-') || E'\\n' || coalesce(${DEPENDENCIES}, '-'))`;
 
+// Every setting that changes how PostgreSQL reads the text of a declaration: where names resolve, and what
+// a literal means (a timestamptz or date literal, `= null`, backslashes in strings, money and numbers).
+// The same text read under other settings can store other trees: part of d, read by the server.
+const ENVIRONMENT = `pg_catalog.concat_ws(E'\\n', ${['search_path', 'TimeZone', 'DateStyle', 'IntervalStyle', 'transform_null_equals', 'standard_conforming_strings', 'backslash_quote', 'lc_monetary', 'lc_numeric', 'array_nulls']
+  .map((name) => `pg_catalog.current_setting('${name}')`)
+  .join(', ')})`;
+
 // When a fingerprint may be trusted at all. Names the expressions resolve in schemas of the search_path
 // (another table, a function or type of the application's) could resolve elsewhere now that a new object
 // of the same name exists earlier in the path, which neither the trees nor the names above show: such a
 // policy is always probed. A policy that references nothing but its own table's columns (the condition
-// args' shape) resolves the rest in pg_catalog, which must then come first in the path.
+// args' shape) resolves the rest in pg_catalog, which must then come first in the path; and even then an
+// operator or function of the application's named like one the trees use can win over pg_catalog's by
+// matching the argument types exactly (`=(varchar, text)` against `=(text, text)` and a cast), whatever
+// the path's order: when one exists in a schema of the path, the policy is probed.
+const SCHEMAS_IN_PATH = `select s.oid from pg_catalog.pg_namespace s where s.nspname = any (pg_catalog.current_schemas(true))`;
 const TRUSTED = `(pg_catalog.current_schemas(true))[1] = 'pg_catalog'
    and not exists (select 1 from pg_catalog.pg_depend d
                    where d.classid = 'pg_catalog.pg_policy'::pg_catalog.regclass and d.objid = p.oid
-                     and not (d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass and d.refobjid = p.polrelid))`;
+                     and not (d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass and d.refobjid = p.polrelid))
+   and not exists (
+     select 1 from pg_catalog.regexp_matches(coalesce(p.polqual::text, '') || ' ' || coalesce(p.polwithcheck::text, ''), E':(opno|funcid|aggfnoid|winfnoid) (\\\\d+)', 'g') as m(found)
+     where (m.found[1] = 'opno' and exists (
+             select 1 from pg_catalog.pg_operator used join pg_catalog.pg_operator other on other.oprname = used.oprname
+             where used.oid = m.found[2]::pg_catalog.oid and other.oprnamespace <> 'pg_catalog'::pg_catalog.regnamespace
+               and other.oprnamespace in (${SCHEMAS_IN_PATH})))
+        or (m.found[1] <> 'opno' and exists (
+             select 1 from pg_catalog.pg_proc used join pg_catalog.pg_proc other on other.proname = used.proname
+             where used.oid = m.found[2]::pg_catalog.oid and other.pronamespace <> 'pg_catalog'::pg_catalog.regnamespace
+               and other.pronamespace in (${SCHEMAS_IN_PATH}))))`;
 
-/** The declaration's part of a fingerprint, before the server adds its search_path. */
+/** The declaration's part of a fingerprint, before the server adds its settings (see ENVIRONMENT). */
 export const declarationHash = (table: TableRef, policy: PolicySpec): string => md5(createPolicySql(table, policy));
 
 export const fingerprintKey = (table: TableRef, name: string): string => `${tableKey(table)}\u0000${name}`;
@@ -56,7 +77,8 @@ export interface FingerprintRow {
   readonly roles: string[];
   readonly comment: string | null;
   readonly trees: string;
-  readonly search_path: string;
+  /** The settings that change how a declaration's text is read (see ENVIRONMENT). */
+  readonly environment: string;
   /** Whether the policy's names can only resolve as they did (see TRUSTED); if not, it is always probed. */
   readonly trusted: boolean;
 }
@@ -69,7 +91,7 @@ export async function readFingerprints(db: Queryable, tables: readonly TableRef[
             case when 0 = any(p.polroles) then array['public']::text[]
                  else array(select r.rolname::text from pg_roles r where r.oid = any(p.polroles) order by 1) end as roles,
             pg_catalog.obj_description(p.oid, 'pg_policy') as comment, ${TREES_MD5} as trees,
-            pg_catalog.current_setting('search_path') as search_path, ${TRUSTED} as trusted
+            ${ENVIRONMENT} as environment, ${TRUSTED} as trusted
      from pg_catalog.pg_policy p join pg_catalog.pg_class c on c.oid = p.polrelid join pg_catalog.pg_namespace n on n.oid = c.relnamespace
      where (n.nspname, c.relname) in (select * from unnest($1::text[], $2::text[]))`,
     [tables.map((t) => t.schema), tables.map((t) => t.name)],
@@ -91,14 +113,14 @@ export function provenUnchanged(declared: readonly { table: TableRef; policy: Po
     const row = live.get(key);
     if (!row || !row.trusted || COMMANDS[row.cmd] !== policy.command || row.permissive !== policy.permissive) continue;
     if (!sameRoles(row.roles, (policy.rendered ?? policy).roles)) continue;
-    if (row.comment === fingerprintComment(md5(`${row.search_path}\n${declarationHash(table, policy)}`), row.trees)) proven.add(key);
+    if (row.comment === fingerprintComment(md5(`${row.environment}\n${declarationHash(table, policy)}`), row.trees)) proven.add(key);
   }
   return proven;
 }
 
 /**
  * One DO block that writes the fingerprinted comment on each given policy, PostgreSQL computing q from
- * the trees it stored and d from its search_path: run it after the policies are as declared, in the same
+ * the trees it stored and d from its settings: run it after the policies are as declared, in the same
  * transaction. `undefined` when there is nothing to write.
  */
 export function writeFingerprintsSql(declared: readonly { table: TableRef; policy: PolicySpec }[]): string | undefined {
@@ -107,7 +129,7 @@ export function writeFingerprintsSql(declared: readonly { table: TableRef; polic
   const body = `declare r record;
 begin
   for r in
-    select v.schema, v.tbl, v.name, pg_catalog.md5(pg_catalog.current_setting('search_path') || E'\\n' || v.declared) as d, ${TREES_MD5} as q
+    select v.schema, v.tbl, v.name, pg_catalog.md5(${ENVIRONMENT} || E'\\n' || v.declared) as d, ${TREES_MD5} as q
     from (values ${values.join(', ')}) as v(schema, tbl, name, declared)
     join pg_catalog.pg_namespace n on n.nspname = v.schema
     join pg_catalog.pg_class c on c.relnamespace = n.oid and c.relname = v.tbl
