@@ -1,26 +1,28 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CliProject } from '../fixtures/cli-project';
-import { EXPLORER_MODEL_STATES } from '../fixtures/explorer-model';
+import { CLI_MAJOR, cliProjectOfThisRun, removeCliBuild, type AnyCliProject } from '../fixtures/cli-project-of-this-run';
+import { EXPLORER_MODEL_JS, EXPLORER_MODEL_STATES, EXPLORER_MODEL_TS } from '../fixtures/explorer-model';
 import { createTestDatabase, type TestDatabase } from '../support/test-database';
 
-// `mikro-orm-rls policies` as a user runs it in a MikroORM 6 project: each output format, --live marking a
-// policy altered by hand, and usage errors with exit status 2.
+// `mikro-orm-rls policies` as a user runs it, in a project of this run's major (MikroORM 6: src/cli/main.ts
+// in a TypeScript project; 7: the built CLI on Node 22 in a JavaScript one): each output format, --live
+// marking a policy altered by hand, and usage errors with exit status 2.
 
-jest.setTimeout(180_000);
+jest.setTimeout(300_000);
 
 let db: TestDatabase;
-let project: CliProject;
+let project: AnyCliProject;
 
 beforeAll(async () => {
   db = await createTestDatabase();
-  project = new CliProject(db.ownerUrl);
-  project.entities(`import { explorerModel } from ${JSON.stringify(join(__dirname, '..', 'fixtures', 'explorer-model'))};\nexport const entities = explorerModel();\n`);
+  project = cliProjectOfThisRun(db.ownerUrl);
+  project.entities(CLI_MAJOR === 7 ? EXPLORER_MODEL_JS : EXPLORER_MODEL_TS);
   project.ok('schema:create', '--run');
 });
 afterAll(async () => {
   project?.remove();
   await db?.drop();
+  removeCliBuild();
 });
 
 /** `schema.table` -> command -> state, from what `--json` printed. */
