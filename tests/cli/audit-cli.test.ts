@@ -1,4 +1,3 @@
-import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { CliProject } from '../fixtures/cli-project';
 import { passwordOf } from '../support/test-roles';
@@ -9,20 +8,10 @@ import { createTestDatabase, type TestDatabase } from '../support/test-database'
 
 jest.setTimeout(180_000);
 
-const main = join(__dirname, '..', '..', 'src', 'cli', 'main.ts');
-
 let db: TestDatabase;
 let project: CliProject;
 
-function run(args: string[], env: Record<string, string> = {}) {
-  const res = spawnSync(process.execPath, ['-r', 'ts-node/register/transpile-only', main, ...args], {
-    cwd: project.dir,
-    encoding: 'utf8',
-    env: { ...process.env, MIKRO_ORM_CLI_CONFIG: join(project.dir, 'mikro-orm.config.ts'), ...env },
-    timeout: 60_000,
-  });
-  return { status: res.status, stdout: res.stdout, stderr: res.stderr };
-}
+const run = (args: string[], env: Record<string, string> = {}) => project.rls(args, env);
 
 beforeAll(async () => {
   db = await createTestDatabase();
