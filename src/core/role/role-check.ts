@@ -50,6 +50,13 @@ function problemsOf(row: RoleRow): string[] {
   return problems;
 }
 
+// "is a superuser and has BYPASSRLS"; three or more take semicolons, since an owned table's phrase has
+// commas of its own.
+function listOfProblems(problems: readonly string[]): string {
+  if (problems.length <= 2) return problems.join(' and ');
+  return `${problems.slice(0, -1).join('; ')}; and ${problems[problems.length - 1]}`;
+}
+
 async function checkRole(read: ReadRoleRows, tables: readonly TableRef[], reasonOf: (error: unknown) => string): Promise<void> {
   let row: RoleRow | undefined;
   let session: RoleRow | undefined;
@@ -68,7 +75,7 @@ async function checkRole(read: ReadRoleRows, tables: readonly TableRef[], reason
       throw new RlsConfigurationError(
         `mikro-orm-rls refuses to run scoped queries: the ORM's connections are set to the role "${row.role}", but RESET ROLE and ` +
           `RESET SESSION AUTHORIZATION (the first runs after every scoped message; raw SQL can run either) return them to "${session.role}", ` +
-          `which ${problems.join('; and ')}. Log in as the application role itself (or make it the session default with the connection ` +
+          `which ${listOfProblems(problems)}. Log in as the application role itself (or make it the session default with the connection ` +
           'option -c role=<application role>) instead of switching to it with SET ROLE or SET SESSION AUTHORIZATION.',
       );
     }
@@ -77,7 +84,7 @@ async function checkRole(read: ReadRoleRows, tables: readonly TableRef[], reason
   const problems = problemsOf(row);
   if (problems.length === 0) return;
   throw new RlsConfigurationError(
-    `mikro-orm-rls refuses to run scoped queries: the ORM connects as "${row.role}", which ${problems.join('; and ')}. ` +
+    `mikro-orm-rls refuses to run scoped queries: the ORM connects as "${row.role}", which ${listOfProblems(problems)}. ` +
       'Row-level security does not apply to such a role, so every fork would see and change every row. ' +
       "Connect as the application role (NOSUPERUSER NOBYPASSRLS, owning no table; see the README's security model). " +
       'If running unisolated is deliberate (a test, a maintenance script), pass withRls(..., { strict: false }).',
