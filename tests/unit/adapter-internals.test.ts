@@ -2,7 +2,8 @@ import { EntityManager } from '@mikro-orm/core';
 import { EntityManager as SqlEntityManager } from '@mikro-orm/knex';
 import { MigrationGenerator, MigrationRunner, Migrator } from '@mikro-orm/migrations';
 import { PostgreSqlDriver } from '@mikro-orm/postgresql';
-import { ASSUMPTIONS, assertAssumptions, migrationFileAssumption, migratorAssumption } from '../../src/adapters/mikro-orm-6/internals';
+import { statSync } from 'node:fs';
+import { ASSUMPTIONS, assertAssumptions, knexDirectory, migrationFileAssumption, migratorAssumption, type Resolve } from '../../src/adapters/mikro-orm-6/internals';
 import { RlsAdapterAssumptionError, RlsEntityManager } from '../../src';
 
 // Tripwires for the MikroORM 6, knex and pg internals the adapter relies on (named in
@@ -13,6 +14,17 @@ it('every assumption holds on the installed MikroORM, knex and pg', () => {
   const problems = [...ASSUMPTIONS, migratorAssumption(Migrator.prototype), migrationFileAssumption({ Migrator, MigrationRunner, MigrationGenerator })].map((a) => [a.what, a.problem()]).filter(([, problem]) => problem !== undefined);
   expect(problems).toEqual([]);
   expect(ASSUMPTIONS.length).toBeGreaterThanOrEqual(8);
+});
+
+it("finds knex through folders only (ts-node's experimentalResolver fails with ENOTDIR on a file in `paths`)", () => {
+  const given: string[] = [];
+  const recording: Resolve = (request, options) => {
+    given.push(...(options?.paths ?? []));
+    return require.resolve(request, options);
+  };
+  expect(statSync(`${knexDirectory(recording)}/package.json`).isFile()).toBe(true);
+  expect(given.length).toBeGreaterThan(0);
+  expect(given.filter((entry) => !statSync(entry).isDirectory())).toEqual([]);
 });
 
 /** withRls in a fresh module registry in which `breakIt` has changed the installed packages. */

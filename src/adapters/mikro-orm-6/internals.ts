@@ -30,7 +30,14 @@ const methods = (label: string, owner: object | undefined, members: readonly str
 
 // knex's Transaction class is not exported; the one a `knex.transaction()` builds is.
 type TransactionClass = { prototype: object };
-const knexDirectory = () => path.dirname(require.resolve('knex/package.json', { paths: [require.resolve('@mikro-orm/knex')] }));
+
+/** Resolves with the Node `require.resolve` signature; a parameter so a test can see the `paths` it is given. */
+export type Resolve = (request: string, options?: { paths?: string[] }) => string;
+
+// `paths` must name folders: Node's own resolver forgives a file there, ts-node's experimentalResolver
+// stats `<file>/node_modules` and fails with ENOTDIR (found by a new-user trial).
+export const knexDirectory = (resolve: Resolve = require.resolve) =>
+  path.dirname(resolve('knex/package.json', { paths: [path.dirname(resolve('@mikro-orm/knex'))] }));
 
 function knexTransactionClass(): TransactionClass | undefined {
   const modulePath = path.join(knexDirectory(), 'lib/execution/transaction');
@@ -42,7 +49,7 @@ function knexTransactionClass(): TransactionClass | undefined {
 type PgModule = { Client: new (config: object) => Record<string, unknown> };
 function pgAsKnexLoadsIt(): PgModule {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  return require(require.resolve('pg', { paths: [require.resolve('knex/package.json', { paths: [require.resolve('@mikro-orm/knex')] })] })) as PgModule;
+  return require(require.resolve('pg', { paths: [knexDirectory()] })) as PgModule;
 }
 
 export const ASSUMPTIONS: readonly Assumption[] = [
