@@ -5,6 +5,7 @@ import { PostgreSqlDriver } from '@mikro-orm/postgresql';
 import { statSync } from 'node:fs';
 import { ASSUMPTIONS, assertAssumptions, knexDirectory, migrationFileAssumption, migratorAssumption, type Resolve } from '../../src/adapters/mikro-orm-6/internals';
 import { RlsAdapterAssumptionError, RlsEntityManager } from '../../src';
+import { spread, stripped, withFunctionSourcesAs } from '../support/relayout-source';
 
 // Tripwires for the MikroORM 6, knex and pg internals the adapter relies on (named in
 // src/adapters/mikro-orm-6/internals.ts): they hold on the installed versions, and a broken one stops
@@ -42,6 +43,15 @@ function withRlsAfter(breakIt: (modules: { knex: typeof import('@mikro-orm/knex'
   });
   return outcome;
 }
+
+// tsx prints @mikro-orm/core without spaces next to punctuation when CJS code requires it; the checks
+// read the source in any layout (src/core/adapter/source-text.ts).
+it.each([
+  ['stripped as tsx prints it', stripped],
+  ['spread over lines', spread],
+])("withRls starts when MikroORM's, knex's and pg's source text is %s", (_label, relayout) => {
+  expect(withFunctionSourcesAs(relayout, () => withRlsAfter(() => undefined))).toBe('no error');
+});
 
 it.each([
   ["knex's Client.acquireConnection", ({ knex }: { knex: typeof import('@mikro-orm/knex') }) => delete (knex.knex.Client.prototype as unknown as Record<string, unknown>).acquireConnection, /acquireConnection/],
