@@ -102,6 +102,19 @@ async function existingRows(subject: Subject, rows: RlsRows<object>): Promise<Ro
   return found;
 }
 
+/**
+ * Refuses ids that do not exist, as every check naming rows does, where a check that needs no bypass role
+ * failed (`expectCanSelect` with `ids`): a policy failure reported for rows never seeded misleads.
+ */
+async function refuseMissingIds(subject: Subject, ids: readonly RowId[]): Promise<void> {
+  try {
+    subject.em.fork().bypassRls();
+  } catch {
+    return; // no bypassRole: the kit cannot tell which rows exist, and the failure that follows names the rows seen
+  }
+  await existingRows(subject, { ids });
+}
+
 async function fail(subject: Subject, message: string, expected: unknown, actual: unknown, command: CheckedCommand, cause: 'widened' | 'refused', extra: readonly CheckedCommand[] = []): Promise<never> {
   const policies: AppliedPolicy[] = await applicablePolicies(subject.em.fork(), subject.table, [command, ...extra]);
   const commands = [command, ...extra].map((c) => c.toUpperCase()).join(' and ');
@@ -137,7 +150,7 @@ const isRlsRefusal = (error: Error) => (error as { rlsCode?: string }).rlsCode =
  * await expectCanSelect(orm, { as: { account_id: 1 }, entity: Item, ids: [1, 2] });
  * await expectCanSelect(orm, { as: { account_id: 1 }, entity: Item, where: { account: 1 } });
  *
- * @throws {RlsConfigurationError} when the ORM has no withRls, or (with `where`) no bypassRole or no matching row.
+ * @throws {RlsConfigurationError} when the ORM has no withRls, or (with `where`) no bypassRole, or the rows named do not exist.
  * @throws {RlsPolicyAssertionError} when the check fails: what was expected, what happened, the policies that apply.
  */
 export async function expectCanSelect<T extends object>(orm: RlsCheckedOrm, check: RlsCheckOn<T> & RlsRows<NoInfer<T>>): Promise<void> {
@@ -146,6 +159,7 @@ export async function expectCanSelect<T extends object>(orm: RlsCheckedOrm, chec
   if (check.ids) {
     const seen = value(await rolledBack(scoped, (tx) => idsIn(tx, subject, {})));
     if (sameIds(seen, check.ids)) return;
+    await refuseMissingIds(subject, check.ids);
     await fail(subject, `${showContext(check.as)} on ${subject.label}: expected to see exactly the rows ${showIds(check.ids)}, but saw ${showIds(seen)}.`, sortIds(check.ids), sortIds(seen), 'select', 'widened');
   }
   const wanted = await existingRows(subject, check as RlsRows<object>);

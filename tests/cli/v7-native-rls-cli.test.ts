@@ -165,6 +165,19 @@ describe('side by side: MikroORM 7.2.1 native RLS alone (schema:update --dump), 
     await shared.db.drop();
   });
 
+  // The README's warning (MikroORM 6 and 7, "Wire it in"): schema commands with a config that lacks withRls
+  // (a seeding script's, a second config) plan to drop this package's policies and RLS on its tables.
+  it("a config without withRls plans to drop every policy of this package's tables (its own too), FORCE and RLS itself", () => {
+    const plain = shared.project.runWith(NATIVE, 'schema:update', '--dump');
+    expect(plain.status).toBe(0);
+    expect(statementsOf(plain.output).filter((l) => l.includes('"memo"'))).toEqual([
+      'drop policy "memo_by_hand" on "memo";',
+      'drop policy "memo_tenant_all" on "memo";',
+      'alter table "memo" no force row level security;',
+      'alter table "memo" disable row level security;',
+    ]);
+  });
+
   it('with nothing changed, native drops the hand-written policies, the policies it does not read and RLS itself; this package proposes nothing', () => {
     const native = shared.project.runWith(NATIVE, 'schema:update', '--dump');
     expect(native.status).toBe(0);

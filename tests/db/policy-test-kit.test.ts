@@ -170,6 +170,11 @@ describe('on correct policies, each check passes where it should and fails where
     const orm = await setUp(OWN);
     await expect(expectCannotSelect(orm, { ...as1, ids: [3, 99] })).rejects.toThrow('mikro-orm-rls/testing: Note has no ids [99], so the check would prove nothing. Seed them first (seedAsOwner).');
     await expect(expectCanUpdate(orm, { ...as1, where: { title: 'none' }, data: { body: 'x' } })).rejects.toThrow('Note has no rows matching {"title":"none"}');
+    // expectCanSelect with ids refused the same way (it blamed a FOR ALL policy: "Likely cause: ...")
+    await expect(expectCanSelect(orm, { ...as1, ids: [98, 99] })).rejects.toThrow('mikro-orm-rls/testing: Note has no ids [98, 99], so the check would prove nothing. Seed them first (seedAsOwner).');
+    await expect(expectCanSelect(orm, { ...as1, ids: [1, 99] })).rejects.toThrow('Note has no ids [99], so the check would prove nothing.');
+    for (const check of [expectCanUpdate, expectCannotUpdate]) await expect(check(orm, { ...as1, ids: [99], data: { body: 'x' } })).rejects.toThrow('Note has no ids [99]');
+    for (const check of [expectCanDelete, expectCannotDelete]) await expect(check(orm, { ...as1, ids: [99] })).rejects.toThrow('Note has no ids [99]');
   });
 });
 

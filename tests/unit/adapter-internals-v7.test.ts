@@ -4,6 +4,7 @@ import { ASSUMPTIONS, assertAssumptions } from '../../src/adapters/mikro-orm-7/i
 import { RlsAdapterAssumptionError } from '../../src/core/errors/rls-adapter-assumption-error';
 import { RlsEntityManager } from '../../src/adapters/mikro-orm-7';
 import { CLI_HELPER_MEMBERS } from '../../src/adapters/mikro-orm-7/cli/orm-from-cli-config';
+import { spread, stripped, withFunctionSourcesAs } from '../support/relayout-source';
 
 // Tripwires for the MikroORM 7, Kysely and pg internals the v7 adapter relies on (named in
 // src/adapters/mikro-orm-7/internals.ts): they hold on the installed versions, and each one, broken,
@@ -64,6 +65,17 @@ function withRlsAfter(breakIt: (modules: Modules) => void, files: Record<string,
   });
   return outcome;
 }
+
+// Under `npx tsx` (on exactly 7.2.1) withRls failed with "EntityManager.prototype.fork no longer builds
+// the fork with new em.constructor(em.config, em.driver, ...)": tsx prints @mikro-orm/core without spaces
+// next to punctuation when CJS code requires it. The checks read the source in any layout, MikroORM's
+// classes (toString) and the Kysely and pg files they read from disk alike.
+it.each([
+  ['stripped as tsx prints it', stripped],
+  ['spread over lines', spread],
+])("withRls starts when MikroORM's, Kysely's and pg's source text is %s", (_label, relayout) => {
+  expect(withFunctionSourcesAs(relayout, () => withRlsAfter(() => undefined, { '.js': relayout }))).toBe('no error');
+});
 
 const POSTGRES_DRIVER = 'dist/dialect/postgres/postgres-driver.js';
 

@@ -2,8 +2,10 @@ import { EntityManager } from '@mikro-orm/core';
 import { EntityManager as SqlEntityManager } from '@mikro-orm/knex';
 import { MigrationGenerator, MigrationRunner, Migrator } from '@mikro-orm/migrations';
 import { PostgreSqlDriver } from '@mikro-orm/postgresql';
-import { ASSUMPTIONS, assertAssumptions, migrationFileAssumption, migratorAssumption } from '../../src/adapters/mikro-orm-6/internals';
+import { statSync } from 'node:fs';
+import { ASSUMPTIONS, assertAssumptions, knexDirectory, migrationFileAssumption, migratorAssumption, type Resolve } from '../../src/adapters/mikro-orm-6/internals';
 import { RlsAdapterAssumptionError, RlsEntityManager } from '../../src';
+import { spread, stripped, withFunctionSourcesAs } from '../support/relayout-source';
 
 // Tripwires for the MikroORM 6, knex and pg internals the adapter relies on (named in
 // src/adapters/mikro-orm-6/internals.ts): they hold on the installed versions, and a broken one stops
@@ -13,6 +15,17 @@ it('every assumption holds on the installed MikroORM, knex and pg', () => {
   const problems = [...ASSUMPTIONS, migratorAssumption(Migrator.prototype), migrationFileAssumption({ Migrator, MigrationRunner, MigrationGenerator })].map((a) => [a.what, a.problem()]).filter(([, problem]) => problem !== undefined);
   expect(problems).toEqual([]);
   expect(ASSUMPTIONS.length).toBeGreaterThanOrEqual(8);
+});
+
+it("finds knex through folders only (ts-node's experimentalResolver fails with ENOTDIR on a file in `paths`)", () => {
+  const given: string[] = [];
+  const recording: Resolve = (request, options) => {
+    given.push(...(options?.paths ?? []));
+    return require.resolve(request, options);
+  };
+  expect(statSync(`${knexDirectory(recording)}/package.json`).isFile()).toBe(true);
+  expect(given.length).toBeGreaterThan(0);
+  expect(given.filter((entry) => !statSync(entry).isDirectory())).toEqual([]);
 });
 
 /** withRls in a fresh module registry in which `breakIt` has changed the installed packages. */
@@ -30,6 +43,15 @@ function withRlsAfter(breakIt: (modules: { knex: typeof import('@mikro-orm/knex'
   });
   return outcome;
 }
+
+// tsx prints @mikro-orm/core without spaces next to punctuation when CJS code requires it; the checks
+// read the source in any layout (src/core/adapter/source-text.ts).
+it.each([
+  ['stripped as tsx prints it', stripped],
+  ['spread over lines', spread],
+])("withRls starts when MikroORM's, knex's and pg's source text is %s", (_label, relayout) => {
+  expect(withFunctionSourcesAs(relayout, () => withRlsAfter(() => undefined))).toBe('no error');
+});
 
 it.each([
   ["knex's Client.acquireConnection", ({ knex }: { knex: typeof import('@mikro-orm/knex') }) => delete (knex.knex.Client.prototype as unknown as Record<string, unknown>).acquireConnection, /acquireConnection/],

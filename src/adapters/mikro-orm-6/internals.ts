@@ -3,6 +3,7 @@ import { EntityManager as SqlEntityManager, knex } from '@mikro-orm/knex';
 import { PostgreSqlConnection } from '@mikro-orm/postgresql';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { compactSource, sourceHas } from '../../core/adapter/source-text';
 import { RlsAdapterAssumptionError } from '../../core/errors/rls-adapter-assumption-error';
 import { SHARED_STATE } from './wire/scoped-connection';
 
@@ -30,7 +31,14 @@ const methods = (label: string, owner: object | undefined, members: readonly str
 
 // knex's Transaction class is not exported; the one a `knex.transaction()` builds is.
 type TransactionClass = { prototype: object };
-const knexDirectory = () => path.dirname(require.resolve('knex/package.json', { paths: [require.resolve('@mikro-orm/knex')] }));
+
+/** Resolves with the Node `require.resolve` signature; a parameter so a test can see the `paths` it is given. */
+export type Resolve = (request: string, options?: { paths?: string[] }) => string;
+
+// `paths` must name folders: Node's own resolver forgives a file there, ts-node's experimentalResolver
+// stats `<file>/node_modules` and fails with ENOTDIR (found by a new-user trial).
+export const knexDirectory = (resolve: Resolve = require.resolve) =>
+  path.dirname(resolve('knex/package.json', { paths: [path.dirname(resolve('@mikro-orm/knex'))] }));
 
 function knexTransactionClass(): TransactionClass | undefined {
   const modulePath = path.join(knexDirectory(), 'lib/execution/transaction');
@@ -42,7 +50,7 @@ function knexTransactionClass(): TransactionClass | undefined {
 type PgModule = { Client: new (config: object) => Record<string, unknown> };
 function pgAsKnexLoadsIt(): PgModule {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  return require(require.resolve('pg', { paths: [require.resolve('knex/package.json', { paths: [require.resolve('@mikro-orm/knex')] })] })) as PgModule;
+  return require(require.resolve('pg', { paths: [knexDirectory()] })) as PgModule;
 }
 
 export const ASSUMPTIONS: readonly Assumption[] = [
@@ -62,14 +70,14 @@ export const ASSUMPTIONS: readonly Assumption[] = [
     problem: () => {
       const fork = (SqlEntityManager.prototype as unknown as { fork?: () => unknown }).fork;
       if (typeof fork !== 'function') return 'SqlEntityManager.prototype.fork is missing';
-      if (!/new em\.constructor\(em\.config, em\.driver\b/.test(EntityManager.prototype.fork.toString())) return 'EntityManager.prototype.fork no longer builds the fork from em.driver';
+      if (!sourceHas(EntityManager.prototype.fork.toString(), /new em\.constructor\(em\.config, em\.driver\b/)) return 'EntityManager.prototype.fork no longer builds the fork from em.driver';
       return methods('EntityManager.prototype', EntityManager.prototype, ['getDriver', 'getConnection', 'upsert', 'upsertMany', 'tryCache', 'clearCache', 'getContext'])();
     },
   },
   {
     what: "MikroORM's Configuration caches extensions in its `cache` Map",
     why: 'migrations/register-extension.ts: MikroORM uses the schema generator while connecting, before extensions are registered; deleting that one entry makes the replacement take effect (resetServiceCache() would also drop the hydrator, metadata provider and result cache already handed out)',
-    problem: () => (/this\.cache\.has\(name\)/.test(Configuration.prototype.getExtension.toString()) ? undefined : 'Configuration.getExtension no longer reads this.cache'),
+    problem: () => (sourceHas(Configuration.prototype.getExtension.toString(), /this\.cache\.has\(name\)/) ? undefined : 'Configuration.getExtension no longer reads this.cache'),
   },
   {
     what: "MikroORM's exception converter is reached through Platform.getExceptionConverter().convertException",
@@ -90,9 +98,9 @@ export const ASSUMPTIONS: readonly Assumption[] = [
       // A transaction's savepoints are made through its client's `transaction` (make-knex's _transaction),
       // which the nested bypass guard replaces to refuse new savepoints while the step runs.
       const makeKnex = readFileSync(path.join(knexDirectory(), 'lib/knex-builder/make-knex.js'), 'utf8');
-      if (!/this\.client\.transaction\(/.test(makeKnex)) return "knex no longer makes a transaction's savepoints through its client's transaction()";
+      if (!sourceHas(makeKnex, /this\.client\.transaction\(/)) return "knex no longer makes a transaction's savepoints through its client's transaction()";
       const onAcquire = (transaction.prototype as { _onAcquire?: () => unknown })._onAcquire;
-      if (typeof onAcquire !== 'function' || !/transactor\.parentTransaction = this\.outerTx\.transactor/.test(onAcquire.toString())) {
+      if (typeof onAcquire !== 'function' || !sourceHas(onAcquire.toString(), /transactor\.parentTransaction = this\.outerTx\.transactor/)) {
         return "knex's Transaction no longer links a savepoint to its parent (transactor.parentTransaction)";
       }
       return methods('knex Transaction.prototype', transaction.prototype, ['begin', 'query', 'commit', 'rollback'])();
@@ -108,7 +116,7 @@ export const ASSUMPTIONS: readonly Assumption[] = [
       if (!isFunction(client.connection as object, 'on')) wrong.push('connection.on');
       // readyForQuery exists only once connected; the handler that sets it is on the prototype.
       const handler = (pgAsKnexLoadsIt().Client.prototype as { _handleReadyForQuery?: () => void })._handleReadyForQuery;
-      if (typeof handler !== 'function' || !/this\.readyForQuery = true/.test(handler.toString())) wrong.push('_handleReadyForQuery setting readyForQuery');
+      if (typeof handler !== 'function' || !sourceHas(handler.toString(), /this\.readyForQuery = true/)) wrong.push('_handleReadyForQuery setting readyForQuery');
       return wrong.length ? `a new pg Client lacks ${wrong.join(', ')}` : undefined;
     },
   },
@@ -125,7 +133,8 @@ export function migratorAssumption(migratorPrototype: object): Assumption {
 
 const sourceOf = (owner: object | undefined, member: string) => {
   const fn = (owner as Record<string, unknown> | undefined)?.[member];
-  return typeof fn === 'function' ? fn.toString() : '';
+  // compacted: the texts looked for have no spaces, and the source may have any layout (see source-text.ts)
+  return typeof fn === 'function' ? compactSource(fn.toString()) : '';
 };
 
 /** The classes of `@mikro-orm/migrations` whose internals a migration in bounded transactions relies on. */

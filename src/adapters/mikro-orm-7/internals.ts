@@ -4,6 +4,7 @@ import { AbstractSqlConnection, AbstractSqlDriver, AbstractSqlPlatform } from '@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Client } from 'pg';
+import { compactSource, sourceHas } from '../../core/adapter/source-text';
 import { RlsAdapterAssumptionError } from '../../core/errors/rls-adapter-assumption-error';
 import { VIEW_MEMBERS } from './wire/scoped-connection';
 
@@ -53,9 +54,9 @@ export const ASSUMPTIONS: readonly Assumption[] = [
     what: "MikroORM's EntityManager.fork builds the fork with `new em.constructor(em.config, em.driver, ...)`, and its constructor takes useContext fourth and the event manager fifth",
     why: 'entity-manager/rls-entity-manager.ts: a fork gets the scoped driver through the constructor it is built with (MikroORM has no option to give a fork another driver, and its #private fields rule out a view of the parent), and the event manager built before that constructor is armed',
     problem: () => {
-      if (!/new em\.constructor\(em\.config, em\.driver\b/.test(EntityManager.prototype.fork.toString())) return 'EntityManager.prototype.fork no longer builds the fork with new em.constructor(em.config, em.driver, ...)';
-      if (!/constructor\(config, driver, metadata, useContext\b[^,]*, eventManager\b/.test(EntityManager.toString())) return "EntityManager's constructor no longer takes (config, driver, metadata, useContext, eventManager)";
-      if (!/options\.cloneEventManager\s*\?\s*em\.eventManager\.clone\(\)\s*:\s*em\.eventManager;/.test(EntityManager.prototype.fork.toString())) return 'EntityManager.prototype.fork no longer hands the fork em.eventManager when neither freshEventManager nor cloneEventManager is set';
+      if (!sourceHas(EntityManager.prototype.fork.toString(), /new em\.constructor\(em\.config, em\.driver\b/)) return 'EntityManager.prototype.fork no longer builds the fork with new em.constructor(em.config, em.driver, ...)';
+      if (!sourceHas(EntityManager.toString(), /constructor\(config, driver, metadata, useContext\b[^,]*, eventManager\b/)) return "EntityManager's constructor no longer takes (config, driver, metadata, useContext, eventManager)";
+      if (!sourceHas(EntityManager.prototype.fork.toString(), /options\.cloneEventManager\s*\?\s*em\.eventManager\.clone\(\)\s*:\s*em\.eventManager;/)) return 'EntityManager.prototype.fork no longer hands the fork em.eventManager when neither freshEventManager nor cloneEventManager is set';
       return methods('EntityManager.prototype', EntityManager.prototype, ['getDriver', 'getConnection', 'upsert', 'upsertMany', 'tryCache', 'clearCache', 'getContext', 'setTransactionContext', 'resetTransactionContext'])();
     },
   },
@@ -64,11 +65,11 @@ export const ASSUMPTIONS: readonly Assumption[] = [
     why: "entity-manager/rls-entity-manager.ts: tryCache and clearCache are overridden to key every entry by scope (the cache is shared by all forks and MikroORM keys entries by the query alone); a read elsewhere would serve one scope's rows to another",
     problem: () => {
       const proto = EntityManager.prototype as unknown as Record<string, unknown>;
-      const readers = Object.getOwnPropertyNames(proto).filter((name) => name !== 'constructor' && typeof Object.getOwnPropertyDescriptor(proto, name)?.value === 'function' && /#resultCache\.get\(/.test(String(proto[name])));
+      const readers = Object.getOwnPropertyNames(proto).filter((name) => name !== 'constructor' && typeof Object.getOwnPropertyDescriptor(proto, name)?.value === 'function' && sourceHas(String(proto[name]), /#resultCache\.get\(/));
       if (readers.join() !== 'tryCache') return `the result cache is read by EntityManager.${readers.join(', ') || '(none)'}, not by tryCache alone`;
-      if (!/config\[0\]/.test(String(proto.tryCache)) || !/JSON\.stringify\(key\)/.test(String(proto.tryCache))) return 'EntityManager.tryCache no longer keys entries by config[0] or the query key';
-      if (!/#resultCache\.set\(key\.key\b/.test(String(proto.storeCache))) return 'EntityManager.storeCache no longer stores under the key tryCache returned';
-      return /#resultCache\.remove\(cacheKey\)/.test(String(proto.clearCache)) ? undefined : 'EntityManager.clearCache no longer removes the entry named cacheKey';
+      if (!sourceHas(String(proto.tryCache), /config\[0\]/) || !sourceHas(String(proto.tryCache), /JSON\.stringify\(key\)/)) return 'EntityManager.tryCache no longer keys entries by config[0] or the query key';
+      if (!sourceHas(String(proto.storeCache), /#resultCache\.set\(key\.key\b/)) return 'EntityManager.storeCache no longer stores under the key tryCache returned';
+      return sourceHas(String(proto.clearCache), /#resultCache\.remove\(cacheKey\)/) ? undefined : 'EntityManager.clearCache no longer removes the entry named cacheKey';
     },
   },
   {
@@ -76,10 +77,10 @@ export const ASSUMPTIONS: readonly Assumption[] = [
     why: 'entity-manager/invisible-flush-writes.ts: with refuseInvisibleWrites, the persister of a scoped manager gets the driver view that checks affected rows (its #driver is private, and MikroORM has no hook on a flush write result)',
     problem: () => {
       // `new <binding>.ChangeSetPersister(...)` once compiled to CommonJS (as under the v7 Jest run).
-      if (!/new (?:[\w$]+\.)?ChangeSetPersister\(this\.#em\)/.test(UnitOfWork.toString())) return "UnitOfWork's constructor no longer builds new ChangeSetPersister(em)";
+      if (!sourceHas(UnitOfWork.toString(), /new (?:[\w$]+\.)?ChangeSetPersister\(this\.#em\)/)) return "UnitOfWork's constructor no longer builds new ChangeSetPersister(em)";
       const persister = ChangeSetPersister.toString();
-      if (!/this\.#driver = this\.#em\.getDriver\(\)/.test(persister)) return "ChangeSetPersister's constructor no longer takes its driver from em.getDriver()";
-      const writes = ['nativeUpdate', 'nativeUpdateMany', 'nativeDelete'].filter((m) => !new RegExp(`this\\.#driver\\.${m}\\(`).test(persister));
+      if (!sourceHas(persister, /this\.#driver = this\.#em\.getDriver\(\)/)) return "ChangeSetPersister's constructor no longer takes its driver from em.getDriver()";
+      const writes = ['nativeUpdate', 'nativeUpdateMany', 'nativeDelete'].filter((m) => !sourceHas(persister, new RegExp(`this\\.#driver\\.${m}\\(`)));
       return writes.length ? `ChangeSetPersister no longer sends ${writes.join(', ')} through its driver` : undefined;
     },
   },
@@ -87,13 +88,13 @@ export const ASSUMPTIONS: readonly Assumption[] = [
     what: "MikroORM's SQL connection sends a statement with (ctx ?? its Kysely).executeQuery(compiled), opens, releases and rolls back savepoints with ctx.savepoint, ctx.releaseSavepoint and ctx.rollbackToSavepoint, and streams through ctx.getExecutor().stream",
     why: "wire/scoped-connection.ts and wire/step-transactions.ts: a scoped view's statement is handed its scope (or its nested bypass step's tag) around that call alone, as the ctx it passes (MikroORM's onQuery hook and logger run outside it); Kysely has no per-statement argument that reaches the pg client",
     problem: () => {
-      if (!/\(ctx \?\? this\.#client\)\.executeQuery\(/.test(AbstractSqlConnection.prototype.execute.toString())) return 'AbstractSqlConnection.execute no longer runs statements through (ctx ?? client).executeQuery';
+      if (!sourceHas(AbstractSqlConnection.prototype.execute.toString(), /\(ctx \?\? this\.#client\)\.executeQuery\(/)) return 'AbstractSqlConnection.execute no longer runs statements through (ctx ?? client).executeQuery';
       // The onQuery hook (in prepareQuery) must run before, outside, the call the scope is handed to.
-      if (!/this\.prepareQuery\([\s\S]*\(ctx \?\? this\.#client\)\.executeQuery\(/.test(AbstractSqlConnection.prototype.execute.toString())) return 'AbstractSqlConnection.execute no longer runs its onQuery hook (prepareQuery) before sending the statement';
-      if (!/options\.ctx\.savepoint\(/.test(AbstractSqlConnection.prototype.begin.toString())) return 'AbstractSqlConnection.begin no longer opens savepoints with options.ctx.savepoint';
-      if (!/ctx\.releaseSavepoint\(/.test(AbstractSqlConnection.prototype.commit.toString())) return 'AbstractSqlConnection.commit no longer releases savepoints with ctx.releaseSavepoint';
-      if (!/ctx\.rollbackToSavepoint\(/.test(AbstractSqlConnection.prototype.rollback.toString())) return 'AbstractSqlConnection.rollback no longer rolls back savepoints with ctx.rollbackToSavepoint';
-      if (!/\(ctx \?\? this\.getClient\(\)\)\s*\.getExecutor\(\)\s*\.stream\(/.test(AbstractSqlConnection.prototype.stream.toString())) return 'AbstractSqlConnection.stream no longer streams through (ctx ?? client).getExecutor().stream';
+      if (!sourceHas(AbstractSqlConnection.prototype.execute.toString(), /this\.prepareQuery\([\s\S]*\(ctx \?\? this\.#client\)\.executeQuery\(/)) return 'AbstractSqlConnection.execute no longer runs its onQuery hook (prepareQuery) before sending the statement';
+      if (!sourceHas(AbstractSqlConnection.prototype.begin.toString(), /options\.ctx\.savepoint\(/)) return 'AbstractSqlConnection.begin no longer opens savepoints with options.ctx.savepoint';
+      if (!sourceHas(AbstractSqlConnection.prototype.commit.toString(), /ctx\.releaseSavepoint\(/)) return 'AbstractSqlConnection.commit no longer releases savepoints with ctx.releaseSavepoint';
+      if (!sourceHas(AbstractSqlConnection.prototype.rollback.toString(), /ctx\.rollbackToSavepoint\(/)) return 'AbstractSqlConnection.rollback no longer rolls back savepoints with ctx.rollbackToSavepoint';
+      if (!sourceHas(AbstractSqlConnection.prototype.stream.toString(), /\(ctx \?\? this\.getClient\(\)\)\s*\.getExecutor\(\)\s*\.stream\(/)) return 'AbstractSqlConnection.stream no longer streams through (ctx ?? client).getExecutor().stream';
       return undefined;
     },
   },
@@ -102,9 +103,9 @@ export const ASSUMPTIONS: readonly Assumption[] = [
     why: 'wire/scoped-driver.ts: a scoped driver is a prototype view of the shared one with its own connection and replicas (MikroORM has no option to give a fork other connections); a #private field would make the view throw, a connection kept elsewhere would run unscoped',
     problem: () => {
       const getConnection = DatabaseDriver.prototype.getConnection.toString();
-      if (!/return this\.connection;/.test(getConnection) || !/this\.replicas\[/.test(getConnection)) return 'DatabaseDriver.getConnection no longer returns this.connection or one of this.replicas';
-      if (!/connection = this\.connection\)/.test(AbstractSqlDriver.prototype.execute.toString())) return 'AbstractSqlDriver.execute no longer runs on this.connection by default';
-      const withPrivate = [DatabaseDriver, AbstractSqlDriver, PostgreSqlDriver].filter((driver) => /this\.#[\w$]/.test(driver.toString()));
+      if (!sourceHas(getConnection, /return this\.connection;/) || !sourceHas(getConnection, /this\.replicas\[/)) return 'DatabaseDriver.getConnection no longer returns this.connection or one of this.replicas';
+      if (!sourceHas(AbstractSqlDriver.prototype.execute.toString(), /connection = this\.connection\)/)) return 'AbstractSqlDriver.execute no longer runs on this.connection by default';
+      const withPrivate = [DatabaseDriver, AbstractSqlDriver, PostgreSqlDriver].filter((driver) => sourceHas(driver.toString(), /this\.#[\w$]/));
       return withPrivate.length ? `${withPrivate.map((d) => d.name).join(', ')} now has #private state` : undefined;
     },
   },
@@ -112,10 +113,10 @@ export const ASSUMPTIONS: readonly Assumption[] = [
     what: "MikroORM's SQL connection takes execute(query, params, method, ctx, loggerContext) and stream(query, params, ctx, loggerContext, chunkSize), and its begin reads only the options ctx, eventBroadcaster, isolationLevel, readOnly, sessionContext and loggerContext",
     why: "wire/scoped-connection.ts: a scoped view finds the transaction (ctx) among the arguments by position to refuse another fork's, and reimplements begin to defer BEGIN: an option begin starts to read would be dropped by the view",
     problem: () => {
-      if (!/^async execute\(query, params = \[\], method = 'all', ctx, loggerContext\)/.test(AbstractSqlConnection.prototype.execute.toString())) return 'AbstractSqlConnection.execute no longer takes (query, params, method, ctx, loggerContext)';
-      if (!/^async \*stream\(query, params = \[\], ctx, loggerContext, chunkSize\)/.test(AbstractSqlConnection.prototype.stream.toString())) return 'AbstractSqlConnection.stream no longer takes (query, params, ctx, loggerContext, chunkSize)';
+      if (!sourceHas(AbstractSqlConnection.prototype.execute.toString(), /^async execute\(query, params = \[\], method = 'all', ctx, loggerContext\)/)) return 'AbstractSqlConnection.execute no longer takes (query, params, method, ctx, loggerContext)';
+      if (!sourceHas(AbstractSqlConnection.prototype.stream.toString(), /^async \*stream\(query, params = \[\], ctx, loggerContext, chunkSize\)/)) return 'AbstractSqlConnection.stream no longer takes (query, params, ctx, loggerContext, chunkSize)';
       const handled = ['ctx', 'eventBroadcaster', 'isolationLevel', 'readOnly', 'sessionContext', 'loggerContext'];
-      const read = [...AbstractSqlConnection.prototype.begin.toString().matchAll(/options\.(\w+)/g)].map((m) => m[1]!);
+      const read = [...compactSource(AbstractSqlConnection.prototype.begin.toString()).matchAll(/options\.(\w+)/g)].map((m) => m[1]!);
       const unhandled = [...new Set(read)].filter((option) => !handled.includes(option));
       if (unhandled.length) return `AbstractSqlConnection.begin now reads the option(s) ${unhandled.join(', ')}`;
       return methods('AbstractSqlPlatform.prototype', AbstractSqlPlatform.prototype, ['getBeginTransactionSQL', 'formatQuery'])();
@@ -124,7 +125,7 @@ export const ASSUMPTIONS: readonly Assumption[] = [
   {
     what: "MikroORM's orm.reconnect(options) writes each option into the configuration with config.set",
     why: "wiring/with-rls.ts: the configuration's set is shadowed to install the pg client into driverOptions and replicas set later (MikroORM has no hook on a reconnect), so that a new pool is guarded too",
-    problem: () => (/this\.config\.set\(key, options\[key\]\)/.test(MikroORM.prototype.reconnect.toString()) ? undefined : 'MikroORM.reconnect no longer writes its options with this.config.set(key, value)'),
+    problem: () => (sourceHas(MikroORM.prototype.reconnect.toString(), /this\.config\.set\(key, options\[key\]\)/) ? undefined : 'MikroORM.reconnect no longer writes its options with this.config.set(key, value)'),
   },
   {
     what: `MikroORM's SQL connection has ${VIEW_MEMBERS.join(', ')}, commit, rollback, ensureConnection and logQuery; the PostgreSQL one getNativeClient`,
@@ -139,11 +140,11 @@ export const ASSUMPTIONS: readonly Assumption[] = [
     problem: () => {
       const mapOptions = PostgreSqlConnection.prototype.mapOptions.toString();
       const dialect = PostgreSqlConnection.prototype.createKyselyDialect.toString();
-      if (!/mergeConfig\(ret, overrides\)/.test(mapOptions)) return 'PostgreSqlConnection.mapOptions no longer merges driverOptions over the pool options';
+      if (!sourceHas(mapOptions, /mergeConfig\(ret, overrides\)/)) return 'PostgreSqlConnection.mapOptions no longer merges driverOptions over the pool options';
       // Written as `new Pool(options)`; `new <binding>.Pool(options)` once compiled to CommonJS (as under the v7 Jest run).
-      if (!/new (?:[\w$]+\.)?Pool\(options\)/.test(dialect)) return 'PostgreSqlConnection.createKyselyDialect no longer builds new Pool(mapOptions(...))';
+      if (!sourceHas(dialect, /new (?:[\w$]+\.)?Pool\(options\)/)) return 'PostgreSqlConnection.createKyselyDialect no longer builds new Pool(mapOptions(...))';
       // wiring/pool-guard.ts and role-check.ts key their checks by that pool and read its Client class.
-      if (!/this\.#pool = pool;/.test(dialect) || !/this\.#pool\)/.test(PostgreSqlConnection.prototype.getNativeClient.toString())) return 'PostgreSqlConnection.getNativeClient no longer returns the pg Pool createKyselyDialect built';
+      if (!sourceHas(dialect, /this\.#pool = pool;/) || !sourceHas(PostgreSqlConnection.prototype.getNativeClient.toString(), /this\.#pool\)/)) return 'PostgreSqlConnection.getNativeClient no longer returns the pg Pool createKyselyDialect built';
       return undefined;
     },
   },
@@ -153,7 +154,7 @@ export const ASSUMPTIONS: readonly Assumption[] = [
     problem: () => {
       const driver = source('kysely', 'dist/dialect/postgres/postgres-driver.js', postgresqlDir());
       const wanted = [/let sql = 'begin'/, /sql = 'start transaction'/, /CompiledQuery\.raw\('commit'\)/, /CompiledQuery\.raw\('rollback'\)/, /this\.#client\.query\(compiledQuery\.sql, compiledQuery\.parameters\)/];
-      return wanted.every((re) => re.test(driver)) ? undefined : "kysely's postgres-driver.js no longer sends begin/commit/rollback as expected, or no longer calls client.query(sql, parameters)";
+      return wanted.every((re) => sourceHas(driver, re)) ? undefined : "kysely's postgres-driver.js no longer sends begin/commit/rollback as expected, or no longer calls client.query(sql, parameters)";
     },
   },
   {
@@ -161,15 +162,15 @@ export const ASSUMPTIONS: readonly Assumption[] = [
     why: "wire/connection-leases.ts and wiring/lease-guard.ts: each acquire hands Kysely a lease that dies on release, so a savepoint kept past its transaction (Kysely marks only the transaction itself committed) cannot run on the connection's next user, and the connection hooks run outside the statement's scope store; MikroORM and Kysely have no hook on either",
     problem: () => {
       const createKysely = AbstractSqlConnection.prototype.createKysely?.toString() ?? '';
-      if (!/this\.createKyselyDialect\(driverOptions\)/.test(createKysely) || !/new (?:[\w$]+\.)?Kysely\(\{ dialect \}\)/.test(createKysely)) return 'AbstractSqlConnection.createKysely no longer builds new Kysely({ dialect }) from this.createKyselyDialect(driverOptions)';
+      if (!sourceHas(createKysely, /this\.createKyselyDialect\(driverOptions\)/) || !sourceHas(createKysely, /new (?:[\w$]+\.)?Kysely\(\{ dialect \}\)/)) return 'AbstractSqlConnection.createKysely no longer builds new Kysely({ dialect }) from this.createKyselyDialect(driverOptions)';
       const kysely = source('kysely', 'dist/kysely.js', postgresqlDir());
       const controlled = source('kysely', 'dist/util/provide-controlled-connection.js', postgresqlDir());
       const provider = source('kysely', 'dist/driver/default-connection-provider.js', postgresqlDir());
-      if (!/provideControlledConnection\(this\.#props\.executor\)/.test(kysely) || !/new SingleConnectionProvider\(connection\.connection\)/.test(kysely) || !/connectionProvider\s*\.provideConnection\(/.test(controlled)) return "Kysely's controlled transactions no longer hold the connection their executor's provider acquired in a SingleConnectionProvider";
-      if (!/this\.#driver\.acquireConnection\(/.test(provider) || !/this\.#driver\.releaseConnection\(connection/.test(provider)) return "Kysely's DefaultConnectionProvider no longer acquires and releases connections through its driver";
+      if (!sourceHas(kysely, /provideControlledConnection\(this\.#props\.executor\)/) || !sourceHas(kysely, /new SingleConnectionProvider\(connection\.connection\)/) || !sourceHas(controlled, /connectionProvider\s*\.provideConnection\(/)) return "Kysely's controlled transactions no longer hold the connection their executor's provider acquired in a SingleConnectionProvider";
+      if (!sourceHas(provider, /this\.#driver\.acquireConnection\(/) || !sourceHas(provider, /this\.#driver\.releaseConnection\(connection/)) return "Kysely's DefaultConnectionProvider no longer acquires and releases connections through its driver";
       const driver = source('kysely', 'dist/dialect/postgres/postgres-driver.js', postgresqlDir());
       const acquire = driver.slice(driver.indexOf('async acquireConnection('), driver.indexOf('async beginTransaction('));
-      if (!/this\.#config\.onCreateConnection\(connection/.test(acquire) || !/this\.#config\.onReserveConnection\(connection/.test(acquire)) return "Kysely's PostgresDriver no longer runs onCreateConnection and onReserveConnection inside acquireConnection";
+      if (!sourceHas(acquire, /this\.#config\.onCreateConnection\(connection/) || !sourceHas(acquire, /this\.#config\.onReserveConnection\(connection/)) return "Kysely's PostgresDriver no longer runs onCreateConnection and onReserveConnection inside acquireConnection";
       return undefined;
     },
   },
@@ -184,9 +185,9 @@ export const ASSUMPTIONS: readonly Assumption[] = [
       const client = new Client({}) as unknown as Record<string, unknown>;
       if (typeof client._queryable !== 'boolean' || typeof client._ending !== 'boolean' || !isFunction(client.connection as object, 'once')) return 'a new pg Client lacks _queryable, _ending or connection.once';
       const handler = (Client.prototype as unknown as { _handleReadyForQuery?: () => void })._handleReadyForQuery?.toString() ?? '';
-      if (!/this\._txStatus = /.test(handler) || !/this\.readyForQuery = true/.test(handler)) return "pg Client's ReadyForQuery handler no longer sets the transaction status and readyForQuery";
+      if (!sourceHas(handler, /this\._txStatus = /) || !sourceHas(handler, /this\.readyForQuery = true/)) return "pg Client's ReadyForQuery handler no longer sets the transaction status and readyForQuery";
       const pool = source('pg-pool', 'index.js', path.dirname(ours));
-      if (!/client\.release = this\._releaseOnce\(/.test(pool) || !/this\.Client = this\.options\.Client/.test(pool)) return 'pg-pool no longer takes options.Client or no longer sets client.release on each acquire';
+      if (!sourceHas(pool, /client\.release = this\._releaseOnce\(/) || !sourceHas(pool, /this\.Client = this\.options\.Client/)) return 'pg-pool no longer takes options.Client or no longer sets client.release on each acquire';
       return undefined;
     },
   },

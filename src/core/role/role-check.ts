@@ -1,4 +1,4 @@
-import { qualifiedTable, tableLabel, type TableRef } from '../ddl/quote';
+import { qualifiedTable, quoteIdent, tableLabel, type TableRef } from '../ddl/quote';
 import { RlsConfigurationError } from '../errors/rls-configuration-error';
 
 /** What the role check reads about a role. */
@@ -8,17 +8,21 @@ export interface RoleRow {
   bypass: boolean;
   /** RLS tables of the ORM without FORCE whose owner's privileges the role has. */
   owned: { schema: string; name: string; owner: string }[];
+  /** withRls's bypassRole as pg_roles has it, null when there is no such role (or none is configured). */
+  bypass_role: { member: boolean; bypass: boolean } | null;
 }
 
 // Run twice per pool for the life of the ORM (five statements in a transaction the adapter rolls back,
 // on the first scoped query only). The comment names it in query logs. `pg_has_role(..., 'USAGE')` is
 // true for the owner and for every member that inherits the owner's privileges: PostgreSQL skips the
-// policies for both unless the table has FORCE. `?` is the one parameter: the tables, as JSON.
+// policies for both unless the table has FORCE. The parameters: the tables, as JSON; withRls's bypassRole
+// (null without one), which bypassRls() will SET ROLE to, so a typo is found here and not at the first one.
 export const ROLE_CHECK_SQL = `/* mikro-orm-rls role check */ select r.rolname as role, r.rolsuper as superuser, r.rolbypassrls as bypass,
   coalesce((select json_agg(json_build_object('schema', n.nspname, 'name', c.relname, 'owner', pg_get_userbyid(c.relowner)) order by n.nspname, c.relname)
     from pg_class c join pg_namespace n on n.oid = c.relnamespace
     join json_array_elements(cast(? as json)) t on t->>0 = n.nspname and t->>1 = c.relname
-    where c.relrowsecurity and not c.relforcerowsecurity and pg_has_role(r.oid, c.relowner, 'USAGE')), '[]') as owned
+    where c.relrowsecurity and not c.relforcerowsecurity and pg_has_role(r.oid, c.relowner, 'USAGE')), '[]') as owned,
+  (select json_build_object('member', pg_has_role(r.oid, b.oid, 'MEMBER'), 'bypass', b.rolbypassrls) from pg_roles b where b.rolname = ?) as bypass_role
   from pg_roles r where r.rolname = current_user`;
 
 // The same check for the role `RESET ROLE` (and `RESET SESSION AUTHORIZATION`) returns to, which the
@@ -33,7 +37,7 @@ export const SESSION_ROLE_CHECK_SQL = ROLE_CHECK_SQL.replace('/* mikro-orm-rls r
  * resets). What a login that switched with SET SESSION AUTHORIZATION returns to counts too (found by the
  * ninth review); a role the session starts with (`-c role=`) stays: RESET ROLE returns to it.
  */
-export type ReadRoleRows = (params: readonly string[]) => Promise<[RoleRow | undefined, RoleRow | undefined]>;
+export type ReadRoleRows = (params: readonly (string | null)[]) => Promise<[RoleRow | undefined, RoleRow | undefined]>;
 
 /** What is wrong with the role, one phrase per problem; empty when RLS applies to it. */
 function problemsOf(row: RoleRow): string[] {
@@ -50,11 +54,27 @@ function problemsOf(row: RoleRow): string[] {
   return problems;
 }
 
-async function checkRole(read: ReadRoleRows, tables: readonly TableRef[], reasonOf: (error: unknown) => string): Promise<void> {
+// "is a superuser and has BYPASSRLS"; three or more take semicolons, since an owned table's phrase has
+// commas of its own.
+function listOfProblems(problems: readonly string[]): string {
+  if (problems.length <= 2) return problems.join(' and ');
+  return `${problems.slice(0, -1).join('; ')}; and ${problems[problems.length - 1]}`;
+}
+
+/** What stops bypassRls() from switching to `bypassRole`, with the SQL that fixes it. */
+function bypassRoleProblem(row: RoleRow, bypassRole: string): string | undefined {
+  const role = quoteIdent(bypassRole);
+  if (!row.bypass_role) return `withRls's bypassRole "${bypassRole}" is not a role of this server. Create it (CREATE ROLE ${role} NOLOGIN BYPASSRLS; GRANT ${role} TO ${quoteIdent(row.role)};) or fix the name in withRls(..., { bypassRole }).`;
+  if (!row.bypass_role.member) return `the ORM connects as "${row.role}", which is not a member of withRls's bypassRole "${bypassRole}", so bypassRls() cannot switch to it. Run GRANT ${role} TO ${quoteIdent(row.role)};`;
+  if (!row.bypass_role.bypass) return `withRls's bypassRole "${bypassRole}" lacks BYPASSRLS, so bypassRls() would still see only what the policies allow. Run ALTER ROLE ${role} BYPASSRLS; (as a superuser).`;
+  return undefined;
+}
+
+async function checkRole(read: ReadRoleRows, tables: readonly TableRef[], reasonOf: (error: unknown) => string, bypassRole: string | undefined): Promise<void> {
   let row: RoleRow | undefined;
   let session: RoleRow | undefined;
   try {
-    [row, session] = await read([JSON.stringify(tables.map((t) => [t.schema, t.name]))]);
+    [row, session] = await read([JSON.stringify(tables.map((t) => [t.schema, t.name])), bypassRole ?? null]);
   } catch (error) {
     throw new RlsConfigurationError(
       `mikro-orm-rls could not check the role this ORM connects as, so it runs no scoped query: ${reasonOf(error)}. ` +
@@ -68,16 +88,20 @@ async function checkRole(read: ReadRoleRows, tables: readonly TableRef[], reason
       throw new RlsConfigurationError(
         `mikro-orm-rls refuses to run scoped queries: the ORM's connections are set to the role "${row.role}", but RESET ROLE and ` +
           `RESET SESSION AUTHORIZATION (the first runs after every scoped message; raw SQL can run either) return them to "${session.role}", ` +
-          `which ${problems.join('; and ')}. Log in as the application role itself (or make it the session default with the connection ` +
+          `which ${listOfProblems(problems)}. Log in as the application role itself (or make it the session default with the connection ` +
           'option -c role=<application role>) instead of switching to it with SET ROLE or SET SESSION AUTHORIZATION.',
       );
     }
   }
   if (!row) throw new RlsConfigurationError('mikro-orm-rls could not check the role this ORM connects as: pg_roles has no row for current_user.');
   const problems = problemsOf(row);
-  if (problems.length === 0) return;
+  if (problems.length === 0) {
+    const bypassProblem = bypassRole === undefined ? undefined : bypassRoleProblem(row, bypassRole);
+    if (bypassProblem) throw new RlsConfigurationError(`mikro-orm-rls refuses to run scoped queries: ${bypassProblem}`);
+    return;
+  }
   throw new RlsConfigurationError(
-    `mikro-orm-rls refuses to run scoped queries: the ORM connects as "${row.role}", which ${problems.join('; and ')}. ` +
+    `mikro-orm-rls refuses to run scoped queries: the ORM connects as "${row.role}", which ${listOfProblems(problems)}. ` +
       'Row-level security does not apply to such a role, so every fork would see and change every row. ' +
       "Connect as the application role (NOSUPERUSER NOBYPASSRLS, owning no table; see the README's security model). " +
       'If running unisolated is deliberate (a test, a maintenance script), pass withRls(..., { strict: false }).',
@@ -97,6 +121,8 @@ export interface RoleCheck {
   readonly pool: object;
   readonly strict: boolean;
   readonly tables: readonly TableRef[];
+  /** withRls's bypassRole, checked with the role: it exists, the role is a member, it has BYPASSRLS. */
+  readonly bypassRole?: string;
   readonly read: ReadRoleRows;
   /** The reason a failed check gives, from the driver's error. */
   readonly reasonOf: (error: unknown) => string;
@@ -115,7 +141,7 @@ export function roleChecked(check: RoleCheck): true | Promise<void> {
     CHECKED.set(check.pool, true);
     return true;
   }
-  const pending = checkRole(check.read, check.tables, check.reasonOf).then(
+  const pending = checkRole(check.read, check.tables, check.reasonOf, check.bypassRole).then(
     () => void CHECKED.set(check.pool, true),
     (error: unknown) => {
       CHECKED.delete(check.pool);

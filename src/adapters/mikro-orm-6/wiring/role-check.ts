@@ -15,6 +15,7 @@ export function roleChecked(connection: AbstractSqlConnection): true | Promise<v
     pool: connection.getKnex().client as object,
     strict: settings.strict,
     tables: settings.entityTables,
+    bypassRole: settings.bypassRole,
     read: async (params) => {
       const trx = await connection.begin();
       try {

@@ -1,5 +1,6 @@
 import { loadOptionalDependencies } from '@mikro-orm/core';
 import { DatabaseSchema, DatabaseTable, SqlSchemaGenerator } from '@mikro-orm/sql';
+import { sourceIncludes } from '../../../core/adapter/source-text';
 import { RlsAdapterAssumptionError } from '../../../core/errors/rls-adapter-assumption-error';
 
 /**
@@ -20,12 +21,11 @@ const missingMethods = (label: string, owner: Owner, names: readonly string[]) =
   const missing = names.filter((name) => typeof member(owner, name) !== 'function');
   return missing.length > 0 ? `${label} has no ${missing.join(', ')}` : undefined;
 };
-/** `owner[method]`'s source contains every one of `texts`. */
+/** `owner[method]`'s source contains every one of `texts`, in any layout (see core/adapter/source-text.ts). */
 const calls = (label: string, owner: Owner, method: string, texts: readonly string[]) => {
   const fn = member(owner, method);
   if (typeof fn !== 'function') return `${label} has no ${method}`;
-  const source = fn.toString();
-  const absent = texts.filter((text) => !source.includes(text));
+  const absent = texts.filter((text) => !sourceIncludes(fn.toString(), text));
   return absent.length > 0 ? `${label}.${method} no longer calls ${absent.join(', ')}` : undefined;
 };
 const first = (...problems: (string | undefined)[]) => problems.find((p) => p !== undefined);

@@ -14,6 +14,7 @@ export async function roleChecked(connection: AbstractSqlConnection): Promise<vo
     pool,
     strict: settings.strict,
     tables: settings.entityTables,
+    bypassRole: settings.bypassRole,
     read: async (params) => {
       const trx = await connection.begin();
       try {
