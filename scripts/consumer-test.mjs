@@ -5,7 +5,7 @@
 //       check isolation as the application role: scoped find outside a transaction, scoped transaction,
 //       bypass (scripts/consumer/tenant-isolation.*)
 //   (b) `tsc --noEmit` on a file importing the root and every subpath, under each module setting
-//   (c) `mikro-orm-rls audit --help`, and `mikro-orm migration:create` writing the policy DDL.
+//   (c) `mikro-orm-rls audit --help` and `policies --help`, and `mikro-orm migration:create` writing the policy DDL.
 // Nothing of the repository's node_modules reaches the project: it lives outside the repository, and
 // the commands run without npm's PATH entries and variables. Temporary folders, databases and roles are
 // removed at the end, also after a failure.
@@ -85,6 +85,8 @@ async function main() {
     await run('install: CLI tools (dev)', 'npm', installArgs(DEV_INSTALL_LINE, tarball), { cwd: project });
     const help = await run('(c) mikro-orm-rls audit --help', 'npx', ['--no', '--', 'mikro-orm-rls', 'audit', '--help'], { cwd: project, timeoutSeconds: 60 });
     check('(c) mikro-orm-rls audit --help', help.includes('Usage: mikro-orm-rls audit'), `No usage text in:\n${help}`);
+    const policiesHelp = await run('(c) mikro-orm-rls policies --help', 'npx', ['--no', '--', 'mikro-orm-rls', 'policies', '--help'], { cwd: project, timeoutSeconds: 60 });
+    check('(c) mikro-orm-rls policies --help', policiesHelp.includes('Usage: mikro-orm-rls policies'), `No usage text in:\n${policiesHelp}`);
     await createMigration(project, superUrl, databases.migrations);
 
     const versions = SUBPATH_TYPE_PACKAGES.map((name) => {

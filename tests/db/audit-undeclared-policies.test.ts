@@ -27,7 +27,7 @@ it('flags a hand-written permissive using (true), which shows every tenant every
     const findings = await auditRls(t.app as never);
     expect(findings.map((f) => `${f.code} ${f.table}`).sort()).toEqual(['policy-reads-no-context public.projects', 'policy-undeclared public.projects']);
     expect(findings.find((f) => f.code === 'policy-undeclared')).toEqual(
-      expect.objectContaining({ message: expect.stringMatching(/"open_sesame" .* PERMISSIVE/), fix: expect.stringContaining('DROP POLICY "open_sesame" ON "public"."projects"') }),
+      expect.objectContaining({ message: expect.stringMatching(/"open_sesame" .* PERMISSIVE: .* every row it allows is visible whatever/), fix: expect.stringContaining('DROP POLICY "open_sesame" ON "public"."projects"') }),
     );
   } finally {
     await t.db.query(`drop policy open_sesame on projects`);

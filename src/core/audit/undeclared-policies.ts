@@ -7,6 +7,15 @@ import type { AuditFinding } from './audit-finding';
  * written by hand, so mikro-orm-rls never compares or replaces them. A permissive one is the dangerous
  * kind: PostgreSQL ORs permissive policies, so `using (true)` opens the table whatever is declared.
  */
+// What a permissive policy opens, by its command: a FOR SELECT one makes rows visible, not writable.
+const REACH: Record<LiveTableState['policies'][number]['command'], string> = {
+  select: 'is visible',
+  insert: 'can be inserted',
+  update: 'can be updated',
+  delete: 'can be deleted',
+  all: 'is visible and writable',
+};
+
 export function undeclaredPolicyFindings(managed: readonly LiveTableState[]): AuditFinding[] {
   return managed.flatMap((state) =>
     state.policies
@@ -14,7 +23,7 @@ export function undeclaredPolicyFindings(managed: readonly LiveTableState[]): Au
       .map((policy) => {
         const label = tableLabel(state.table);
         const effect = policy.permissive
-          ? 'It is PERMISSIVE: PostgreSQL ORs permissive policies, so every row it allows is visible and writable whatever the declared policies say.'
+          ? `It is PERMISSIVE: PostgreSQL ORs permissive policies, so every row it allows ${REACH[policy.command]} whatever the declared policies say.`
           : 'It is RESTRICTIVE: it narrows what the declared policies allow.';
         return {
           code: 'policy-undeclared',
