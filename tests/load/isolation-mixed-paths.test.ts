@@ -189,7 +189,11 @@ const CACHED_READS: Record<string, Operation> = {
     const em = scoped(tenant);
     const others = await em.count(Task, { accountId: { $ne: tenant } }, { cache: TTL });
     const [rows, total] = await em.findAndCount(Tag, {}, { cache: TTL });
-    if (others !== 0 || total !== rows.length) throw new Error(`cached counts for tenant ${tenant}: ${others} foreign tasks, ${total} tags counted for ${rows.length} loaded`);
+    // The rows and the count are cached under two keys, each when it was first read, and other workers add
+    // this tenant's tags meanwhile: the two may differ (the v7 CI failure, seed 282063: 3 counted, 4 loaded).
+    // Neither may exceed the tenant's own tags now (they are only ever added), which a foreign row would.
+    const own = await t.app.em.bypassRls().count(Tag, { accountId: tenant });
+    if (others !== 0 || total > own || rows.length > own) throw new Error(`cached counts for tenant ${tenant}: ${others} foreign tasks, ${total} tags counted and ${rows.length} loaded of its ${own}`);
     expectOwn(tenant, rows, 'cached findAndCount', { nonEmpty: true });
   },
   cachedQueryBuilder: async ({ tenant }) =>
