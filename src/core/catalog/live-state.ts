@@ -18,7 +18,8 @@ export interface LiveTableState {
   readonly policies: readonly LivePolicy[];
 }
 
-const COMMANDS: Record<string, Command> = { r: 'select', a: 'insert', w: 'update', d: 'delete', '*': 'all' };
+/** A policy's command from pg_policy.polcmd (`r`, `a`, `w`, `d`, `*`). */
+export const POLCMD_COMMANDS: Readonly<Record<string, Command>> = { r: 'select', a: 'insert', w: 'update', d: 'delete', '*': 'all' };
 
 interface PolicyRow {
   schema: string;
@@ -86,7 +87,7 @@ export async function readLiveState(
     list.push({
       name: row.name,
       permissive: row.permissive,
-      command: COMMANDS[row.cmd],
+      command: POLCMD_COMMANDS[row.cmd],
       roles: row.roles,
       using: row.using,
       withCheck: row.with_check,

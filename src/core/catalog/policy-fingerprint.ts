@@ -3,6 +3,7 @@ import type { PolicySpec } from '../ddl/policy-spec';
 import { quoteLiteral, type TableRef } from '../ddl/quote';
 import { createPolicySql, MANAGED_POLICY_COMMENT } from '../ddl/statements';
 import { tableKey } from '../ddl/table-keys';
+import { POLCMD_COMMANDS } from './live-state';
 import type { Queryable } from './queryable';
 
 /*
@@ -98,7 +99,6 @@ export async function readFingerprints(db: Queryable, tables: readonly TableRef[
   );
 }
 
-const COMMANDS: Record<string, PolicySpec['command']> = { r: 'select', a: 'insert', w: 'update', d: 'delete', '*': 'all' };
 const sameRoles = (a: readonly string[], b: readonly string[]) => a.length === b.length && [...a].sort().join('\u0000') === [...b].sort().join('\u0000');
 
 /** The comment a policy carries when both fingerprints are as given. */
@@ -111,7 +111,7 @@ export function provenUnchanged(declared: readonly { table: TableRef; policy: Po
   for (const { table, policy } of declared) {
     const key = fingerprintKey(table, policy.name);
     const row = live.get(key);
-    if (!row || !row.trusted || COMMANDS[row.cmd] !== policy.command || row.permissive !== policy.permissive) continue;
+    if (!row || !row.trusted || POLCMD_COMMANDS[row.cmd] !== policy.command || row.permissive !== policy.permissive) continue;
     if (!sameRoles(row.roles, (policy.rendered ?? policy).roles)) continue;
     if (row.comment === fingerprintComment(md5(`${row.environment}\n${declarationHash(table, policy)}`), row.trees)) proven.add(key);
   }

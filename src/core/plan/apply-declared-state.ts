@@ -1,4 +1,4 @@
-import { findMissingTables, readLiveState, type LivePolicy, type LiveTableState } from '../catalog/live-state';
+import { findMissingTables, POLCMD_COMMANDS, readLiveState, type LivePolicy, type LiveTableState } from '../catalog/live-state';
 import { lockBudget, readLockTableSettings } from '../catalog/lock-budget';
 import { readPartitions } from '../catalog/partitions';
 import { fingerprintKey, provenUnchanged, readFingerprints, writeFingerprintsSql, type FingerprintRow } from '../catalog/policy-fingerprint';
@@ -99,10 +99,8 @@ async function readChunk(db: Queryable, chunk: readonly TableGroup[], manageAll:
 function provenPolicies(table: TableRef, rows: readonly FingerprintRow[]): LivePolicy[] {
   return rows
     .filter((r) => r.schema === table.schema && r.table === table.name)
-    .map((r) => ({ name: r.name, permissive: r.permissive, command: COMMANDS[r.cmd], roles: r.roles, using: null, withCheck: null, managed: true, comment: r.comment }));
+    .map((r) => ({ name: r.name, permissive: r.permissive, command: POLCMD_COMMANDS[r.cmd], roles: r.roles, using: null, withCheck: null, managed: true, comment: r.comment }));
 }
-
-const COMMANDS: Record<string, LivePolicy['command']> = { r: 'select', a: 'insert', w: 'update', d: 'delete', '*': 'all' };
 
 /** The live state with each proven policy saying what its declaration says: the fingerprint proved they are the same. */
 function asDeclared(live: readonly LiveTableState[], desired: readonly TableRlsSpec[], proven: Set<string>): LiveTableState[] {
