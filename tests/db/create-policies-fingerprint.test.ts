@@ -147,6 +147,18 @@ it('does not prove a policy unchanged under another search_path, where its funct
   expect(await run(after)).toEqual({ operations: [], probed: true });
 });
 
+it('probes a policy while a function named like one its expression calls exists in a schema of the search_path', async () => {
+  const orm = await ownerOrm();
+  await run(orm);
+  expect(await run(orm)).toEqual({ operations: [], probed: false });
+  // current_setting is what every condition arg calls; a namesake after pg_catalog could win a call by a
+  // closer match of argument types, which the stored trees would not show.
+  await db.query(`create function public.current_setting(varchar, boolean, integer default 0) returns text language sql as 'select null::text'`);
+  expect(await run(orm)).toEqual({ operations: [], probed: true });
+  await db.query(`drop function public.current_setting(varchar, boolean, integer)`);
+  expect(await run(orm)).toEqual({ operations: [], probed: false });
+});
+
 it('restores a policy whose column was renamed under it and replaced by a new column of the old name', async () => {
   const orm = await ownerOrm();
   await run(orm);

@@ -47,21 +47,25 @@ const ENVIRONMENT = `pg_catalog.concat_ws(E'\\n', ${['search_path', 'TimeZone', 
 // operator or function of the application's named like one the trees use can win over pg_catalog's by
 // matching the argument types exactly (`=(varchar, text)` against `=(text, text)` and a cast), whatever
 // the path's order: when one exists in a schema of the path, the policy is probed.
-const SCHEMAS_IN_PATH = `select s.oid from pg_catalog.pg_namespace s where s.nspname = any (pg_catalog.current_schemas(true))`;
+// SHADOWED is every operator and function that has such a namesake, computed once per query (usually
+// none): the trees are searched for them only when there are any, which keeps the check to a fraction of
+// the query's time at thousands of policies (the search is most of it when it runs).
+const SHADOWED = `shadowing_schemas as (
+    select s.oid from pg_catalog.pg_namespace s
+    where s.nspname = any (pg_catalog.current_schemas(true)) and s.nspname <> 'pg_catalog'),
+  shadowed as materialized (
+    select used.oid, true as is_operator from pg_catalog.pg_operator used
+    where used.oprname in (select o.oprname from pg_catalog.pg_operator o where o.oprnamespace in (select oid from shadowing_schemas))
+    union all
+    select used.oid, false from pg_catalog.pg_proc used
+    where used.proname in (select f.proname from pg_catalog.pg_proc f where f.pronamespace in (select oid from shadowing_schemas)))`;
 const TRUSTED = `(pg_catalog.current_schemas(true))[1] = 'pg_catalog'
    and not exists (select 1 from pg_catalog.pg_depend d
                    where d.classid = 'pg_catalog.pg_policy'::pg_catalog.regclass and d.objid = p.oid
                      and not (d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass and d.refobjid = p.polrelid))
-   and not exists (
+   and (not exists (select 1 from shadowed) or not exists (
      select 1 from pg_catalog.regexp_matches(coalesce(p.polqual::text, '') || ' ' || coalesce(p.polwithcheck::text, ''), E':(opno|funcid|aggfnoid|winfnoid) (\\\\d+)', 'g') as m(found)
-     where (m.found[1] = 'opno' and exists (
-             select 1 from pg_catalog.pg_operator used join pg_catalog.pg_operator other on other.oprname = used.oprname
-             where used.oid = m.found[2]::pg_catalog.oid and other.oprnamespace <> 'pg_catalog'::pg_catalog.regnamespace
-               and other.oprnamespace in (${SCHEMAS_IN_PATH})))
-        or (m.found[1] <> 'opno' and exists (
-             select 1 from pg_catalog.pg_proc used join pg_catalog.pg_proc other on other.proname = used.proname
-             where used.oid = m.found[2]::pg_catalog.oid and other.pronamespace <> 'pg_catalog'::pg_catalog.regnamespace
-               and other.pronamespace in (${SCHEMAS_IN_PATH}))))`;
+     join shadowed on shadowed.oid = m.found[2]::pg_catalog.oid and shadowed.is_operator = (m.found[1] = 'opno')))`;
 
 /** The declaration's part of a fingerprint, before the server adds its settings (see ENVIRONMENT). */
 export const declarationHash = (table: TableRef, policy: PolicySpec): string => md5(createPolicySql(table, policy));
@@ -88,11 +92,12 @@ export interface FingerprintRow {
 export async function readFingerprints(db: Queryable, tables: readonly TableRef[]): Promise<FingerprintRow[]> {
   if (tables.length === 0) return [];
   return db.query<FingerprintRow>(
-    `select n.nspname as schema, c.relname as table, p.polname as name, p.polpermissive as permissive, p.polcmd::text as cmd,
+    `with ${SHADOWED}
+     select n.nspname as schema, c.relname as table, p.polname as name, p.polpermissive as permissive, p.polcmd::text as cmd,
             case when 0 = any(p.polroles) then array['public']::text[]
                  else array(select r.rolname::text from pg_roles r where r.oid = any(p.polroles) order by 1) end as roles,
             pg_catalog.obj_description(p.oid, 'pg_policy') as comment, ${TREES_MD5} as trees,
-            ${ENVIRONMENT} as environment, ${TRUSTED} as trusted
+            (select ${ENVIRONMENT}) as environment, ${TRUSTED} as trusted
      from pg_catalog.pg_policy p join pg_catalog.pg_class c on c.oid = p.polrelid join pg_catalog.pg_namespace n on n.oid = c.relnamespace
      where (n.nspname, c.relname) in (select * from unnest($1::text[], $2::text[]))`,
     [tables.map((t) => t.schema), tables.map((t) => t.name)],
@@ -126,10 +131,11 @@ export function provenUnchanged(declared: readonly { table: TableRef; policy: Po
 export function writeFingerprintsSql(declared: readonly { table: TableRef; policy: PolicySpec }[]): string | undefined {
   if (declared.length === 0) return undefined;
   const values = declared.map(({ table, policy }) => `(${[table.schema, table.name, policy.name, declarationHash(table, policy)].map(quoteLiteral).join(', ')})`);
+  // The settings are read once for all rows (a subquery without references to them runs once).
   const body = `declare r record;
 begin
   for r in
-    select v.schema, v.tbl, v.name, pg_catalog.md5(${ENVIRONMENT} || E'\\n' || v.declared) as d, ${TREES_MD5} as q
+    select v.schema, v.tbl, v.name, pg_catalog.md5((select ${ENVIRONMENT}) || E'\\n' || v.declared) as d, ${TREES_MD5} as q
     from (values ${values.join(', ')}) as v(schema, tbl, name, declared)
     join pg_catalog.pg_namespace n on n.nspname = v.schema
     join pg_catalog.pg_class c on c.relnamespace = n.oid and c.relname = v.tbl

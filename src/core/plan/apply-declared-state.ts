@@ -91,15 +91,26 @@ async function readChunk(db: Queryable, chunk: readonly TableGroup[], manageAll:
   } else if (read.length > 0) {
     policies = new Map((await readLiveState(db, read, { manageAll })).map((s) => [tableKey(s.table), s.policies]));
   }
-  for (const table of withPolicies.filter((t) => !toRead.has(tableKey(t)))) policies.set(tableKey(table), provenPolicies(table, rows));
+  const rowsByTable = groupByTable(rows);
+  for (const table of withPolicies.filter((t) => !toRead.has(tableKey(t)))) policies.set(tableKey(table), provenPolicies(rowsByTable.get(tableKey(table)) ?? []));
   return { live: states.map((s) => ({ ...s, policies: policies.get(tableKey(s.table)) ?? [] })), probed, proven };
 }
 
-/** The live policies of a table whose policies are all proven: their text is the declaration's, filled in by {@link asDeclared}. */
-function provenPolicies(table: TableRef, rows: readonly FingerprintRow[]): LivePolicy[] {
-  return rows
-    .filter((r) => r.schema === table.schema && r.table === table.name)
-    .map((r) => ({ name: r.name, permissive: r.permissive, command: POLCMD_COMMANDS[r.cmd], roles: r.roles, using: null, withCheck: null, managed: true, comment: r.comment }));
+/** The fingerprint rows under their table's key, in one pass (a scan per table would be quadratic). */
+function groupByTable(rows: readonly FingerprintRow[]): Map<string, FingerprintRow[]> {
+  const groups = new Map<string, FingerprintRow[]>();
+  for (const row of rows) {
+    const key = tableKey({ schema: row.schema, name: row.table });
+    const group = groups.get(key);
+    if (group) group.push(row);
+    else groups.set(key, [row]);
+  }
+  return groups;
+}
+
+/** The live policies of a table whose policies are all proven, from its fingerprint rows: their text is the declaration's, filled in by {@link asDeclared}. */
+function provenPolicies(rows: readonly FingerprintRow[]): LivePolicy[] {
+  return rows.map((r) => ({ name: r.name, permissive: r.permissive, command: POLCMD_COMMANDS[r.cmd], roles: r.roles, using: null, withCheck: null, managed: true, comment: r.comment }));
 }
 
 /** The live state with each proven policy saying what its declaration says: the fingerprint proved they are the same. */
