@@ -310,15 +310,24 @@ export async function expectCannotDelete<T extends object>(orm: RlsCheckedOrm, c
  * await expectBypassSeesEverything(orm, { entity: Item, ids: [1, 2, 3] });
  *
  * @throws {RlsConfigurationError} when the ORM has no withRls or no bypassRole.
- * @throws {RlsPolicyAssertionError} when the check fails: what was expected, what happened, the policies that apply.
+ * @throws {RlsPolicyAssertionError} when bypass sees other rows than `ids`: which listed ids are not in the table, which rows are not listed.
  */
 export async function expectBypassSeesEverything<T extends object>(orm: RlsCheckedOrm, check: { readonly entity: EntityName<T>; readonly ids: readonly RowId[] }): Promise<void> {
   const subject = subjectOf(orm, check.entity);
   const seen = value(await rolledBack(subject.em.fork().bypassRls(), (tx) => idsIn(tx, subject, {})));
   if (sameIds(seen, check.ids)) return;
+  const listed = new Set(check.ids.map(String));
+  const found = new Set(seen.map(String));
+  const missing = check.ids.filter((id) => !found.has(String(id)));
+  const extra = seen.filter((id) => !listed.has(String(id)));
+  // Bypass reads past every policy (the role check at the first query proves BYPASSRLS), so a listed id
+  // it does not see is not in the table; a row it sees that is not listed means the list is incomplete.
+  const why = [
+    missing.length > 0 ? `${showIds(missing)} ${missing.length === 1 ? 'is' : 'are'} not in the table at all (bypass sees every row there is): check the seed or the ids.` : '',
+    extra.length > 0 ? `${showIds(extra)} ${extra.length === 1 ? 'is a row' : 'are rows'} of the table that ids does not list: pass every seeded id.` : '',
+  ].filter(Boolean);
   throw new RlsPolicyAssertionError(
-    `As bypass on ${subject.label}: expected to see every row ${showIds(check.ids)}, but saw ${showIds(seen)}. ` +
-      'The bypass role (withRls bypassRole) must have BYPASSRLS and the privileges of the application role on the table.',
+    `As bypass on ${subject.label}: expected to see exactly the rows ${showIds(check.ids)}, but saw ${showIds(seen)}. ${why.join(' ')}`,
     sortIds(check.ids),
     sortIds(seen),
     [],

@@ -163,7 +163,10 @@ describe('on correct policies, each check passes where it should and fails where
     await expectBypassSeesEverything(orm, { entity: NOTE, ids: [1, 2, 3, 4] });
     await expectNoContextSeesNothing(orm, { entity: NOTE });
     const missing = await failureOf(expectBypassSeesEverything(orm, { entity: NOTE, ids: [1, 2, 3] }));
-    expect(missing.message).toContain('As bypass on Note: expected to see every row [1, 2, 3], but saw [1, 2, 3, 4].');
+    expect(missing.message).toContain('As bypass on Note: expected to see exactly the rows [1, 2, 3], but saw [1, 2, 3, 4]. [4] is a row of the table that ids does not list: pass every seeded id.');
+    const unknown = await failureOf(expectBypassSeesEverything(orm, { entity: NOTE, ids: [1, 2, 3, 4, 98, 99] }));
+    expect(unknown.message).toContain('[98, 99] are not in the table at all (bypass sees every row there is): check the seed or the ids.');
+    expect(unknown.message).not.toContain('does not list');
   });
 
   it('checks of rows that do not exist are refused: they would prove nothing', async () => {

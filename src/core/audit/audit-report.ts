@@ -66,7 +66,7 @@ async function driftFindings(db: Queryable, settings: RlsSettings, live: readonl
     await db.query('release savepoint mikro_orm_rls_audit_drift');
   } catch (error) {
     await db.query('rollback to savepoint mikro_orm_rls_audit_drift');
-    return [{ code: 'drift-unchecked', message: `Policy drift could not be checked as this role: ${(error as Error).message}`, fix: 'Grant the role SELECT on the tables, or run the audit as the owner as well.' }];
+    return [{ code: 'drift-unchecked', message: `Policy drift could not be checked as this role: ${(error as Error).message}`, fix: 'Grant the role USAGE on the schema and SELECT on the tables, or run the audit as the owner as well.' }];
   }
   const desired = coverPartitions(canonical, settings.entityTables, partitions).desired;
   // Native policies the next migration takes over are compared too: the diff says it must run.

@@ -5,7 +5,7 @@ import { canonicalizeSpecs } from '../catalog/canonicalize';
 import { readLiveState } from '../catalog/live-state';
 import type { Queryable } from '../catalog/queryable';
 import type { TableRlsSpec } from '../ddl/policy-spec';
-import type { TableRef } from '../ddl/quote';
+import { tableLabel, type TableRef } from '../ddl/quote';
 import { tableSet, tableKey } from '../ddl/table-keys';
 import type { RlsSettings } from '../settings/rls-settings';
 import { buildPolicyMap } from './build-policy-map';
@@ -23,28 +23,63 @@ export interface DescribePoliciesOptions {
   readonly live?: boolean;
 }
 
-/**
- * The declarations with PostgreSQL's canonical text, probed on temporary copies (the explorer may run
- * as the application role, which cannot create policies on the tables). When that fails, the
- * declarations as rendered, with a warning that formatting may then show as a difference.
- */
-async function canonicalOrRendered(db: Queryable, declared: readonly TableRlsSpec[]): Promise<{ canonical: readonly TableRlsSpec[]; warning?: AuditFinding }> {
+const DRIFT_FIX = 'Grant the role USAGE on the schema and SELECT on the tables, or run the explorer as the owner.';
+
+/** The specs in PostgreSQL's canonical text, probed on temporary copies inside a savepoint; the error if that fails (nothing kept). */
+async function canonicalInSavepoint(db: Queryable, specs: readonly TableRlsSpec[]): Promise<{ canonical: readonly TableRlsSpec[] } | { error: Error }> {
+  await db.query('savepoint mikro_orm_rls_explorer');
   try {
-    await db.query('savepoint mikro_orm_rls_explorer');
-    const canonical = await canonicalizeSpecs(db, declared, { onTemporaryCopies: true });
+    const canonical = await canonicalizeSpecs(db, specs, { onTemporaryCopies: true });
     await db.query('release savepoint mikro_orm_rls_explorer');
     return { canonical };
   } catch (error) {
     await db.query('rollback to savepoint mikro_orm_rls_explorer');
-    return {
-      canonical: declared,
-      warning: {
-        code: 'drift-unchecked',
-        message: `The declared expressions could not be put in PostgreSQL's canonical form as this role (${(error as Error).message}): a difference in USING or WITH CHECK may be formatting only.`,
-        fix: 'Grant the role SELECT on the tables, or run the explorer as the owner.',
-      },
-    };
+    return { error: error as Error };
   }
+}
+
+/** Items grouped by a key, in first-seen order. */
+function groupBy<T>(items: readonly T[], keyOf: (item: T) => string): T[][] {
+  const groups = new Map<string, T[]>();
+  for (const item of items) groups.set(keyOf(item), [...(groups.get(keyOf(item)) ?? []), item]);
+  return [...groups.values()];
+}
+
+/**
+ * The declarations with PostgreSQL's canonical text, probed on temporary copies (the explorer may run
+ * as the application role, which cannot create policies on the tables). All tables in one batch; if the
+ * role cannot read some of them, schema by schema, then table by table in a schema that fails, so that
+ * one unreadable table or schema does not make every policy look different. The tables that still fail
+ * keep their declarations as rendered, named in a warning (a difference there may be formatting only).
+ */
+async function canonicalOrRendered(db: Queryable, declared: readonly TableRlsSpec[]): Promise<{ canonical: readonly TableRlsSpec[]; warning?: AuditFinding }> {
+  const all = await canonicalInSavepoint(db, declared);
+  if ('canonical' in all) return { canonical: all.canonical };
+  const canonical: TableRlsSpec[] = [];
+  const failed: { spec: TableRlsSpec; error: Error }[] = [];
+  for (const schema of groupBy(declared, (spec) => spec.table.schema)) {
+    const bySchema = await canonicalInSavepoint(db, schema);
+    if ('canonical' in bySchema) {
+      canonical.push(...bySchema.canonical);
+      continue;
+    }
+    for (const spec of schema) {
+      const one = await canonicalInSavepoint(db, [spec]);
+      if ('canonical' in one) canonical.push(...one.canonical);
+      else failed.push({ spec, error: one.error });
+    }
+  }
+  if (failed.length === 0) return { canonical };
+  const shown = failed.slice(0, 5).map(({ spec, error }) => `${tableLabel(spec.table)} (${error.message})`);
+  const more = failed.length > shown.length ? ` and ${failed.length - shown.length} more` : '';
+  return {
+    canonical: [...canonical, ...failed.map(({ spec }) => spec)],
+    warning: {
+      code: 'drift-unchecked',
+      message: `The declared expressions of ${shown.join(', ')}${more} could not be put in PostgreSQL's canonical form as this role: a difference in USING or WITH CHECK there may be formatting only.`,
+      fix: DRIFT_FIX,
+    },
+  };
 }
 
 /**
