@@ -16,6 +16,8 @@ export interface PolicyMapInput {
   readonly declared: readonly TableRlsSpec[];
   /** The entity whose table it is. */
   readonly entityOf: (table: TableRef) => string | null;
+  /** For the partitions among `declared` (which carry their table's policies): that table. */
+  readonly partitionRoots?: ReadonlyMap<string, TableRef>;
   /** The context variables' prefix (`rls`). */
   readonly prefix: string;
   /** Findings of the audit's `table-references-rls-table` rule (read from the catalog's foreign keys). */
@@ -63,7 +65,8 @@ export function buildPolicyMap(input: PolicyMapInput): PolicyMap {
     const label = tableLabel(spec.table);
     const declared = tableAccess({ enabled: true, forced: spec.force }, spec.policies);
     const references = input.references.filter((f) => f.table === label);
-    const base = { schema: spec.table.schema, name: spec.table.name, entity: input.entityOf(spec.table), declared };
+    const root = input.partitionRoots?.get(tableKey(spec.table));
+    const base = { schema: spec.table.schema, name: spec.table.name, entity: input.entityOf(spec.table), ...(root && { partitionOf: tableLabel(root) }), declared };
     if (!liveByTable || !input.live) {
       const contextFree = spec.policies.flatMap((p) => {
         const finding = contextFreePolicyFinding({ table: spec.table, name: p.name, using: p.using, withCheck: p.withCheck, readsRlsTable: readsDeclaredTable(p, spec.table, input.declared) }, input.prefix);

@@ -3,10 +3,12 @@ import { contextFreePolicyFindings } from '../audit/context-free-policies';
 import { unprotectedReferenceFindings } from '../audit/unprotected-references';
 import { canonicalizeSpecs } from '../catalog/canonicalize';
 import { readLiveState } from '../catalog/live-state';
+import { readPartitions } from '../catalog/partitions';
 import type { Queryable } from '../catalog/queryable';
 import type { TableRlsSpec } from '../ddl/policy-spec';
 import { tableLabel, type TableRef } from '../ddl/quote';
 import { tableSet, tableKey } from '../ddl/table-keys';
+import { coverPartitions } from '../diff/cover-partitions';
 import type { RlsSettings } from '../settings/rls-settings';
 import { buildPolicyMap } from './build-policy-map';
 import type { PolicyMap } from './policy-map';
@@ -88,13 +90,17 @@ async function canonicalOrRendered(db: Queryable, declared: readonly TableRlsSpe
  * tables) and, with `live`, the tables' live flags and policies. Changes nothing.
  */
 export async function describePoliciesIn(db: Queryable, settings: RlsSettings, entityOf: (table: TableRef) => string | null, options: DescribePoliciesOptions = {}): Promise<PolicyMap> {
-  const declared = settings.tables;
+  // The partitions of declared tables too, each right after its table with the table's policies, as
+  // createPolicies gives them (partitions exist only in the catalog).
+  const covered = coverPartitions(settings.tables, settings.entityTables, await readPartitions(db, settings.entityTables));
+  const declared = covered.desired;
+  const partitionRoots = new Map(covered.partitions.map((p) => [tableKey(p.table), p.root]));
   const references = await unprotectedReferenceFindings(db, { declared: declared.map((s) => s.table), optedOutPivots: settings.optedOutPivotTables });
-  if (!options.live) return buildPolicyMap({ declared, entityOf, prefix: settings.prefix, references });
+  if (!options.live) return buildPolicyMap({ declared, entityOf, partitionRoots, prefix: settings.prefix, references });
   const states = await readLiveState(db, declared.map((s) => s.table));
   const existing = tableSet(states.map((s) => s.table));
   const { canonical, warning } = await canonicalOrRendered(db, declared.filter((s) => existing.has(tableKey(s.table))));
   const contextFree = await contextFreePolicyFindings(db, states.map((s) => s.table), settings.prefix);
-  const map = buildPolicyMap({ declared, entityOf, prefix: settings.prefix, references, live: { states, canonical, contextFree } });
+  const map = buildPolicyMap({ declared, entityOf, partitionRoots, prefix: settings.prefix, references, live: { states, canonical, contextFree } });
   return warning ? { ...map, otherWarnings: [...map.otherWarnings, warning] } : map;
 }

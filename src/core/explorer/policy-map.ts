@@ -56,6 +56,11 @@ export interface TablePolicies {
   readonly name: string;
   /** The entity (class name) whose table it is; null when no entity maps it. */
   readonly entity: string | null;
+  /**
+   * For a partition of an entity table (read from the catalog): that table, as `schema.name`. A query
+   * that names a partition gets only the partition's own policies, so it must have its table's.
+   */
+  readonly partitionOf?: string;
   readonly declared: TableAccess;
   /** With `live`: what the database has (null: the table does not exist); absent without `live`. */
   readonly live?: TableAccess | null;

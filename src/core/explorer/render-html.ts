@@ -37,7 +37,7 @@ function tableRow(table: TablePolicies): string {
     ...table.warnings.map((w) => `<li class="warning" data-code="${escapeHtml(w.code)}">⚠ ${escapeHtml(w.message)}</li>`),
     ...table.differences.map((d) => `<li class="differs" data-kind="${d.kind}">≠ ${escapeHtml(d.message)}</li>`),
   ];
-  const head = `<th scope="row">${escapeHtml(table.name)}${table.entity ? `<br><small>${escapeHtml(table.entity)}</small>` : ''}<br><small>${escapeHtml(flags)}</small></th>`;
+  const head = `<th scope="row">${escapeHtml(table.name)}${table.entity ? `<br><small>${escapeHtml(table.entity)}</small>` : table.partitionOf ? `<br><small>partition of ${escapeHtml(table.partitionOf)}</small>` : ''}<br><small>${escapeHtml(flags)}</small></th>`;
   const cells = table.live === null ? `<td colspan="4">the table does not exist in the database</td>` : shown.commands.map((c) => commandCell(table, c)).join('');
   return `<tr>${head}${cells}<td>${notes.length > 0 ? `<ul>${notes.join('')}</ul>` : ''}</td></tr>`;
 }

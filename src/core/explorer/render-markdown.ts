@@ -23,7 +23,7 @@ export function renderPolicyMapMarkdown(map: PolicyMap): string {
       const shown = shownAccess(t);
       const states = shown.commands.map((c) => cell(`${MARK[c.state]}${c.policies.length > 0 ? ` (${c.policies.map((p) => p.name).join(', ')})` : ''}`));
       const flags = t.live === null ? 'missing in the database' : flagsOf(shown);
-      out.push(`| ${cell(t.name)} | ${cell(t.entity ?? '')} | ${cell(flags)}${t.differences.length > 0 ? ' ≠' : ''} | ${states.join(' | ')} |`);
+      out.push(`| ${cell(t.name)} | ${cell(t.entity ?? (t.partitionOf ? `partition of ${t.partitionOf}` : ''))} | ${cell(flags)}${t.differences.length > 0 ? ' ≠' : ''} | ${states.join(' | ')} |`);
     }
     for (const t of tables) {
       const policies = [...new Map(shownAccess(t).commands.flatMap((c) => c.policies).map((p) => [p.name, p])).values()];

@@ -10,7 +10,8 @@ export function renderPolicyMapText(map: PolicyMap): string {
   for (const table of map.tables) {
     const shown = shownAccess(table);
     const live = table.live === undefined ? '' : table.live === null ? '; live: the table does not exist' : `; live: ${flagsOf(table.live)}`;
-    lines.push('', `${tableName(table)}${table.entity ? ` (entity ${table.entity})` : ''}: declared ${flagsOf(table.declared)}${live}`);
+    const owner = table.entity ? ` (entity ${table.entity})` : table.partitionOf ? ` (partition of ${table.partitionOf})` : '';
+    lines.push('', `${tableName(table)}${owner}: declared ${flagsOf(table.declared)}${live}`);
     for (const access of shown.commands) {
       lines.push(`  ${access.command}: ${access.state}`);
       for (const policy of access.policies) lines.push(`    ${policy.name}: ${policyHeadline(policy)} ${policyExpressions(policy)}`.trimEnd());
