@@ -38,17 +38,32 @@ async function rolesOfCurrentUser(em: EntityManager, roles: readonly string[]): 
  */
 export async function applicablePolicies(em: EntityManager, table: TableRef, commands: readonly CheckedCommand[]): Promise<AppliedPolicy[]> {
   const map = await loadInstalledAdapter().describePolicies(em, { live: true });
-  const live = map.tables.find((t) => t.schema === table.schema && t.name === table.name)?.live;
+  const described = map.tables.find((t) => t.schema === table.schema && t.name === table.name);
   const byName = new Map<string, AppliedPolicy>();
-  for (const access of live?.commands ?? []) {
+  for (const access of described?.live?.commands ?? []) {
     if (!commands.includes(access.command)) continue;
     for (const p of access.policies) {
       const command = p.forAll ? 'all' : access.command;
       byName.set(p.name, { name: p.name, permissive: p.kind === 'permissive', command, roles: p.roles, using: p.using, withCheck: p.withCheck });
     }
   }
+  // A table the explorer does not describe (its entity declares no policies: they come from hand-written
+  // migrations, say): its policies straight from pg_policies.
+  if (!described) for (const p of await catalogPolicies(em, table, commands)) byName.set(p.name, p);
   const mine = await rolesOfCurrentUser(em, [...new Set([...byName.values()].flatMap((p) => p.roles))]);
   return [...byName.values()].filter((p) => p.roles.some((r) => mine.has(r))).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+}
+
+/** The policies pg_policies lists on `table` for `commands` or ALL. */
+async function catalogPolicies(em: EntityManager, table: TableRef, commands: readonly CheckedCommand[]): Promise<AppliedPolicy[]> {
+  const rows: { name: string; permissive: string; cmd: string; roles: string[] | string; using: string | null; with_check: string | null }[] = await em.getConnection().execute(
+    `select policyname as name, permissive, lower(cmd) as cmd, roles::text[] as roles, qual as using, with_check
+       from pg_catalog.pg_policies where schemaname = ? and tablename = ? and (lower(cmd) = 'all' or lower(cmd) = any(?::text[])) order by policyname`,
+    [table.schema, table.name, `{${commands.join(',')}}`],
+  );
+  // pg returns text[] as an array; a driver that does not parse it leaves PostgreSQL's '{a,b}' text.
+  const rolesOf = (roles: string[] | string) => (Array.isArray(roles) ? roles : roles.replace(/^\{|\}$/g, '').split(',').filter(Boolean).map((r) => r.replace(/^"|"$/g, '')));
+  return rows.map((r) => ({ name: r.name, permissive: r.permissive === 'PERMISSIVE', command: r.cmd, roles: rolesOf(r.roles), using: r.using, withCheck: r.with_check }));
 }
 
 /** One line per policy, as a person reads them: name, kind, command, roles, expressions. */

@@ -1,0 +1,191 @@
+import { EntitySchema } from '@mikro-orm/core';
+import { MikroORM } from '@mikro-orm/postgresql';
+import { Command, ConditionArg, Permissive, createPolicies, sql, withRls, type Policy } from '../../src';
+import { RoundTripCounter } from '../support/round-trip-counter';
+import { createSchema } from '../support/schema-generator';
+import { createTestDatabase, type TestDatabase } from '../support/test-database';
+
+// Adversarial review of 61d3e10 (the fingerprints' shadowing check computed once per query as the
+// `shadowed` CTE, the settings read once per query). Each attack asserts the SAFE outcome: after it, the
+// next createPolicies probes and leaves the policy as a probe would (a probe afterwards finds nothing), or,
+// where the attack cannot change what the declaration means, at least that nothing is left for a probe.
+// Setup style of review-fingerprint-attacks-held.test.ts.
+const accountId = ConditionArg({ comparatorName: 'account_id', type: 'integer' });
+const tenant = ConditionArg({ comparatorName: 'tenant', type: 'text' });
+
+interface Doc { id: number; accountId: number; tenant: string }
+const docEntity = (policies: Policy[]) =>
+  new EntitySchema<Doc>({
+    name: 'Doc', tableName: 'doc',
+    properties: { id: { type: 'integer', primary: true }, accountId: { type: 'integer' }, tenant: { type: 'string' } },
+    rls: { policies },
+  });
+
+let db: TestDatabase;
+const orms: MikroORM[] = [];
+const counter = new RoundTripCounter();
+let sent: string[] = [];
+counter.onSent((text) => sent.push(text));
+
+async function ownerOrm(policies: Policy[]) {
+  const orm = await MikroORM.init(withRls(counter.installIn({ clientUrl: db.ownerUrl, entities: [docEntity(policies)], pool: { min: 0, max: 1 } })));
+  orms.push(orm);
+  return orm;
+}
+async function run(orm: MikroORM) {
+  sent = [];
+  const operations = (await createPolicies(orm)).map((op) => op.description);
+  return { operations, probed: sent.some((t) => /mikro_orm_rls_probe/.test(t)) };
+}
+const live = async () => (await db.query(`select policyname, qual, with_check from pg_policies where tablename = 'doc' and schemaname = 'public' order by 1`)) as { policyname: string; qual: string }[];
+const resetComments = () => db.query(`do $$ declare r record; begin for r in select polname from pg_policy where polrelid = 'public.doc'::regclass loop
+  execute format('comment on policy %I on public.doc is %L', r.polname, 'managed by mikro-orm-rls'); end loop; end $$`);
+
+beforeEach(async () => { db = await createTestDatabase(); });
+afterEach(async () => { for (const orm of orms.splice(0)) await orm.close(true); await db.drop(); });
+
+/** Sets up, fingerprints, applies `attack`, runs createPolicies, then again with the comments reset (a probe). */
+async function scenario(policies: Policy[], attack: () => Promise<unknown>, beforeRun?: (orm: MikroORM) => Promise<unknown>) {
+  await createSchema(await ownerOrm(policies));
+  const first = await ownerOrm(policies);
+  await run(first);
+  expect(await run(first)).toEqual({ operations: [], probed: false });
+  const before = await live();
+  await attack();
+  const after = await ownerOrm(policies); // new connection: picks up database/role settings
+  if (beforeRun) await beforeRun(after);
+  const fingerprinted = await run(after);
+  const liveAfterFp = await live();
+  await resetComments();
+  const probed = await run(after);
+  return { before, fingerprinted, liveAfterFp, probed, liveAfterProbe: await live() };
+}
+
+/** The run after the attack probed and did all there was to do: a probe afterwards finds nothing. */
+function expectAsProbed(r: Awaited<ReturnType<typeof scenario>>) {
+  expect({ probeAfterwards: r.probed.operations, run: r.fingerprinted }).toEqual({ probeAfterwards: [], run: { operations: expect.arrayContaining([expect.any(String)]), probed: true } });
+  expect(r.liveAfterProbe).toEqual(r.liveAfterFp);
+}
+
+/** The attack cannot change what the declaration means: whether probed or not, nothing is left for a probe. */
+function expectNothingLeft(r: Awaited<ReturnType<typeof scenario>>) {
+  expect(r.probed.operations).toEqual([]);
+  expect(r.liveAfterProbe).toEqual(r.liveAfterFp);
+  expect(r.liveAfterFp).toEqual(r.before);
+}
+
+const A4_OPERATOR = (schema: string) => `create function ${schema}.vt_eq(varchar, text) returns boolean language sql immutable as 'select $1::text = $2';
+    create operator ${schema}.= (leftarg = varchar, rightarg = text, function = ${schema}.vt_eq)`;
+const tenantPolicy = [Permissive({ conditionArgs: [tenant], cmd: Command.select, customPolicyName: 'tenant' })];
+
+it('S1 function-style cast text(account_id) (a CoerceViaIO, no funcid in the trees) taken over by public.text(integer)', async () => {
+  const p = [Permissive({ conditionArgs: [tenant], cmd: Command.select, customPolicyName: 'fc',
+    customExpr: (t) => sql`${sql.raw(`tenant = `)}${t}${sql.raw(` and text(account_id) <> 'blocked'`)}` })];
+  const r = await scenario(p, () => db.query(`set role "${db.roles.owner}";
+    create function public.text(integer) returns text language sql immutable as 'select ''anything'''`));
+  expectAsProbed(r);
+});
+
+it('S2 timezone_abbreviations changed at database level: IST now means India, not Israel (not in ENVIRONMENT)', async () => {
+  const p = [Permissive({ conditionArgs: [accountId], cmd: Command.select, customPolicyName: 'abbr',
+    customExpr: (id) => sql`${sql.raw(`account_id = `)}${id}${sql.raw(` and now() > '2024-01-01 00:00 IST'::timestamptz`)}` })];
+  const r = await scenario(p, () => db.query(`alter database "${db.name}" set timezone_abbreviations = 'India'`));
+  expectAsProbed(r);
+});
+
+it('S3 superuser adds operator =(varchar, text) to pg_catalog itself (excluded from shadowing_schemas)', async () => {
+  const r = await scenario(tenantPolicy, () => db.query(`create function public.vt_eq(varchar, text) returns boolean language sql immutable as 'select $1::text = $2';
+    create operator pg_catalog.= (leftarg = varchar, rightarg = text, function = public.vt_eq)`));
+  expectAsProbed(r);
+});
+
+it('S4 schema with odd characters named in the search_path before it exists, created later with an A4 operator', async () => {
+  await db.query(`alter role "${db.roles.owner}" in database "${db.name}" set search_path = "$user", public, "we""ird, sch"`);
+  const r = await scenario(tenantPolicy, () => db.query(`create schema "we""ird, sch" authorization "${db.roles.owner}"; set role "${db.roles.owner}"; ${A4_OPERATOR(`"we""ird, sch"`)}`));
+  expectAsProbed(r);
+});
+
+it('S5 "$user" schema created later holding a table doc: a policy reading doc by name would now read it', async () => {
+  const p = [Permissive({ conditionArgs: [accountId], cmd: Command.update, customPolicyName: 'self',
+    customExpr: (id) => sql`${sql.raw(`exists (select 1 from doc d2 where d2.id = doc.id and d2.account_id = `)}${id}${sql.raw(`)`)}` })];
+  const r = await scenario(p, () => db.query(`create schema "${db.roles.owner}" authorization "${db.roles.owner}";
+    set role "${db.roles.owner}"; create table "${db.roles.owner}".doc (id integer, account_id integer)`));
+  expectAsProbed(r);
+  expect(r.liveAfterFp[0].qual ?? JSON.stringify(r.liveAfterFp[0])).toMatch(/doc/);
+});
+
+it('S6 a schema of the path the role cannot USE holds the namesake: ignored; once USAGE is granted, probed', async () => {
+  await db.query(`create schema ext; ${A4_OPERATOR('ext')}; revoke all on schema ext from public`);
+  await db.query(`alter role "${db.roles.owner}" in database "${db.name}" set search_path = "$user", public, ext`);
+  const r = await scenario(tenantPolicy, async () => undefined);
+  expect(r.fingerprinted).toEqual({ operations: [], probed: false });
+  expectNothingLeft(r);
+  await db.query(`grant usage on schema ext to "${db.roles.owner}"`);
+  const granted = await ownerOrm(tenantPolicy);
+  expect(await run(granted)).toEqual({ operations: ['alter policy tenant_select'], probed: true });
+});
+
+it('S7 a namesake in pg_temp of the session (pg_temp never searched for operators, but listed first)', async () => {
+  const r = await scenario(tenantPolicy, async () => undefined, (orm) =>
+    orm.em.getConnection().execute(`create function pg_temp.vt_eq(varchar, text) returns boolean language sql immutable as 'select $1::text = $2';
+      create operator pg_temp.= (leftarg = varchar, rightarg = text, function = pg_temp.vt_eq)`));
+  expect(r.fingerprinted.probed).toBe(true);
+  expectNothingLeft(r);
+});
+
+it('S8 VARIADIC namesake current_setting(variadic text[]) in public: probed', async () => {
+  const r = await scenario(tenantPolicy, () => db.query(`set role "${db.roles.owner}";
+    create function public.current_setting(variadic text[]) returns text language sql as 'select null::text'`));
+  expect(r.fingerprinted.probed).toBe(true);
+  expectNothingLeft(r);
+});
+
+it('S9 a namesake only in a schema not in the path does not matter (not probed, a probe agrees)', async () => {
+  const r = await scenario(tenantPolicy, () => db.query(`create schema elsewhere authorization "${db.roles.owner}"; set role "${db.roles.owner}"; ${A4_OPERATOR('elsewhere')}`));
+  expect(r.fingerprinted).toEqual({ operations: [], probed: false });
+  expectNothingLeft(r);
+});
+
+it('S10 namesake created after the fingerprint in a schema then added to the path by ALTER DATABASE SET', async () => {
+  const r = await scenario(tenantPolicy, () => db.query(`create schema late authorization "${db.roles.owner}"; set role "${db.roles.owner}"; ${A4_OPERATOR('late')};
+    reset role; alter database "${db.name}" set search_path = "$user", public, late`));
+  expectAsProbed(r);
+});
+
+it('S11 "$user" schema created later with an A4 operator (search_path text unchanged)', async () => {
+  const r = await scenario(tenantPolicy, () => db.query(`create schema "${db.roles.owner}" authorization "${db.roles.owner}"; set role "${db.roles.owner}"; ${A4_OPERATOR(`"${db.roles.owner}"`)}`));
+  expectAsProbed(r);
+});
+
+it('S12 public.int4(text) namesake: the condition arg\'s ::integer is a typecast (CoerceViaIO), never a function call', async () => {
+  const p = [Permissive({ conditionArgs: [accountId], cmd: Command.select, customPolicyName: 'own' })];
+  const r = await scenario(p, () => db.query(`set role "${db.roles.owner}";
+    create function public.int4(text) returns integer language sql immutable as 'select 42'`));
+  expectNothingLeft(r);
+});
+
+it('S13 public."nullif"(text, text) namesake: NULLIF is grammar (NullIfExpr), never a function call', async () => {
+  const r = await scenario(tenantPolicy, () => db.query(`set role "${db.roles.owner}";
+    create function public."nullif"(text, text) returns text language sql immutable as 'select ''x'''`));
+  expectNothingLeft(r);
+});
+
+it('S14 settings changed inside the fingerprint-writing DO block (superuser event trigger on COMMENT sets TimeZone)', async () => {
+  await db.query(`alter database "${db.name}" set timezone = 'UTC'`);
+  const p = Array.from({ length: 12 }, (_, i) => Permissive({ conditionArgs: [accountId], cmd: Command.select, customPolicyName: `e${i}`,
+    customExpr: (id) => sql`${sql.raw(`account_id = `)}${id}${sql.raw(` and now() > '2024-01-01 00:00'::timestamptz`)}` }));
+  await createSchema(await ownerOrm(p));
+  await db.query(`create function public.tz_flip() returns event_trigger language plpgsql as $$ begin perform set_config('TimeZone', 'Asia/Tokyo', false); end $$;
+    create event trigger tz_flip on ddl_command_end when tag in ('COMMENT') execute function public.tz_flip()`);
+  const orm = await ownerOrm(p);
+  const first = await run(orm); // probes (plain comments), writes the fingerprints, flips TimeZone on the way
+  const tz = await orm.em.getConnection().execute(`select current_setting('TimeZone') as tz`);
+  const second = await run(orm); // same session, now in Tokyo: every policy parsed in UTC must be redone
+  const liveAfter = await live();
+  await db.query(`drop event trigger tz_flip`);
+  await resetComments();
+  const probed = await run(orm);
+  expect({ first: first.probed, tz: tz[0].tz, second: { probed: second.probed, n: second.operations.length }, probeAfterwards: probed.operations })
+    .toEqual({ first: true, tz: 'Asia/Tokyo', second: { probed: true, n: 12 }, probeAfterwards: [] });
+  expect(await live()).toEqual(liveAfter);
+});
