@@ -1,6 +1,6 @@
 import { EntitySchema } from '@mikro-orm/core';
 import { MikroORM } from '@mikro-orm/postgresql';
-import { Command, ConditionArg, Permissive, auditRls, createPolicies, sql, withRls, type Policy } from '../../src';
+import { Command, ConditionArg, Permissive, auditRls, column, createPolicies, sql, withRls, type Policy } from '../../src';
 import { RoundTripCounter } from '../support/round-trip-counter';
 import { createSchema } from '../support/schema-generator';
 import { createTestDatabase, type TestDatabase } from '../support/test-database';
@@ -112,7 +112,8 @@ it('applies a changed expression, roles and command', async () => {
     const toRole = await ownerOrm([Permissive({ conditionArgs: [accountId], cmd: Command.select, customPolicyName: 'own', customExpr: (id) => sql`${sql.raw('account_id')} >= ${id}`, to: `${db.name}_reader` })]);
     expect((await run(toRole)).operations).toEqual(['drop policy writes_delete', 'alter policy own_select']);
     expect((await live()).map((p: { roles: string[] }) => p.roles)).toEqual([[`${db.name}_reader`]]);
-    expect((await run(toRole)).probed).toBe(false);
+    // `>=` is not the condition args' shape: never proven by its fingerprint, always probed (and unchanged).
+    expect(await run(toRole)).toEqual({ operations: [], probed: true });
   } finally {
     await db.query(`drop policy if exists own_select on note`);
     await db.query(`drop role "${db.name}_reader"`);
@@ -157,6 +158,19 @@ it('probes a policy while a function named like one its expression calls exists 
   expect(await run(orm)).toEqual({ operations: [], probed: true });
   await db.query(`drop function public.current_setting(varchar, boolean, integer)`);
   expect(await run(orm)).toEqual({ operations: [], probed: false });
+});
+
+it('proves only condition args as rendered: a custom expression, even one PostgreSQL reads the same way, is always probed', async () => {
+  const same = [Permissive({ conditionArgs: [accountId], cmd: Command.select, customPolicyName: 'own', customExpr: (id) => sql`${column('account_id')} = ${id}` })];
+  const orm = await ownerOrm(same);
+  await run(orm);
+  // The text is the condition arg's own: eligible.
+  expect(await run(orm)).toEqual({ operations: [], probed: false });
+  const other = [Permissive({ conditionArgs: [accountId], cmd: Command.select, customPolicyName: 'own', customExpr: (id) => sql`${column('account_id')} = ${id} and text(account_id) <> 'x'` })];
+  const custom = await ownerOrm(other);
+  await run(custom);
+  expect(await run(custom)).toEqual({ operations: [], probed: true });
+  expect(await run(custom)).toEqual({ operations: [], probed: true });
 });
 
 it('restores a policy whose column was renamed under it and replaced by a new column of the old name', async () => {

@@ -35,7 +35,7 @@ const TREES_MD5 = `pg_catalog.md5(coalesce(p.polqual::text, '-') || E'\\n' || co
 // Every setting that changes how PostgreSQL reads the text of a declaration: where names resolve, and what
 // a literal means (a timestamptz or date literal, `= null`, backslashes in strings, money and numbers).
 // The same text read under other settings can store other trees: part of d, read by the server.
-const ENVIRONMENT = `pg_catalog.concat_ws(E'\\n', ${['search_path', 'TimeZone', 'DateStyle', 'IntervalStyle', 'transform_null_equals', 'standard_conforming_strings', 'backslash_quote', 'lc_monetary', 'lc_numeric', 'array_nulls']
+const ENVIRONMENT = `pg_catalog.concat_ws(E'\\n', ${['search_path', 'TimeZone', 'DateStyle', 'IntervalStyle', 'transform_null_equals', 'standard_conforming_strings', 'backslash_quote', 'lc_monetary', 'lc_numeric', 'array_nulls', 'timezone_abbreviations', 'xmloption']
   .map((name) => `pg_catalog.current_setting('${name}')`)
   .join(', ')})`;
 
@@ -50,15 +50,21 @@ const ENVIRONMENT = `pg_catalog.concat_ws(E'\\n', ${['search_path', 'TimeZone', 
 // SHADOWED is every operator and function that has such a namesake, computed once per query (usually
 // none): the trees are searched for them only when there are any, which keeps the check to a fraction of
 // the query's time at thousands of policies (the search is most of it when it runs).
+// An object a superuser created in pg_catalog itself (an object id from 16384 on: not made by initdb)
+// counts too: it can win over the built-in one the same way.
 const SHADOWED = `shadowing_schemas as (
     select s.oid from pg_catalog.pg_namespace s
     where s.nspname = any (pg_catalog.current_schemas(true)) and s.nspname <> 'pg_catalog'),
   shadowed as materialized (
     select used.oid, true as is_operator from pg_catalog.pg_operator used
-    where used.oprname in (select o.oprname from pg_catalog.pg_operator o where o.oprnamespace in (select oid from shadowing_schemas))
+    where used.oprname in (select o.oprname from pg_catalog.pg_operator o
+                           where o.oprnamespace in (select oid from shadowing_schemas)
+                              or (o.oprnamespace = 'pg_catalog'::pg_catalog.regnamespace and o.oid >= 16384))
     union all
     select used.oid, false from pg_catalog.pg_proc used
-    where used.proname in (select f.proname from pg_catalog.pg_proc f where f.pronamespace in (select oid from shadowing_schemas)))`;
+    where used.proname in (select f.proname from pg_catalog.pg_proc f
+                           where f.pronamespace in (select oid from shadowing_schemas)
+                              or (f.pronamespace = 'pg_catalog'::pg_catalog.regnamespace and f.oid >= 16384)))`;
 const TRUSTED = `(pg_catalog.current_schemas(true))[1] = 'pg_catalog'
    and not exists (select 1 from pg_catalog.pg_depend d
                    where d.classid = 'pg_catalog.pg_policy'::pg_catalog.regclass and d.objid = p.oid
@@ -66,6 +72,23 @@ const TRUSTED = `(pg_catalog.current_schemas(true))[1] = 'pg_catalog'
    and (not exists (select 1 from shadowed) or not exists (
      select 1 from pg_catalog.regexp_matches(coalesce(p.polqual::text, '') || ' ' || coalesce(p.polwithcheck::text, ''), E':(opno|funcid|aggfnoid|winfnoid) (\\\\d+)', 'g') as m(found)
      join shadowed on shadowed.oid = m.found[2]::pg_catalog.oid and shadowed.is_operator = (m.found[1] = 'opno')))`;
+
+// Which declarations may be proven at all, by their text: condition args exactly as renderVariable writes
+// them, compared with a column, joined by `and` (Permissive({ conditionArgs }) without customExpr, or a
+// customExpr that says the same). Their trees hold a fixed set of nodes whose every name lookup leaves a
+// trace the checks above read: an operator id, a function id, a column (pg_depend). Any other text is
+// probed: a function-style cast (`text(x)`, stored as a coercion without a function id, which a function
+// created later would take over), a row comparison (operator ids in a list), a date or time literal
+// (read under settings such as timezone_abbreviations), 'now' (folded when the policy was created).
+const CONDITION_TYPE = '(?:smallint|integer|bigint|numeric|real|double precision|text|uuid|boolean|timestamptz|date|timestamp)';
+const CONDITION_CLAUSE = `"(?:[^"]|"")+" = \\(select nullif\\(current_setting\\('(?:[^'\\\\]|'')+', true\\), ''\\)::${CONDITION_TYPE}\\)`;
+const CONDITION_ARGS_ONLY = new RegExp(`^${CONDITION_CLAUSE}(?: and ${CONDITION_CLAUSE})*$`);
+
+/** Whether a declared policy's expressions are condition args only (see CONDITION_ARGS_ONLY): the only ones a fingerprint may prove. */
+export function fingerprintEligible(policy: PolicySpec): boolean {
+  const { using, withCheck } = policy.rendered ?? policy;
+  return (using !== null || withCheck !== null) && [using, withCheck].every((text) => text === null || CONDITION_ARGS_ONLY.test(text));
+}
 
 /** The declaration's part of a fingerprint, before the server adds its settings (see ENVIRONMENT). */
 export const declarationHash = (table: TableRef, policy: PolicySpec): string => md5(createPolicySql(table, policy));
@@ -116,7 +139,7 @@ export function provenUnchanged(declared: readonly { table: TableRef; policy: Po
   for (const { table, policy } of declared) {
     const key = fingerprintKey(table, policy.name);
     const row = live.get(key);
-    if (!row || !row.trusted || POLCMD_COMMANDS[row.cmd] !== policy.command || row.permissive !== policy.permissive) continue;
+    if (!row || !row.trusted || !fingerprintEligible(policy) || POLCMD_COMMANDS[row.cmd] !== policy.command || row.permissive !== policy.permissive) continue;
     if (!sameRoles(row.roles, (policy.rendered ?? policy).roles)) continue;
     if (row.comment === fingerprintComment(md5(`${row.environment}\n${declarationHash(table, policy)}`), row.trees)) proven.add(key);
   }
