@@ -1,5 +1,5 @@
 import { EntityManager } from '@mikro-orm/core';
-import { EntityManager as SqlEntityManager, PostgreSqlDriver } from '@mikro-orm/postgresql';
+import { EntityManager as SqlEntityManager } from '@mikro-orm/postgresql';
 import { ASSUMPTIONS, assertAssumptions } from '../../src/adapters/mikro-orm-7/internals';
 import { RlsAdapterAssumptionError } from '../../src/core/errors/rls-adapter-assumption-error';
 import { RlsEntityManager } from '../../src/adapters/mikro-orm-7';
@@ -56,7 +56,9 @@ function withRlsAfter(breakIt: (modules: Modules) => void, files: Record<string,
     breakIt({ core: require('@mikro-orm/core'), sql: require('@mikro-orm/sql'), postgresql: require('@mikro-orm/postgresql'), pg: require('pg') });
     const fresh = require('../../src/adapters/mikro-orm-7') as typeof import('../../src/adapters/mikro-orm-7');
     try {
-      fresh.withRls({ driver: PostgreSqlDriver, dbName: 'x', entities: [] } as never);
+      // The driver of the same (isolated) copy of MikroORM the fresh adapter loads: one of another copy is refused.
+      const driver = (require('@mikro-orm/postgresql') as typeof import('@mikro-orm/postgresql')).PostgreSqlDriver;
+      fresh.withRls({ driver, dbName: 'x', entities: [] } as never);
       outcome = 'no error';
     } catch (error) {
       outcome = error;

@@ -1,3 +1,4 @@
+import { refuseSecondMikroOrmCopy } from './second-mikro-orm-copy';
 import type { Configuration, Options } from '@mikro-orm/core';
 import type { PostgreSqlDriver } from '@mikro-orm/postgresql';
 import type { ContextSchema } from '../../../core/context/context-schema';
@@ -40,6 +41,8 @@ export function withRls<Schema extends ContextSchema | undefined = undefined>(
   options: Options<PostgreSqlDriver>,
   rls: RlsOptions<Schema> = {},
 ): Options<PostgreSqlDriver, RlsEntityManager<ContextOf<Schema>>> {
+  // A second copy of MikroORM (a require hook's) first: the internals checks would blame its version.
+  refuseSecondMikroOrmCopy((options as { driver?: unknown }).driver);
   // Before anything relies on them: the MikroORM, Kysely and pg internals this adapter builds on.
   assertMikroOrm7Internals();
   const entityManager = options.entityManager as unknown;
