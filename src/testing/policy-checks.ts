@@ -60,7 +60,7 @@ function subjectOf(orm: RlsCheckedOrm, entity: EntityName<any>): Subject {
   }
   const meta = em.getMetadata(entity);
   if (meta.primaryKeys.length !== 1) {
-    throw new RlsConfigurationError(`mikro-orm-rls/testing: ${meta.className} has a composite primary key (${meta.primaryKeys.join(', ')}); the checks name rows by a single-column key. Check by \`where\` instead.`);
+    throw new RlsConfigurationError(`mikro-orm-rls/testing: ${meta.className} has a composite primary key (${meta.primaryKeys.join(', ')}); the kit's checks name and compare rows by a single-column primary key, so they do not support this entity. Check it with your own queries on em.forkWithRls(...) (rolled back in a transaction), or through an entity of a single-column key.`);
   }
   const schema = meta.schema ?? (em.config.get('schema') as string | undefined) ?? 'public';
   return { em, label: meta.className, table: { schema, name: meta.tableName }, pk: meta.primaryKeys[0] };
@@ -128,17 +128,27 @@ async function fail(subject: Subject, message: string, expected: unknown, actual
   throw new RlsPolicyAssertionError(text, expected, actual, policies);
 }
 
+/** Whether an error is PostgreSQL's (it carries a SQLSTATE), not MikroORM's own (a validation, say). */
+const fromPostgres = (error: Error) => {
+  const code = (error as { code?: unknown }).code;
+  return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code);
+};
+
 /**
  * PostgreSQL's words for a refusal, with the statement it refused: MikroORM's message is every statement
  * of the message sent (`BEGIN`, the scope's set_config, the statement) and ` - ` before PostgreSQL's text.
+ * An error of MikroORM's own keeps its whole message: its first lines say what was wrong.
  */
 function refusal(error: Error): string {
+  if (!fromPostgres(error)) return error.message.replace(/\s*\n\s*/g, ' ');
   const last = error.message.split('\n').at(-1) ?? error.message;
   const at = last.lastIndexOf(' - ');
-  const code = (error as { code?: unknown }).code;
-  const state = typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) ? ` (SQLSTATE ${code})` : '';
+  const state = ` (SQLSTATE ${(error as { code?: string }).code})`;
   return at < 0 ? `${last}${state}` : `${last.slice(at + 3)}${state}, on: ${last.slice(0, at)}`;
 }
+
+/** Who refused: PostgreSQL, or MikroORM before anything was sent. */
+const refuser = (error: Error) => (fromPostgres(error) ? 'PostgreSQL refused' : 'MikroORM refused it before sending it');
 
 const isRlsRefusal = (error: Error) => (error as { rlsCode?: string }).rlsCode === 'RLS_VIOLATION' || /row-level security/.test(error.message);
 
@@ -160,7 +170,10 @@ export async function expectCanSelect<T extends object>(orm: RlsCheckedOrm, chec
     const seen = value(await rolledBack(scoped, (tx) => idsIn(tx, subject, {})));
     if (sameIds(seen, check.ids)) return;
     await refuseMissingIds(subject, check.ids);
-    await fail(subject, `${showContext(check.as)} on ${subject.label}: expected to see exactly the rows ${showIds(check.ids)}, but saw ${showIds(seen)}.`, sortIds(check.ids), sortIds(seen), 'select', 'widened');
+    // Rows seen that were not expected point at policies that let too much through; rows expected and
+    // not seen at policies that let too little.
+    const extra = seen.filter((id) => !check.ids.some((want) => String(want) === String(id)));
+    await fail(subject, `${showContext(check.as)} on ${subject.label}: expected to see exactly the rows ${showIds(check.ids)}, but saw ${showIds(seen)}.`, sortIds(check.ids), sortIds(seen), 'select', extra.length > 0 ? 'widened' : 'refused');
   }
   const wanted = await existingRows(subject, check as RlsRows<object>);
   const seen = value(await rolledBack(scoped, (tx) => idsIn(tx, subject, check.where as FilterQuery<object>)));
@@ -203,7 +216,7 @@ export async function expectCanInsert<T extends object>(orm: RlsCheckedOrm, chec
     await tx.flush();
   });
   if (outcome.ok) return;
-  await fail(subject, `${showContext(check.as)} on ${subject.label}: expected to insert ${JSON.stringify(check.data)}, but PostgreSQL refused: ${refusal(outcome.error)}`, 'inserted', refusal(outcome.error), 'insert', 'refused', ['select']);
+  await fail(subject, `${showContext(check.as)} on ${subject.label}: expected to insert ${JSON.stringify(check.data)}, but ${refuser(outcome.error)}: ${refusal(outcome.error)}`, 'inserted', refusal(outcome.error), 'insert', 'refused', ['select']);
 }
 
 /**
@@ -223,7 +236,7 @@ export async function expectCannotInsert<T extends object>(orm: RlsCheckedOrm, c
     await tx.flush();
   });
   if (!outcome.ok && isRlsRefusal(outcome.error)) return;
-  const happened = outcome.ok ? 'PostgreSQL accepted it' : `it was refused, but not by row-level security: ${refusal(outcome.error)}`;
+  const happened = outcome.ok ? 'PostgreSQL accepted it' : `it failed for another reason than row-level security: ${refusal(outcome.error)}`;
   await fail(subject, `${showContext(check.as)} on ${subject.label}: expected row-level security to refuse inserting ${JSON.stringify(check.data)}, but ${happened}.`, 'refused by row-level security', outcome.ok ? 'inserted' : refusal(outcome.error), 'insert', 'widened');
 }
 
@@ -242,11 +255,11 @@ async function expectWrite(orm: RlsCheckedOrm, check: RlsCheckOn<object> & RlsRo
   const head = `${showContext(check.as)} on ${subject.label}: expected ${allowed ? `to ${what}` : `row-level security to stop it from doing ${what}`}`;
   if (allowed) {
     if (outcome.ok && outcome.value === targets.length) return;
-    const happened = outcome.ok ? `only ${outcome.value} of ${targets.length} were reached (the others are not visible to ${command.toUpperCase()}'s USING)` : `PostgreSQL refused: ${refusal(outcome.error)}`;
+    const happened = outcome.ok ? `only ${outcome.value} of ${targets.length} were reached (the others are not visible to ${command.toUpperCase()}'s USING)` : `${refuser(outcome.error)}: ${refusal(outcome.error)}`;
     await fail(subject, `${head}, but ${happened}.`, targets.length, outcome.ok ? outcome.value : refusal(outcome.error), command, 'refused', ['select']);
   }
   if (!outcome.ok ? isRlsRefusal(outcome.error) : outcome.value === 0) return;
-  const happened = outcome.ok ? `${outcome.value} of them were ${command}d` : `it was refused, but not by row-level security: ${refusal(outcome.error)}`;
+  const happened = outcome.ok ? `${outcome.value} of them were ${command}d` : `it failed for another reason than row-level security: ${refusal(outcome.error)}`;
   await fail(subject, `${head}, but ${happened}.`, 0, outcome.ok ? outcome.value : refusal(outcome.error), command, 'widened');
 }
 

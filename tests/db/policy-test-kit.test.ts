@@ -113,6 +113,8 @@ describe('on correct policies, each check passes where it should and fails where
     expect(wrong.message).toContain('Policies on public.note that apply to SELECT for this role (pg_policies):');
     expect(wrong.message).toContain(`own_all: permissive for all to public using ((account_id = ( SELECT (NULLIF(current_setting('rls.account_id'::text, true), ''::text))::integer AS "nullif")))`);
     expect({ expected: wrong.expected, actual: wrong.actual }).toEqual({ expected: [1, 2, 3], actual: [1, 2] });
+    // Too few rows: no "FOR ALL widens SELECT" advice, which is about too many.
+    expect(wrong.message).not.toContain('A FOR ALL policy applies to SELECT too');
     const hidden = await failureOf(expectCanSelect(orm, { ...as1, where: { teamId: 10 } }));
     expect(hidden.message).toContain('expected to see every row matching {"teamId":10} ([1, 2, 3]), but saw [1, 2].');
     const seen = await failureOf(expectCannotSelect(orm, { ...as1, ids: [2, 3] }));
@@ -136,7 +138,11 @@ describe('on correct policies, each check passes where it should and fails where
   it('a refusal that is not row-level security\'s fails cannotInsert: it would hide what the policies do', async () => {
     const orm = await setUp(OWN);
     const duplicate = await failureOf(expectCannotInsert(orm, { ...as1, data: { id: 1, accountId: 1, teamId: 10, title: 'again', body: '' } }));
-    expect(duplicate.message).toContain('but it was refused, but not by row-level security: duplicate key value violates unique constraint "note_pkey" (SQLSTATE 23505)');
+    expect(duplicate.message).toContain('but it failed for another reason than row-level security: duplicate key value violates unique constraint "note_pkey" (SQLSTATE 23505)');
+    // MikroORM's own refusal (a required property missing) keeps its words and is not blamed on PostgreSQL.
+    const invalid = await failureOf(expectCanInsert(orm, { ...as1, data: { id: 6, accountId: 1, teamId: 10, body: '' } as never }));
+    expect(invalid.message).toMatch(/expected to insert \{"id":6,"accountId":1,"teamId":10,"body":""\}, but MikroORM refused it before sending it: .*title/);
+    expect(invalid.message).not.toContain('PostgreSQL refused');
   });
 
   it('update and delete: its own rows are reached, another account\'s are not; nothing is left changed', async () => {
