@@ -106,6 +106,13 @@ export interface RlsMigrationHelpers {
 const inverse = (step: RlsMigrationSql): RlsMigrationSql => ({ up: step.down, down: step.up });
 
 /** Up in order; down undoes the last operation first, as a generated migration's way down does. */
+/** Whether a value is a step the helpers made: SQL up and down, as arrays of strings. */
+function isStep(value: unknown): value is RlsMigrationSql {
+  const step = value as Partial<RlsMigrationSql> | null;
+  const strings = (list: unknown) => Array.isArray(list) && list.every((sql) => typeof sql === 'string');
+  return typeof step === 'object' && step !== null && strings(step.up) && strings(step.down);
+}
+
 function sequence(steps: readonly RlsMigrationSql[]): RlsMigrationSql {
   return { up: steps.flatMap((s) => s.up), down: [...steps].reverse().flatMap((s) => s.down) };
 }
@@ -152,6 +159,11 @@ class Helpers implements RlsMigrationHelpers {
     if (position !== undefined && !(Number.isInteger(position) && position >= 1)) {
       throw new RlsDeclarationError(`${what}: position must be the policy's 1-based place in the entity's rls.policies, not ${JSON.stringify(position)}.`);
     }
+    if (policy.customPolicyName !== undefined && position !== undefined) {
+      throw new RlsDeclarationError(
+        `${what}: the policy is named by its customPolicyName ("${policy.customPolicyName}"), so { position: ${position} } would be ignored. Pass one or the other.`,
+      );
+    }
     if (policy.customPolicyName === undefined && position === undefined) {
       throw new RlsDeclarationError(
         `${what}: a policy without customPolicyName is named after its place in the entity's rls.policies ` +
@@ -197,6 +209,12 @@ class Helpers implements RlsMigrationHelpers {
   }
 
   steps(...steps: readonly RlsMigrationSql[]): RlsMigrationSql {
+    const wrong = steps.findIndex((step) => !isStep(step));
+    if (wrong >= 0) {
+      throw new RlsDeclarationError(
+        `steps: argument ${wrong + 1} is ${JSON.stringify(steps[wrong])}, not a step. Pass what the helpers return (rls.enableRls(...), rls.createPolicy(...), ...); for SQL of your own, call this.addSql(...) around them.`,
+      );
+    }
     return sequence(steps);
   }
 }

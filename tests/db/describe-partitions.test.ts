@@ -54,3 +54,15 @@ it('marks a partition whose policy was dropped, or whose RLS was turned off, by 
     await createPolicies(owner);
   }
 });
+
+it('Markdown marks a table with a difference beside its name and counts the differences', async () => {
+  await runSql(db.ownerUrl, `drop policy tenant_all on items_t2`);
+  try {
+    const markdown = renderPolicyMapMarkdown(await describePolicies(app as never, { live: true }));
+    expect(markdown).toContain('| items_t2 ≠ | partition of public.items | RLS enabled, forced |');
+    expect(markdown).toContain('| items_t1 | partition of public.items | RLS enabled, forced |');
+    expect(markdown).toMatch(/\n\d+ warning\(s\), 1 difference\(s\)\.\n$/);
+  } finally {
+    await createPolicies(owner);
+  }
+});

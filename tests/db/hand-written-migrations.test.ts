@@ -173,12 +173,17 @@ describe('mistakes', () => {
     expect(() => rls.createPolicy('order', orderTenant)).toThrow(/public\.order is not a table of this ORM's entities.*as \{ schema, name \}/);
   });
 
-  it('a policy without customPolicyName needs its position; a position must be 1 or more; a policy must be a Permissive/Restrictive', () => {
+  it('a policy without customPolicyName needs its position; a position must be 1 or more, and not beside a customPolicyName; a policy must be a Permissive/Restrictive; steps take steps', () => {
     const rls = rlsMigration(orm.config);
     expect(() => rls.createPolicy('note', ownNotes)).toThrow(/named after its place in the entity's rls.policies \("note_permissive_<position>_<command>"\)\. Pass \{ position \}/);
     expect(() => rls.dropPolicy('note', ownNotes, { position: 0 })).toThrow(/position must be the policy's 1-based place/);
     expect(() => rls.createPolicy('note', { cmd: Command.select } as never)).toThrow(/pass a policy made by Permissive\(\{ \.\.\. \}\) or Restrictive/);
     expect(() => rls.enableRls(42 as never)).toThrow(/the table must be a table name \('note'\) or \{ schema, name \}/);
+    // A position that a customPolicyName would make meaningless, and a step that is not one, are refused too.
+    expect(() => rls.createPolicy('note', notPinned, { position: 2 })).toThrow('createPolicy: the policy is named by its customPolicyName ("unpinned_only"), so { position: 2 } would be ignored. Pass one or the other.');
+    expect(() => rls.steps(rls.enableRls('note'), 'alter table note enable row level security' as never)).toThrow(
+      'steps: argument 2 is "alter table note enable row level security", not a step. Pass what the helpers return (rls.enableRls(...), rls.createPolicy(...), ...); for SQL of your own, call this.addSql(...) around them.',
+    );
   });
 
   it('a table whose entity declares nothing has no declared RLS to create', async () => {

@@ -23,7 +23,8 @@ export function renderPolicyMapMarkdown(map: PolicyMap): string {
       const shown = shownAccess(t);
       const states = shown.commands.map((c) => cell(`${MARK[c.state]}${c.policies.length > 0 ? ` (${c.policies.map((p) => p.name).join(', ')})` : ''}`));
       const flags = t.live === null ? 'missing in the database' : flagsOf(shown);
-      out.push(`| ${cell(t.name)} | ${cell(t.entity ?? (t.partitionOf ? `partition of ${t.partitionOf}` : ''))} | ${cell(flags)}${t.differences.length > 0 ? ' ≠' : ''} | ${states.join(' | ')} |`);
+      // ≠ beside the table's name: a difference can be in a policy or in the flags (its list below says which).
+      out.push(`| ${cell(t.name)}${t.differences.length > 0 ? ' ≠' : ''} | ${cell(t.entity ?? (t.partitionOf ? `partition of ${t.partitionOf}` : ''))} | ${cell(flags)} | ${states.join(' | ')} |`);
     }
     for (const t of tables) {
       const policies = [...new Map(shownAccess(t).commands.flatMap((c) => c.policies).map((p) => [p.name, p])).values()];
@@ -38,6 +39,7 @@ export function renderPolicyMapMarkdown(map: PolicyMap): string {
     out.push('', '## Other tables', '');
     for (const w of map.otherWarnings) out.push(`- ⚠️ **${w.code}**${w.table ? ` ${code(w.table)}` : ''}: ${w.message}`);
   }
-  out.push('', `${allWarnings(map).length} warning(s).`);
+  const differences = map.tables.reduce((n, t) => n + t.differences.length, 0);
+  out.push('', `${allWarnings(map).length} warning(s)${map.live ? `, ${differences} difference(s)` : ''}.`);
   return `${out.join('\n')}\n`;
 }
