@@ -1,6 +1,6 @@
 import { EntitySchema } from '@mikro-orm/core';
 import { MikroORM } from '@mikro-orm/postgresql';
-import { Command, ConditionArg, Permissive, createPolicies, sql, withRls, type Policy } from '../../src';
+import { Command, ConditionArg, Permissive, auditRls, createPolicies, sql, withRls, type Policy } from '../../src';
 import { RoundTripCounter } from '../support/round-trip-counter';
 import { createSchema } from '../support/schema-generator';
 import { createTestDatabase, type TestDatabase } from '../support/test-database';
@@ -218,4 +218,186 @@ it('S16 (degenerate) a \'now\' literal is folded when the policy is created: nev
     expect(await run(orm)).toEqual({ operations: ['alter policy now_select'], probed: true });
     expect((await live())[0].qual).not.toBe(before[0].qual);
   }
+});
+
+// ---- Third review (of 7b1e7ed, fingerprintEligible and pg_catalog namesakes). Each asserts the SAFE outcome.
+
+// Attack: a concurrent hand edit (another session, the owner) tries to commit between the probe that found the policy equal and the DO block that fingerprints it.
+// Before the fix the probe's savepoint released its locks and the edit went through there, then got the probe's fingerprint;
+// now the chunk holds ACCESS SHARE on the probed tables to its end: the edit cannot go through in between (here it times out).
+it('S17 concurrent ALTER POLICY sent after the probe found the policy equal, before its fingerprint is written', async () => {
+  const { execFileSync } = await import('node:child_process');
+  await createSchema(await ownerOrm(tenantPolicy));
+  const orm = await ownerOrm(tenantPolicy);
+  await run(orm);
+  await resetComments(); // the next run probes (plain marker), finds the policy equal and fingerprints it
+  let edit: string | undefined;
+  counter.onSent((text) => {
+    if (edit !== undefined || !text.includes('$mikro_orm_rls_fingerprint$')) return;
+    // Synchronously, before the fingerprints go out: another session edits the policy in the window.
+    try {
+      execFileSync('psql', [db.ownerUrl, '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-c', `set lock_timeout = '1s'; alter policy tenant_select on public.doc using (true)`], { stdio: 'pipe' });
+      edit = 'went through';
+    } catch (error) {
+      edit = /lock timeout/.test(String((error as { stderr?: Buffer }).stderr)) ? 'waited for the lock' : String(error);
+    }
+  });
+  const raced = await run(orm);
+  expect({ raced, edit }).toEqual({ raced: { operations: [], probed: true }, edit: 'waited for the lock' });
+  // The policy is as declared and proven so; an edit after the commit is seen by the next run.
+  expect(await run(orm)).toEqual({ operations: [], probed: false });
+  await db.query(`alter policy tenant_select on public.doc using (true)`);
+  expect(await run(orm)).toEqual({ operations: ['alter policy tenant_select'], probed: true });
+});
+
+// Attack: a superuser's event trigger on ALTER POLICY rewrites the policy createPolicies just altered, before the DO block fingerprints what is stored.
+it('S18 superuser event trigger on ALTER POLICY rewrites the policy to USING (true) before its fingerprint is computed', async () => {
+  await createSchema(await ownerOrm(tenantPolicy));
+  const orm = await ownerOrm(tenantPolicy);
+  await run(orm);
+  await db.query(`create function public.open_up() returns event_trigger language plpgsql as $$
+    declare r record; begin
+      if current_setting('review.busy', true) = '1' then return; end if;
+      perform set_config('review.busy', '1', true);
+      for r in select p.polname, p.polrelid::regclass as rel from pg_event_trigger_ddl_commands() c join pg_policy p on p.oid = c.objid where c.command_tag = 'ALTER POLICY' loop
+        execute format('alter policy %I on %s using (true)', r.polname, r.rel);
+      end loop;
+      perform set_config('review.busy', '', true);
+    end $$;
+    create event trigger open_up on ddl_command_end when tag in ('ALTER POLICY') execute function public.open_up()`);
+  await db.query(`alter policy tenant_select on public.doc using (false)`); // a hand edit: createPolicies alters it back, the trigger opens it
+  const altered = await run(orm);
+  const fingerprinted = await run(orm);
+  const qual = (await live())[0].qual;
+  await resetComments();
+  const probed = await run(orm);
+  await db.query(`drop event trigger open_up`);
+  expect({ altered: altered.operations, qual, probed: probed.operations }).toEqual({ altered: ['alter policy tenant_select'], qual: 'true', probed: ['alter policy tenant_select'] });
+  // Not preventable by a fingerprint (a superuser rewrites what PostgreSQL stores right after createPolicies
+  // wrote it; like a comment forged by the owner): the fingerprinted run takes it as unchanged. What holds
+  // is the audit, whose policy-drift probes every policy (README, "Nothing to change, without probing").
+  expect(fingerprinted.operations).toEqual([]);
+  await db.query(`alter policy tenant_select on public.doc using (true)`);
+  expect((await auditRls(orm)).map((f) => `${f.code} ${f.table}`)).toContain('policy-drift public.doc');
+});
+
+// Attack: a superuser adds a cast text -> integer through a function, so `::integer` in the declaration now compiles to a call (FuncExpr) instead of CoerceViaIO.
+it('S19 superuser CREATE CAST (text AS integer) WITH FUNCTION: the fingerprint does what the probe does (neither sees it: both decompile as ::integer)', async () => {
+  const p = [Permissive({ conditionArgs: [accountId], cmd: Command.select, customPolicyName: 'own' })];
+  const r = await scenario(p, () => db.query(`create function public.evil(text) returns integer language sql immutable as 'select 42';
+    create cast (text as integer) with function public.evil(text)`));
+  expectNothingLeft(r);
+  // What the declaration means now: a new policy calls public.evil; the live one still calls int4in (stored trees).
+  await db.query(`create policy fresh on public.doc using ("account_id" = (select nullif(current_setting('rls.account_id', true), '')::integer))`);
+  const [fresh, old] = await db.query(`select pg_get_expr(polqual, polrelid) as text, polqual::text ~ ':funcid ${'\\d+'}.*:funcid' as two_calls from pg_policy where polrelid = 'public.doc'::regclass order by polname = 'fresh' desc`);
+  expect({ sameText: fresh.text === old.text, freshCallsTwo: fresh.two_calls, oldCallsTwo: old.two_calls }).toEqual({ sameText: true, freshCallsTwo: true, oldCallsTwo: false });
+});
+
+// Attack: the column under the policy changes type or collation, or is dropped and re-added (PostgreSQL refuses the first two; the third takes the policy with it).
+it('S20 ALTER COLUMN TYPE / COLLATE refused by PostgreSQL; DROP COLUMN CASCADE + re-add: the policy is recreated', async () => {
+  const r = await scenario(tenantPolicy, async () => {
+    await expect(db.query(`alter table public.doc alter column tenant type varchar(3)`)).rejects.toThrow(/used in a policy definition/);
+    await expect(db.query(`alter table public.doc alter column tenant type text collate "C"`)).rejects.toThrow(/used in a policy definition/);
+    await db.query(`alter table public.doc drop column tenant cascade; alter table public.doc add column tenant text`);
+  });
+  expect(r.fingerprinted.operations).toEqual(['create policy tenant_select']);
+  expect(r.probed.operations).toEqual([]);
+  expect(r.liveAfterProbe).toEqual(r.liveAfterFp);
+});
+
+// Attack: a type or domain named like a built-in (text, uuid, date, timestamptz are not keywords) created in public, which is in the path.
+it('S21 domains public.text / public.date / public.timestamptz / public.uuid: pg_catalog comes first, the declaration means the same', async () => {
+  const r = await scenario(tenantPolicy, () => db.query(`set role "${db.roles.owner}";
+    create domain public.text as varchar(1); create domain public.date as integer; create domain public.timestamptz as integer; create domain public.uuid as integer`));
+  expectNothingLeft(r);
+});
+
+// Attack: texts that pass CONDITION_ARGS_ONLY only if the regexp and PostgreSQL's lexer disagreed on quotes, `and`, backslashes or the end of the text.
+it('S22 fingerprintEligible: quoted `and`, doubled quotes, backslashes, trailing text and casts beyond the list are refused or read as PostgreSQL reads them', async () => {
+  const { fingerprintEligible } = await import('../../src/core/catalog/policy-fingerprint');
+  const arg = (v: string, type = 'integer') => `(select nullif(current_setting('${v}', true), '')::${type})`;
+  const eligible = (using: string) => fingerprintEligible({ name: 'p', permissive: true, command: 'select' as never, roles: ['public'], using, withCheck: null });
+  expect({
+    plain: eligible(`"a" = ${arg('rls.a')}`),
+    twoClauses: eligible(`"a" = ${arg('rls.a')} and "b" = ${arg('rls.b', 'uuid')}`),
+    andInsideIdentifier: eligible(`"x"" = ${arg('rls.a')} and ""y" = ${arg('rls.b')}`), // one column named x" = ... and "y: still condition args
+    andInsideLiteral: eligible(`"a" = ${arg(`rls.a'', true), '''')::integer) and (''`)}`), // one variable with a strange name
+  }).toEqual({ plain: true, twoClauses: true, andInsideIdentifier: true, andInsideLiteral: true });
+  const refused = [
+    `"a" = ${arg('rls.a')} or true`,
+    `"a" = ${arg('rls.a')}\n`,
+    `"a" = ${arg('rls.a')} -- x`,
+    `"a" = ${arg('rls.a')} and ("b") = ${arg('rls.b')}`,
+    `U&"a" = ${arg('rls.a')}`,
+    `"a" = (select nullif(current_setting(E'rls.\\\\a', true), '')::integer)`,
+    `"a" = (select nullif(current_setting('rls.\\\\', true), '')::integer)`,
+    `"a" = ${arg('rls.a', 'integer[]')}`,
+    `"a" = ${arg('rls.a', '"integer"')}`,
+    `"a" = ${arg('rls.a', 'pg_catalog.int4')}`,
+    `"a" = ${arg('rls.a', 'timestamptz at time zone \'IST\'')}`,
+    `"a" = ${arg('rls.a', 'timestamp with time zone')}`,
+    `"a"."b" = ${arg('rls.a')}`,
+    `"a" = ${arg('rls.a')} and "b" = ${arg('rls.b')} and`,
+    `"a" = (select nullif(current_setting('rls.a' 'x', true), '')::integer)`,
+    `"a" = (select nullif(current_setting('rls.a'\n'x', true), '')::integer)`,
+  ];
+  expect(refused.filter(eligible)).toEqual([]);
+});
+
+// Attack (regression check of the fix): condition args of every type the package writes, on all commands and both kinds, must still be proven on the second run.
+it('S23 Permissive/Restrictive({ conditionArgs }) on every condition type (text, uuid, bigint, ...): second run probed: false', async () => {
+  const { Restrictive } = await import('../../src');
+  const types = ['smallint', 'integer', 'bigint', 'numeric', 'real', 'double precision', 'text', 'uuid', 'boolean', 'timestamptz', 'date', 'timestamp'];
+  const col = (t: string) => `c_${t.replace(' ', '_')}`;
+  const args = types.map((t) => ConditionArg({ comparatorName: col(t), type: t }));
+  await db.query(`create table public.typed (id integer primary key, ${types.map((t) => `${col(t)} ${t}`).join(', ')}); alter table public.typed owner to "${db.roles.owner}"`);
+  const policies: Policy[] = [
+    ...args.map((a, i) => Permissive({ conditionArgs: [a], cmd: Command.select, customPolicyName: `p${i}` })),
+    Permissive({ conditionArgs: [args[6], args[7]], cmd: Command.all, customPolicyName: 'both' }),
+    Restrictive({ conditionArgs: [args[2]], cmd: Command.insert, customPolicyName: 'big' }),
+    Permissive({ conditionArgs: [args[7]], cmd: Command.update, customPolicyName: 'upd', to: db.roles.app }),
+  ];
+  const typed = new EntitySchema<Record<string, unknown>>({
+    name: 'Typed', tableName: 'typed',
+    properties: { id: { type: 'integer', primary: true }, ...Object.fromEntries(types.map((t) => [col(t), { type: 'string', columnType: t, nullable: true }])) } as never,
+    rls: { policies },
+  } as never);
+  const orm = await MikroORM.init(withRls(counter.installIn({ clientUrl: db.ownerUrl, entities: [typed], pool: { min: 0, max: 1 } })));
+  orms.push(orm);
+  const first = await run(orm);
+  expect(first.operations.length).toBeGreaterThan(0);
+  expect(await run(orm)).toEqual({ operations: [], probed: false });
+});
+
+// Attack: a superuser's event trigger on CREATE POLICY rewrites every new policy (the probe's too) to USING (true): the fingerprint must do what the probe does.
+it('S24 superuser event trigger on CREATE POLICY rewrites new policies to USING (true): the fingerprint does what the probe does (both fooled alike)', async () => {
+  await db.query(`create function public.open_new() returns event_trigger language plpgsql as $$
+    declare r record; begin
+      for r in select p.polname, p.polrelid::regclass as rel from pg_event_trigger_ddl_commands() c join pg_policy p on p.oid = c.objid where c.command_tag = 'CREATE POLICY' loop
+        execute format('alter policy %I on %s using (true)', r.polname, r.rel);
+      end loop;
+    end $$;
+    create event trigger open_new on ddl_command_end when tag in ('CREATE POLICY') execute function public.open_new()`);
+  await createSchema(await ownerOrm(tenantPolicy));
+  const orm = await ownerOrm(tenantPolicy);
+  const created = await run(orm);
+  const fingerprinted = await run(orm);
+  const qual = (await live())[0].qual;
+  await resetComments();
+  const probed = await run(orm);
+  await db.query(`drop event trigger open_new`);
+  expect({ created: created.probed, qual }).toEqual({ created: expect.any(Boolean), qual: 'true' }); // createSchema made the policy; the trigger opened it
+  expect(fingerprinted.operations).toEqual(probed.operations);
+  expect(probed.operations).toEqual([]); // the probe's policy is opened too: neither sees it (not the fingerprint's doing)
+});
+
+// Attack (regression check of the fix): a customExpr that renders exactly as condition args (column() = arg) is still proven, as the README says.
+it('S25 customExpr column(\'tenant\') = arg and column(\'account_id\') = arg is proven on the second run (probed: false)', async () => {
+  const { column } = await import('../../src');
+  const p = [Permissive({ conditionArgs: [tenant, accountId], cmd: Command.all, customPolicyName: 'same',
+    customExpr: (t, id) => sql`${column('tenant')} = ${t} and ${column('account_id')} = ${id}` })];
+  await createSchema(await ownerOrm(p));
+  const orm = await ownerOrm(p);
+  await run(orm);
+  expect(await run(orm)).toEqual({ operations: [], probed: false });
 });

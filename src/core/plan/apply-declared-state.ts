@@ -6,7 +6,7 @@ import { probeInOneMessage } from '../catalog/probe-in-one-message';
 import type { Queryable } from '../catalog/queryable';
 import { runInOneMessage } from '../catalog/statements-in-one-message';
 import type { PolicySpec, TableRlsSpec } from '../ddl/policy-spec';
-import { tableLabel, type TableRef } from '../ddl/quote';
+import { qualifiedTable, tableLabel, type TableRef } from '../ddl/quote';
 import { commentPolicySql, MANAGED_POLICY_COMMENT } from '../ddl/statements';
 import { byName, tableKey, tableSet } from '../ddl/table-keys';
 import { coverPartitions } from '../diff/cover-partitions';
@@ -87,6 +87,10 @@ async function readChunk(db: Queryable, chunk: readonly TableGroup[], manageAll:
   let policies = new Map<string, readonly LivePolicy[]>();
   let probed: TableRlsSpec[] = [];
   if (toProbe.length > 0) {
+    // Held to the end of the chunk's transaction: the probe's own locks go with its savepoint, and a
+    // policy edited between the probe and the fingerprints written after it would be fingerprinted as
+    // the probe found it. ACCESS SHARE is enough: ALTER, CREATE and DROP POLICY need ACCESS EXCLUSIVE.
+    await db.query(`lock table ${read.map((table) => `only ${qualifiedTable(table)}`).join(', ')} in access share mode`);
     ({ canonical: probed, policies } = await probeInOneMessage(db, toProbe, read, { manageAll }));
   } else if (read.length > 0) {
     policies = new Map((await readLiveState(db, read, { manageAll })).map((s) => [tableKey(s.table), s.policies]));
