@@ -56,14 +56,12 @@ export async function applicablePolicies(em: EntityManager, table: TableRef, com
 
 /** The policies pg_policies lists on `table` for `commands` or ALL. */
 async function catalogPolicies(em: EntityManager, table: TableRef, commands: readonly CheckedCommand[]): Promise<AppliedPolicy[]> {
-  const rows: { name: string; permissive: string; cmd: string; roles: string[] | string; using: string | null; with_check: string | null }[] = await em.getConnection().execute(
+  const rows: { name: string; permissive: string; cmd: string; roles: string[]; using: string | null; with_check: string | null }[] = await em.getConnection().execute(
     `select policyname as name, permissive, lower(cmd) as cmd, roles::text[] as roles, qual as using, with_check
        from pg_catalog.pg_policies where schemaname = ? and tablename = ? and (lower(cmd) = 'all' or lower(cmd) = any(?::text[])) order by policyname`,
     [table.schema, table.name, `{${commands.join(',')}}`],
   );
-  // pg returns text[] as an array; a driver that does not parse it leaves PostgreSQL's '{a,b}' text.
-  const rolesOf = (roles: string[] | string) => (Array.isArray(roles) ? roles : roles.replace(/^\{|\}$/g, '').split(',').filter(Boolean).map((r) => r.replace(/^"|"$/g, '')));
-  return rows.map((r) => ({ name: r.name, permissive: r.permissive === 'PERMISSIVE', command: r.cmd, roles: rolesOf(r.roles), using: r.using, withCheck: r.with_check }));
+  return rows.map((r) => ({ name: r.name, permissive: r.permissive === 'PERMISSIVE', command: r.cmd, roles: r.roles, using: r.using, withCheck: r.with_check }));
 }
 
 /** One line per policy, as a person reads them: name, kind, command, roles, expressions. */

@@ -29,3 +29,15 @@ export function byName<T extends { readonly name: string }>(items: Iterable<T>):
   for (const item of items) if (!map.has(item.name)) map.set(item.name, item);
   return map;
 }
+
+/** Items in lists under a key of each, in first-seen order (one pass: a scan per key would be quadratic). */
+export function groupBy<T>(items: Iterable<T>, keyOf: (item: T) => string): Map<string, T[]> {
+  const groups = new Map<string, T[]>();
+  for (const item of items) {
+    const key = keyOf(item);
+    const group = groups.get(key);
+    if (group) group.push(item);
+    else groups.set(key, [item]);
+  }
+  return groups;
+}

@@ -7,7 +7,7 @@ import { readPartitions } from '../catalog/partitions';
 import type { Queryable } from '../catalog/queryable';
 import type { TableRlsSpec } from '../ddl/policy-spec';
 import { tableLabel, type TableRef } from '../ddl/quote';
-import { tableSet, tableKey } from '../ddl/table-keys';
+import { groupBy, tableSet, tableKey } from '../ddl/table-keys';
 import { coverPartitions } from '../diff/cover-partitions';
 import type { RlsSettings } from '../settings/rls-settings';
 import { buildPolicyMap } from './build-policy-map';
@@ -40,13 +40,6 @@ async function canonicalInSavepoint(db: Queryable, specs: readonly TableRlsSpec[
   }
 }
 
-/** Items grouped by a key, in first-seen order. */
-function groupBy<T>(items: readonly T[], keyOf: (item: T) => string): T[][] {
-  const groups = new Map<string, T[]>();
-  for (const item of items) groups.set(keyOf(item), [...(groups.get(keyOf(item)) ?? []), item]);
-  return [...groups.values()];
-}
-
 /**
  * The declarations with PostgreSQL's canonical text, probed on temporary copies (the explorer may run
  * as the application role, which cannot create policies on the tables). All tables in one batch; if the
@@ -59,7 +52,7 @@ async function canonicalOrRendered(db: Queryable, declared: readonly TableRlsSpe
   if ('canonical' in all) return { canonical: all.canonical };
   const canonical: TableRlsSpec[] = [];
   const failed: { spec: TableRlsSpec; error: Error }[] = [];
-  for (const schema of groupBy(declared, (spec) => spec.table.schema)) {
+  for (const schema of groupBy(declared, (spec) => spec.table.schema).values()) {
     const bySchema = await canonicalInSavepoint(db, schema);
     if ('canonical' in bySchema) {
       canonical.push(...bySchema.canonical);

@@ -8,7 +8,7 @@ import { runInOneMessage } from '../catalog/statements-in-one-message';
 import type { PolicySpec, TableRlsSpec } from '../ddl/policy-spec';
 import { qualifiedTable, tableLabel, type TableRef } from '../ddl/quote';
 import { commentPolicySql, MANAGED_POLICY_COMMENT } from '../ddl/statements';
-import { byName, tableKey, tableSet } from '../ddl/table-keys';
+import { byName, groupBy, tableKey, tableSet } from '../ddl/table-keys';
 import { coverPartitions } from '../diff/cover-partitions';
 import { diffRls } from '../diff/diff-rls';
 import type { RlsOperation } from '../diff/operation';
@@ -95,21 +95,9 @@ async function readChunk(db: Queryable, chunk: readonly TableGroup[], manageAll:
   } else if (read.length > 0) {
     policies = new Map((await readLiveState(db, read, { manageAll })).map((s) => [tableKey(s.table), s.policies]));
   }
-  const rowsByTable = groupByTable(rows);
+  const rowsByTable = groupBy(rows, (r) => tableKey({ schema: r.schema, name: r.table }));
   for (const table of withPolicies.filter((t) => !toRead.has(tableKey(t)))) policies.set(tableKey(table), provenPolicies(rowsByTable.get(tableKey(table)) ?? []));
   return { live: states.map((s) => ({ ...s, policies: policies.get(tableKey(s.table)) ?? [] })), probed, proven };
-}
-
-/** The fingerprint rows under their table's key, in one pass (a scan per table would be quadratic). */
-function groupByTable(rows: readonly FingerprintRow[]): Map<string, FingerprintRow[]> {
-  const groups = new Map<string, FingerprintRow[]>();
-  for (const row of rows) {
-    const key = tableKey({ schema: row.schema, name: row.table });
-    const group = groups.get(key);
-    if (group) group.push(row);
-    else groups.set(key, [row]);
-  }
-  return groups;
 }
 
 /** The live policies of a table whose policies are all proven, from its fingerprint rows: their text is the declaration's, filled in by {@link asDeclared}. */

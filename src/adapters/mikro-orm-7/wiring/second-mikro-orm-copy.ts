@@ -12,7 +12,7 @@ import { RlsConfigurationError } from '../../../core/errors/rls-configuration-er
  */
 export function refuseSecondMikroOrmCopy(driver: unknown): void {
   if (typeof driver !== 'function' || driver === AbstractSqlDriver || driver.prototype instanceof AbstractSqlDriver) return;
-  if (!/Driver$/.test(driver.name) || !isMikroOrmDriverClass(driver)) return;
+  if (!isMikroOrmDriverClass(driver)) return;
   throw new RlsConfigurationError(
     'withRls: the configuration\'s driver comes from another copy of MikroORM than the one this package loaded. ' +
       'A require() hook that compiles ES modules to CommonJS does this (tsx\'s `node --import tsx` and `npx tsx`): MikroORM 7 is then loaded twice. ' +
