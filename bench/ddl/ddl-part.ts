@@ -3,6 +3,7 @@ import type { MikroORM } from '@mikro-orm/core';
 import { MikroORM as PostgresMikroORM, type Options } from '@mikro-orm/postgresql';
 import { createPolicies, withRls } from '../../src';
 import type { RlsOperation } from '../../src/core/diff/operation';
+import { CHUNKS_AT_ONCE } from '../../src/core/plan/apply-declared-state';
 import { rlsSettingsOf } from '../../src/core/settings/rls-settings';
 import { inOrmTransaction } from '../../tests/support/in-orm-transaction';
 import { RoundTripCounter } from '../../tests/support/round-trip-counter';
@@ -77,7 +78,7 @@ export async function measureDdl(major: 6 | 7, ownerUrl: string, plan: DdlPlan):
   let created = 0;
   for (const tables of plan.sizes) {
     const counter = new RoundTripCounter();
-    const options: Options = counter.installIn({ clientUrl: ownerUrl, entities: manyTableEntities(tables), pool: { min: 1, max: 1 } });
+    const options: Options = counter.installIn({ clientUrl: ownerUrl, entities: manyTableEntities(tables), pool: { min: 1, max: CHUNKS_AT_ONCE } });
     const orm = await PostgresMikroORM.init(withRls(options));
     try {
       const row = new Map(ids.flatMap((path) => (['fresh', 'no change'] as const).map((run) => [`${path}/${run}`, { major, tables, path, run, samples: [] } as DdlRow])));

@@ -9,6 +9,8 @@ export interface DdlReport {
   machine: MachineInfo;
   server: LockTableSettings;
   plan: DdlPlan;
+  /** Connections of the ORM's pool (runs recorded before it was noted had one). */
+  pool?: number;
   rows: DdlRow[];
   budget: BudgetCheck[];
 }
@@ -92,13 +94,16 @@ function cells(report: DdlReport): string[][] {
   });
 }
 
+const poolOf = (report: DdlReport) =>
+  (report.pool ?? 1) === 1 ? 'with a pool of one connection' : `with a pool of ${report.pool} connections (createPolicies runs ${report.pool} transactions at once, the baseline uses one)`;
+
 function intro(report: DdlReport): string {
   const m = report.machine;
   const s = report.server;
   return (
     `Measured ${report.date.slice(0, 10)} on ${m.cores} × ${m.cpu}, ${m.memoryGiB} GiB, ${m.os}, Node.js ${m.node}, PostgreSQL ${m.postgres} ` +
     `(max_locks_per_transaction = ${s.maxLocksPerTransaction}, max_connections = ${s.maxConnections}, max_prepared_transactions = ${s.maxPreparedTransactions}); ` +
-    `tables of four policies over two condition args, as their owner; median of ${report.plan.rounds} rounds (paths in rotating order, fresh tables each); ` +
+    `tables of four policies over two condition args, as their owner, ${poolOf(report)}; median of ${report.plan.rounds} rounds (paths in rotating order, fresh tables each); ` +
     'round trips counted on the wire in the first round; speed-up: the median over rounds of (one statement per round trip) / createPolicies.'
   );
 }

@@ -8,6 +8,7 @@ import { runOnNode22 } from '../v7/run-part';
 import { measureDdl, type DdlPlan, type DdlRow } from './ddl-part';
 import { checkDdlBudget, type DdlReport } from './ddl-report';
 import { readLockTableSettings } from '../../src/core/catalog/lock-budget';
+import { CHUNKS_AT_ONCE } from '../../src/core/plan/apply-declared-state';
 
 const DATABASE = 'rls_bench_ddl';
 
@@ -46,7 +47,7 @@ export async function runDdlSection(superuserUrl: string, quick: boolean, postgr
     const rows = await measureDdl(6, db.ownerUrl, plan);
     rows.push(...(await measureOnMikroOrm7({ ownerUrl: db.ownerUrl, plan })));
     const server = await readLockTableSettings({ query: (text, params) => runSql(db.superUrl, text, params as unknown[]) });
-    return { date: new Date().toISOString(), machine: describeMachine(postgresVersion), server, plan, rows, budget: checkDdlBudget(rows, server) };
+    return { date: new Date().toISOString(), machine: describeMachine(postgresVersion), server, plan, pool: CHUNKS_AT_ONCE, rows, budget: checkDdlBudget(rows, server) };
   } finally {
     await runSql(superuserUrl, `drop database if exists ${DATABASE} with (force)`);
   }

@@ -15,7 +15,7 @@ async function main(): Promise<void> {
   const { createPolicies, withRls } = await import(join(root, 'src'));
   const { manyTableEntities, recreateTables } = await import(join(root, 'tests/fixtures/many-tables'));
   await recreateTables(ownerUrl, tables, 0);
-  const orm = await MikroORM.init(withRls({ clientUrl: ownerUrl, entities: manyTableEntities(tables), pool: { min: 0, max: 1 } }));
+  const orm = await MikroORM.init(withRls({ clientUrl: ownerUrl, entities: manyTableEntities(tables), pool: { min: 0, max: 2 } }));
   try {
     for (const run of ['fresh', 'no change']) {
       const start = performance.now();

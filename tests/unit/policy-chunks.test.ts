@@ -26,7 +26,12 @@ describe('lockBudget', () => {
     expect(lockBudget({ maxLocksPerTransaction: 128, maxConnections: 100, maxPreparedTransactions: 20 })).toBe(3840);
   });
 
+  it('is shared by the transactions that run at once, so that together they stay within a quarter', () => {
+    expect(lockBudget({ maxLocksPerTransaction: 64, maxConnections: 100, maxPreparedTransactions: 0 }, 2)).toBe(800);
+  });
+
   it('is never below what one session may count on, max_locks_per_transaction', () => {
+    expect(lockBudget({ maxLocksPerTransaction: 64, maxConnections: 5, maxPreparedTransactions: 0 }, 2)).toBe(64);
     expect(lockBudget({ maxLocksPerTransaction: 64, maxConnections: 2, maxPreparedTransactions: 0 })).toBe(64);
   });
 });

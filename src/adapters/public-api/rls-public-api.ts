@@ -315,11 +315,12 @@ export declare class RlsSessioner<Args extends unknown[], Context extends object
  * policies as well, so a query that names a partition directly is filtered too. A partition created
  * later is covered by the next run.
  *
- * Any number of tables: the work goes in transactions that each lock no more than a quarter of the
+ * Any number of tables: the work goes in transactions that together lock no more than a quarter of the
  * server's lock table (`max_locks_per_transaction` × `max_connections`; at PostgreSQL's defaults about
- * 260 tables of four new policies, 800 when nothing changes), one when it all fits. A table is always
- * changed whole, with its partitions, in one transaction. Each transaction sends its statements in one
- * message (and probes the policies that exist already in one more).
+ * 130 tables of four new policies each, 400 when nothing changes), one when it all fits, two at a time on
+ * two connections of the pool. A table is always changed whole, with its partitions, in one transaction.
+ * Each transaction sends its statements in one message (and probes the policies that exist already in
+ * one more).
  *
  * @returns the operations it performed.
  *
@@ -338,9 +339,9 @@ export declare class RlsSessioner<Args extends unknown[], Context extends object
  * changed then); when the role may not create policies (not the owner), or PostgreSQL refuses a
  * statement for another reason (its message, SQLSTATE and hint are in the error).
  * @throws {RlsDeclarationError} when PostgreSQL rejects a rendered policy (its expression or roles).
- * When PostgreSQL refuses a statement, its transaction is rolled back; with several transactions, the
- * ones before it stay applied (whole tables), the error says how many tables they hold, and running
- * `createPolicies` again does what is still missing.
+ * When PostgreSQL refuses a statement, its transaction is rolled back; with several transactions, no
+ * further one starts, the ones that committed stay applied (whole tables), the error says how many tables
+ * they hold, and running `createPolicies` again does what is still missing.
  */
 export declare function createPolicies(orm: MikroORM): Promise<RlsOperation[]>;
 /**

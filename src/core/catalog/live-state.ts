@@ -47,6 +47,11 @@ const TABLES_SQL = `
     and (n.nspname, c.relname) in (select * from unnest($1::text[], $2::text[]))
   order by 1, 2`;
 
+// A policy's comment, as obj_description(p.oid, 'pg_policy') reads it, but joined: the function runs a
+// query of its own per row, which made it four fifths of this read at 1,000 tables (EXPLAIN ANALYZE).
+export const POLICY_COMMENT = `lateral (select description from pg_catalog.pg_description
+  where objoid = p.oid and classoid = 'pg_catalog.pg_policy'::pg_catalog.regclass and objsubid = 0) d`;
+
 const policiesSql = (using: string, withCheck: string) => `
   select n.nspname as schema, c.relname as table, p.polname as name, p.polpermissive as permissive,
          p.polcmd::text as cmd,
@@ -54,8 +59,9 @@ const policiesSql = (using: string, withCheck: string) => `
               else array(select r.rolname::text from pg_roles r where r.oid = any(p.polroles) order by 1) end as roles,
          ${using} as using,
          ${withCheck} as with_check,
-         obj_description(p.oid, 'pg_policy') as comment
+         d.description as comment
   from pg_policy p join pg_class c on c.oid = p.polrelid join pg_namespace n on n.oid = c.relnamespace
+  left join ${POLICY_COMMENT} on true
   where (n.nspname, c.relname) in (select * from unnest($1::text[], $2::text[]))
   order by 1, 2, 3`;
 const POLICIES_SQL = policiesSql('pg_get_expr(p.polqual, p.polrelid)', 'pg_get_expr(p.polwithcheck, p.polrelid)');

@@ -15,15 +15,17 @@ const SHARE = 4;
 /**
  * How many objects (tables, policies) one transaction may lock without risking `out of shared memory`:
  * PostgreSQL's shared lock table holds `max_locks_per_transaction × (max_connections +
- * max_prepared_transactions)` of them for all sessions together, and a quarter of that is taken here;
- * never less than `max_locks_per_transaction`, what every session may count on.
+ * max_prepared_transactions)` of them for all sessions together, and a quarter of that is taken here,
+ * shared by the `transactionsAtOnce` transactions that run side by side; never less than
+ * `max_locks_per_transaction`, what every session may count on.
  *
  * @example
  * lockBudget({ maxLocksPerTransaction: 64, maxConnections: 100, maxPreparedTransactions: 0 }); // 1600, PostgreSQL's defaults
+ * lockBudget({ maxLocksPerTransaction: 64, maxConnections: 100, maxPreparedTransactions: 0 }, 2); // 800 for each of two
  */
-export function lockBudget(settings: LockTableSettings): number {
+export function lockBudget(settings: LockTableSettings, transactionsAtOnce = 1): number {
   const table = settings.maxLocksPerTransaction * (settings.maxConnections + settings.maxPreparedTransactions);
-  return Math.max(settings.maxLocksPerTransaction, Math.floor(table / SHARE));
+  return Math.max(settings.maxLocksPerTransaction, Math.floor(table / (SHARE * transactionsAtOnce)));
 }
 
 /** The lock table settings of the server `db` is connected to. */

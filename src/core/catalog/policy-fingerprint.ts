@@ -3,7 +3,7 @@ import type { PolicySpec } from '../ddl/policy-spec';
 import { quoteLiteral, type TableRef } from '../ddl/quote';
 import { createPolicySql, MANAGED_POLICY_COMMENT } from '../ddl/statements';
 import { tableKey } from '../ddl/table-keys';
-import { POLCMD_COMMANDS } from './live-state';
+import { POLCMD_COMMANDS, POLICY_COMMENT } from './live-state';
 import type { Queryable } from './queryable';
 
 /*
@@ -119,9 +119,10 @@ export async function readFingerprints(db: Queryable, tables: readonly TableRef[
      select n.nspname as schema, c.relname as table, p.polname as name, p.polpermissive as permissive, p.polcmd::text as cmd,
             case when 0 = any(p.polroles) then array['public']::text[]
                  else array(select r.rolname::text from pg_roles r where r.oid = any(p.polroles) order by 1) end as roles,
-            pg_catalog.obj_description(p.oid, 'pg_policy') as comment, ${TREES_MD5} as trees,
+            d.description as comment, ${TREES_MD5} as trees,
             (select ${ENVIRONMENT}) as environment, ${TRUSTED} as trusted
      from pg_catalog.pg_policy p join pg_catalog.pg_class c on c.oid = p.polrelid join pg_catalog.pg_namespace n on n.oid = c.relnamespace
+     left join ${POLICY_COMMENT} on true
      where (n.nspname, c.relname) in (select * from unnest($1::text[], $2::text[]))`,
     [tables.map((t) => t.schema), tables.map((t) => t.name)],
   );

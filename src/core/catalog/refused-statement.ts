@@ -10,7 +10,8 @@ export interface StatementOnTable {
   readonly policy?: string;
 }
 
-const codeOf = (error: unknown): string | undefined => {
+/** The SQLSTATE of a driver's error (node-postgres keeps it as `code`), if it has one. */
+export const sqlStateOf = (error: unknown): string | undefined => {
   const code = (error as { code?: unknown } | null)?.code;
   return typeof code === 'string' ? code : undefined;
 };
@@ -24,7 +25,7 @@ const declarationRefused = (code: string | undefined) =>
 
 /** SQLSTATE and hint of a PostgreSQL error (node-postgres keeps them on the error). */
 function postgresDetail(error: unknown): string {
-  const code = codeOf(error);
+  const code = sqlStateOf(error);
   const hint = (error as { hint?: unknown } | null)?.hint;
   const parts = [code ? `SQLSTATE ${code}` : '', typeof hint === 'string' && hint ? `hint: ${hint}` : ''].filter(Boolean);
   return parts.length > 0 ? ` (${parts.join('; ')})` : '';
@@ -39,7 +40,7 @@ function postgresDetail(error: unknown): string {
  */
 export function refusedStatementError(statement: StatementOnTable, error: unknown, message: string, after = ''): RlsConfigurationError | RlsDeclarationError {
   const table = tableLabel(statement.table);
-  const code = codeOf(error);
+  const code = sqlStateOf(error);
   if (code === NOT_THE_OWNER) {
     return new RlsConfigurationError(
       `Cannot manage policies on ${table}: ${message}. Policies can only be created by the table's ` +

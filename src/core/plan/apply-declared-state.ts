@@ -4,6 +4,7 @@ import { readPartitions } from '../catalog/partitions';
 import { fingerprintKey, provenUnchanged, readFingerprints, writeFingerprintsSql, type FingerprintRow } from '../catalog/policy-fingerprint';
 import { probeInOneMessage } from '../catalog/probe-in-one-message';
 import type { Queryable } from '../catalog/queryable';
+import { sqlStateOf } from '../catalog/refused-statement';
 import { runInOneMessage } from '../catalog/statements-in-one-message';
 import type { PolicySpec, TableRlsSpec } from '../ddl/policy-spec';
 import { qualifiedTable, tableLabel, type TableRef } from '../ddl/quote';
@@ -14,7 +15,8 @@ import { diffRls } from '../diff/diff-rls';
 import type { RlsOperation } from '../diff/operation';
 import { RlsConfigurationError } from '../errors/rls-configuration-error';
 import { chunkByLocks } from './chunk-by-locks';
-import { chunkStatements, rejectedChunkStatement, type ChunkProgress } from './chunk-statements';
+import { chunkError, chunkStatements, refusedChunkStatement } from './chunk-statements';
+import { runChunks } from './run-chunks';
 import { groupTables, type TableGroup } from './table-groups';
 
 /** What `createPolicies` / `dropPolicies` bring the database to, on either MikroORM major. */
@@ -35,9 +37,22 @@ interface Plan {
 }
 
 export interface ApplyOptions {
-  /** Locks one transaction may take; by default a quarter of the server's lock table (see `lockBudget`). */
+  /** Locks one transaction may take; by default a quarter of the server's lock table, shared by the transactions running at once (see `lockBudget`). */
   readonly lockBudget?: number;
+  /** Transactions run side by side, each on a connection of the pool; {@link CHUNKS_AT_ONCE} by default. */
+  readonly chunksAtOnce?: number;
 }
+
+/**
+ * Two chunk transactions at once: PostgreSQL runs a chunk's DDL on one core, and the client's work
+ * between two messages leaves the server idle; with two, the DDL of 1,000 fresh tables took about two
+ * thirds of the time (bench/results/ddl.md). A pool of one connection runs them one after the other.
+ */
+export const CHUNKS_AT_ONCE = 2;
+
+// SQLSTATEs two chunks side by side can cause each other: deadlock_detected, lock_not_available (a lock timeout).
+const LOCK_CONFLICTS = new Set(['40P01', '55P03']);
+const isLockConflict = (error: unknown) => LOCK_CONFLICTS.has(sqlStateOf(error) ?? sqlStateOf((error as { cause?: unknown } | null)?.cause) ?? '');
 
 /**
  * Reads what the plan needs, in one read-only transaction, and checks what can be checked before anything
@@ -57,7 +72,7 @@ async function readPlan(db: Queryable, state: DeclaredState, options: ApplyOptio
   const live = await readLiveState(db, covered.entityTables, { manageAll: state.manageAllPolicies, expressions: false });
   // The plan as if every live policy's text differed: as many statements as the real one or more.
   const draft = diffRls(covered.desired, live);
-  const budget = options.lockBudget ?? lockBudget(await readLockTableSettings(db));
+  const budget = options.lockBudget ?? lockBudget(await readLockTableSettings(db), options.chunksAtOnce ?? CHUNKS_AT_ONCE);
   return { groups: groupTables(covered.desired, live, covered.partitions, draft), budget };
 }
 
@@ -123,7 +138,7 @@ function asDeclared(live: readonly LiveTableState[], desired: readonly TableRlsS
  * the fingerprints of every declared policy not proven (created, altered, or found equal by a probe, so
  * that the next run needs no probe for it either), written by the server in the same message.
  */
-async function applyChunk(db: Queryable, chunk: readonly TableGroup[], manageAll: boolean, progress: ChunkProgress): Promise<RlsOperation[]> {
+async function applyChunk(db: Queryable, chunk: readonly TableGroup[], manageAll: boolean): Promise<RlsOperation[]> {
   const { live, probed, proven } = await readChunk(db, chunk, manageAll);
   const canonicalByTable = new Map(probed.map((spec) => [tableKey(spec.table), byName(spec.policies)]));
   const desired = chunk.flatMap((group) => {
@@ -140,7 +155,7 @@ async function applyChunk(db: Queryable, chunk: readonly TableGroup[], manageAll
   const fingerprints = writeFingerprintsSql(toFingerprint);
   // In the chunk's message, before RLS is switched on (with it on, each COMMENT reloads the table's policies).
   const extra = fingerprints ? [{ sql: fingerprints, table: toFingerprint[0].table }] : [];
-  await runInOneMessage(db, chunkStatements(operations, desired, extra).filter((s) => !replaced.has(s.sql)), rejectedChunkStatement(progress));
+  await runInOneMessage(db, chunkStatements(operations, desired, extra).filter((s) => !replaced.has(s.sql)), refusedChunkStatement);
   return operations;
 }
 
@@ -151,21 +166,19 @@ async function applyChunk(db: Queryable, chunk: readonly TableGroup[], manageAll
  *
  * The work goes in chunks, each in a transaction of its own (`inTransaction`), so that no transaction
  * locks more than the server's lock table can hold (see `lockBudget`): a chunk holds whole tables, each
- * with its partitions, as many as fit. Checks that need no change (missing tables, names taken by
- * hand-written policies) run before the first chunk. A chunk that fails is rolled back; the chunks before
- * it stay applied, and running again does what is still missing.
+ * with its partitions, as many as fit; {@link CHUNKS_AT_ONCE} of them run at once. Checks that need no
+ * change (missing tables, names taken by hand-written policies) run before the first chunk. A chunk that
+ * fails is rolled back and no chunk starts after it; the chunks that committed stay applied, and running
+ * again does what is still missing.
  */
 export async function applyDeclaredState(inTransaction: InTransaction, state: DeclaredState, options: ApplyOptions = {}): Promise<RlsOperation[]> {
   const plan = await inTransaction((db) => readPlan(db, state, options));
   const chunks = chunkByLocks(plan.groups, (group) => group.locks, plan.budget);
   const tablesIn = (chunk: readonly TableGroup[]) => chunk.reduce((sum, group) => sum + group.tables, 0);
-  const total = chunks.reduce((sum, chunk) => sum + tablesIn(chunk), 0);
-  const operations: RlsOperation[] = [];
-  let applied = 0;
-  for (const chunk of chunks) {
-    const progress: ChunkProgress = { tables: total, applied, inChunk: tablesIn(chunk) };
-    operations.push(...(await inTransaction((db) => applyChunk(db, chunk, state.manageAllPolicies, progress))));
-    applied += progress.inChunk;
+  const runs = await runChunks(chunks, (chunk) => inTransaction((db) => applyChunk(db, chunk, state.manageAllPolicies)), options.chunksAtOnce ?? CHUNKS_AT_ONCE, isLockConflict);
+  if (runs.failed) {
+    const applied = runs.completed.reduce((sum, run) => sum + tablesIn(run.chunk), 0);
+    throw chunkError(runs.failed.error, { tables: chunks.reduce((sum, chunk) => sum + tablesIn(chunk), 0), applied, inChunk: tablesIn(runs.failed.chunk) });
   }
-  return operations;
+  return runs.completed.flatMap((run) => run.result);
 }

@@ -6,13 +6,13 @@ import { forceRowLevelSecuritySql, rowLevelSecuritySql } from '../ddl/statements
 import { tableKey } from '../ddl/table-keys';
 import type { RlsOperation } from '../diff/operation';
 
-/** Where the work stood when a chunk failed: the error says what stays applied. */
+/** Where the work stood when a chunk failed, once the chunks running beside it ended: the error says what stays applied. */
 export interface ChunkProgress {
   /** Tables in all chunks. */
   readonly tables: number;
-  /** Tables of the chunks committed before this one. */
+  /** Tables of the chunks that committed. */
   readonly applied: number;
-  /** Tables of this chunk (rolled back). */
+  /** Tables of the chunk that failed (rolled back). */
   readonly inChunk: number;
 }
 
@@ -52,14 +52,35 @@ const count = (n: number) => n.toLocaleString('en-US');
 function leftBehind(progress: ChunkProgress): string {
   if (progress.applied === 0) return ' Nothing was changed.';
   return (
-    ` ${count(progress.applied)} of ${count(progress.tables)} tables were brought to their declared state in earlier transactions and stay so; ` +
-    `the transaction of the next ${count(progress.inChunk)} was rolled back. Fix the cause and run it again: it does only what is still missing.`
+    ` ${count(progress.applied)} of ${count(progress.tables)} tables were brought to their declared state in transactions that committed and stay so; ` +
+    `the other ${count(progress.tables - progress.applied)} were not changed (the transaction of ${count(progress.inChunk)} of them was rolled back). ` +
+    'Fix the cause and run it again: it does only what is still missing.'
   );
 }
 
-/** The error thrown when PostgreSQL refused a statement of a chunk (see `runInOneMessage`). */
-export function rejectedChunkStatement(progress: ChunkProgress): RejectedStatement<StatementOnTable> {
+/**
+ * PostgreSQL's refusal of a chunk's statement, kept until the chunks running beside it have ended (see
+ * `runChunks`): only then is it known what stays applied, which {@link chunkError} adds. Never thrown to
+ * the caller of `createPolicies` itself.
+ */
+export class RefusedChunkStatement extends Error {
+  constructor(
+    readonly statement: StatementOnTable | undefined,
+    readonly error: unknown,
+    readonly postgresMessage: string,
+  ) {
+    super(postgresMessage, { cause: error });
+  }
+}
+
+/** How runInOneMessage reports a chunk's refused statement: as a {@link RefusedChunkStatement}. */
+export const refusedChunkStatement: RejectedStatement<StatementOnTable> = (statement, error, message) => new RefusedChunkStatement(statement, error, message);
+
+/** The error for a chunk that failed with `error`, saying what stays applied when PostgreSQL refused one of its statements. */
+export function chunkError(error: unknown, progress: ChunkProgress): unknown {
+  if (!(error instanceof RefusedChunkStatement)) return error;
   const after = leftBehind(progress);
-  return (statement, error, message) =>
-    statement ? refusedStatementError(statement, error, message, after) : refusedStatementsError(`The RLS statements of ${count(progress.inChunk)} tables`, error, message, after);
+  return error.statement
+    ? refusedStatementError(error.statement, error.error, error.postgresMessage, after)
+    : refusedStatementsError(`The RLS statements of ${count(progress.inChunk)} tables`, error.error, error.postgresMessage, after);
 }

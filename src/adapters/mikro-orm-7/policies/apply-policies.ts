@@ -9,7 +9,8 @@ import { inOrmTransaction } from './in-orm-transaction';
  * Idempotent: a second run returns no operations. Policies it did not create are left alone. Must run as
  * the tables' owner (or a superuser), not as the application role. Every partition of a table gets the
  * table's flags and policies as well. Any number of tables: in transactions of whole tables (with their
- * partitions) that each lock no more than a quarter of the server's lock table, one message each.
+ * partitions) that together lock no more than a quarter of the server's lock table, two at a time on two
+ * connections of the pool, one message each.
  *
  * @returns the operations it performed.
  *
@@ -27,7 +28,8 @@ import { inOrmTransaction } from './in-orm-transaction';
  * changed then); when the role may not create policies (not the owner), or PostgreSQL refuses a
  * statement for another reason.
  * @throws {RlsDeclarationError} when PostgreSQL rejects a rendered policy. Either way its transaction
- * is rolled back, the ones before it stay applied, and running again does what is still missing.
+ * is rolled back, no further one starts, the ones that committed stay applied, and running again does
+ * what is still missing.
  */
 export async function createPolicies(orm: MikroORM): Promise<RlsOperation[]> {
   const settings = rlsSettingsOf(orm.config);
