@@ -81,3 +81,21 @@ it('reports a lock conflict that happens again with one chunk at a time (another
   expect(attempts).toEqual([1, 2]);
   expect(once.failed).toMatchObject({ chunk: 2 });
 });
+
+it('reports a refusal beside a lock conflict, not the conflict: the refusal fails every run, the conflict only this one', async () => {
+  const refused = new Error('column "no_such_column" does not exist');
+  const runs = await runChunks([1, 2, 3], async (n) => {
+    await tick();
+    if (n === 1) throw conflict();
+    if (n === 2) throw refused;
+    return n;
+  }, 2, lockConflict);
+  expect(runs.failed).toEqual({ chunk: 2, error: refused });
+  expect(runs.completed).toEqual([]);
+});
+
+it('refuses to run with fewer than one chunk at a time instead of doing nothing', async () => {
+  let ran = 0;
+  await expect(runChunks([1], async () => ++ran, 0, lockConflict)).rejects.toThrow('at least 1, not 0');
+  expect(ran).toBe(0);
+});

@@ -33,8 +33,9 @@ export async function probeInOneMessage(
   db: Queryable,
   specs: readonly TableRlsSpec[],
   tables: readonly TableRef[],
-  options: { manageAll?: boolean } = {},
+  options: { manageAll?: boolean; rejected?: (make: (after: string) => Error, cause: unknown) => Error } = {},
 ): Promise<ProbedTables> {
+  const rejected = options.rejected ?? ((make) => make(''));
   const probedTables = specs.map((s) => s.table);
   const read = [...tables, ...probedTables.filter((t) => !tableSet(tables).has(tableKey(t)))];
   const statements = [
@@ -45,9 +46,13 @@ export async function probeInOneMessage(
   let failed = false;
   try {
     await runInOneMessage(db, statements, (statement, error, message) =>
-      statement ? refusedStatementError(statement, error, message) : refusedStatementsError(`Trying the declared policies of ${tablesNamed(probedTables)}`, error, message),
+      rejected(
+        (after) =>
+          statement ? refusedStatementError(statement, error, message, after) : refusedStatementsError(`Trying the declared policies of ${tablesNamed(probedTables)}`, error, message, after),
+        error,
+      ),
     );
-    const live = new Map((await readLiveState(db, read, options)).map((state) => [tableKey(state.table), state.policies]));
+    const live = new Map((await readLiveState(db, read, { manageAll: options.manageAll })).map((state) => [tableKey(state.table), state.policies]));
     const isProbe = (p: LivePolicy, spec: TableRlsSpec) => spec.policies.some((_, i) => p.name === probeName(i));
     const probedKeys = new Map(specs.map((spec) => [tableKey(spec.table), spec]));
     return {
@@ -75,7 +80,7 @@ export async function probeInOneMessage(
 }
 
 /** The tables, for a message: the first three and how many more. */
-function tablesNamed(tables: readonly TableRef[]): string {
+export function tablesNamed(tables: readonly TableRef[]): string {
   const labels = tables.map(tableLabel);
   return labels.length > 3 ? `${labels.slice(0, 3).join(', ')} and ${labels.length - 3} more tables` : labels.join(', ');
 }

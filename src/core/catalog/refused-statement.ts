@@ -23,8 +23,8 @@ const NOT_THE_OWNER = '42501';
 const declarationRefused = (code: string | undefined) =>
   code !== undefined && code !== NOT_THE_OWNER && code !== '42710' && (code.startsWith('42') || code.startsWith('22') || code === '0A000');
 
-/** SQLSTATE and hint of a PostgreSQL error (node-postgres keeps them on the error). */
-function postgresDetail(error: unknown): string {
+/** SQLSTATE and hint of a PostgreSQL error (node-postgres keeps them on the error), as ` (SQLSTATE ...; hint: ...)`. */
+export function postgresDetail(error: unknown): string {
   const code = sqlStateOf(error);
   const hint = (error as { hint?: unknown } | null)?.hint;
   const parts = [code ? `SQLSTATE ${code}` : '', typeof hint === 'string' && hint ? `hint: ${hint}` : ''].filter(Boolean);

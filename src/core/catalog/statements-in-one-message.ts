@@ -50,7 +50,7 @@ async function singleOut<S extends { readonly sql: string }>(db: Queryable, stat
 }
 
 /** PostgreSQL's words from a driver error: some drivers prefix the message with the SQL they sent. */
-function postgresMessage(error: unknown, sql: string): string {
+export function postgresMessage(error: unknown, sql: string): string {
   const message = error instanceof Error ? error.message : String(error);
   return message.startsWith(`${sql} - `) ? message.slice(sql.length + 3) : message;
 }

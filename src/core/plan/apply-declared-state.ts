@@ -2,10 +2,10 @@ import { findMissingTables, POLCMD_COMMANDS, readLiveState, type LivePolicy, typ
 import { lockBudget, readLockTableSettings } from '../catalog/lock-budget';
 import { readPartitions } from '../catalog/partitions';
 import { fingerprintKey, provenUnchanged, readFingerprints, writeFingerprintsSql, type FingerprintRow } from '../catalog/policy-fingerprint';
-import { probeInOneMessage } from '../catalog/probe-in-one-message';
+import { probeInOneMessage, tablesNamed } from '../catalog/probe-in-one-message';
 import type { Queryable } from '../catalog/queryable';
-import { sqlStateOf } from '../catalog/refused-statement';
-import { runInOneMessage } from '../catalog/statements-in-one-message';
+import { postgresDetail, sqlStateOf } from '../catalog/refused-statement';
+import { postgresMessage, runInOneMessage } from '../catalog/statements-in-one-message';
 import type { PolicySpec, TableRlsSpec } from '../ddl/policy-spec';
 import { qualifiedTable, tableLabel, type TableRef } from '../ddl/quote';
 import { commentPolicySql, MANAGED_POLICY_COMMENT } from '../ddl/statements';
@@ -15,7 +15,7 @@ import { diffRls } from '../diff/diff-rls';
 import type { RlsOperation } from '../diff/operation';
 import { RlsConfigurationError } from '../errors/rls-configuration-error';
 import { chunkByLocks } from './chunk-by-locks';
-import { chunkError, chunkStatements, refusedChunkStatement } from './chunk-statements';
+import { chunkError, chunkStatements, deferredUntilSettled, refusedChunkStatement } from './chunk-statements';
 import { runChunks } from './run-chunks';
 import { groupTables, type TableGroup } from './table-groups';
 
@@ -49,6 +49,13 @@ export interface ApplyOptions {
  * thirds of the time (bench/results/ddl.md). A pool of one connection runs them one after the other.
  */
 export const CHUNKS_AT_ONCE = 2;
+
+/**
+ * The chunk transactions an ORM whose pool holds at most `poolMax` connections runs at once: never more
+ * than its pool holds, so that no chunk waits for a connection another chunk holds (a slow chunk would
+ * make it run out the pool's acquire timeout).
+ */
+export const chunksAtOnceFor = (poolMax: number | undefined): number => Math.max(1, Math.min(CHUNKS_AT_ONCE, poolMax ?? CHUNKS_AT_ONCE));
 
 // SQLSTATEs two chunks side by side can cause each other: deadlock_detected, lock_not_available (a lock timeout).
 const LOCK_CONFLICTS = new Set(['40P01', '55P03']);
@@ -105,8 +112,19 @@ async function readChunk(db: Queryable, chunk: readonly TableGroup[], manageAll:
     // Held to the end of the chunk's transaction: the probe's own locks go with its savepoint, and a
     // policy edited between the probe and the fingerprints written after it would be fingerprinted as
     // the probe found it. ACCESS SHARE is enough: ALTER, CREATE and DROP POLICY need ACCESS EXCLUSIVE.
-    await db.query(`lock table ${read.map((table) => `only ${qualifiedTable(table)}`).join(', ')} in access share mode`);
-    ({ canonical: probed, policies } = await probeInOneMessage(db, toProbe, read, { manageAll }));
+    const lock = `lock table ${read.map((table) => `only ${qualifiedTable(table)}`).join(', ')} in access share mode`;
+    await db.query(lock).catch((error: unknown) => {
+      throw deferredUntilSettled(
+        (after) =>
+          new RlsConfigurationError(
+            `Locking ${tablesNamed(read)} in ACCESS SHARE mode (so that no other session changes their policies while they are probed) failed: ` +
+              `${postgresMessage(error, lock)}${postgresDetail(error)}.${after}`,
+            { cause: error },
+          ),
+        error,
+      );
+    });
+    ({ canonical: probed, policies } = await probeInOneMessage(db, toProbe, read, { manageAll, rejected: deferredUntilSettled }));
   } else if (read.length > 0) {
     policies = new Map((await readLiveState(db, read, { manageAll })).map((s) => [tableKey(s.table), s.policies]));
   }

@@ -59,28 +59,31 @@ function leftBehind(progress: ChunkProgress): string {
 }
 
 /**
- * PostgreSQL's refusal of a chunk's statement, kept until the chunks running beside it have ended (see
- * `runChunks`): only then is it known what stays applied, which {@link chunkError} adds. Never thrown to
- * the caller of `createPolicies` itself.
+ * A chunk's failure, kept until the chunks running beside it have ended (see `runChunks`): only then is
+ * it known what stays applied, which `complete` adds to the error it makes. `cause` is the driver's
+ * error (its SQLSTATE tells a lock conflict). Never thrown to the caller of `createPolicies` itself.
  */
-export class RefusedChunkStatement extends Error {
+export class PendingChunkError extends Error {
   constructor(
-    readonly statement: StatementOnTable | undefined,
-    readonly error: unknown,
-    readonly postgresMessage: string,
+    cause: unknown,
+    readonly complete: (progress: ChunkProgress) => Error,
   ) {
-    super(postgresMessage, { cause: error });
+    super(cause instanceof Error ? cause.message : String(cause), { cause });
   }
 }
 
-/** How runInOneMessage reports a chunk's refused statement: as a {@link RefusedChunkStatement}. */
-export const refusedChunkStatement: RejectedStatement<StatementOnTable> = (statement, error, message) => new RefusedChunkStatement(statement, error, message);
+/** Defers an error made by `make(after)` until what stays applied is known (`after` says it). */
+export const deferredUntilSettled = (make: (after: string) => Error, cause: unknown): Error => new PendingChunkError(cause, (progress) => make(leftBehind(progress)));
 
-/** The error for a chunk that failed with `error`, saying what stays applied when PostgreSQL refused one of its statements. */
+/** How runInOneMessage reports a refused statement of a chunk's message: deferred, see {@link PendingChunkError}. */
+export const refusedChunkStatement: RejectedStatement<StatementOnTable> = (statement, error, message) =>
+  new PendingChunkError(error, (progress) =>
+    statement
+      ? refusedStatementError(statement, error, message, leftBehind(progress))
+      : refusedStatementsError(`The RLS statements of ${count(progress.inChunk)} tables`, error, message, leftBehind(progress)),
+  );
+
+/** The error to throw for a chunk that failed with `error`, saying what stays applied when it can. */
 export function chunkError(error: unknown, progress: ChunkProgress): unknown {
-  if (!(error instanceof RefusedChunkStatement)) return error;
-  const after = leftBehind(progress);
-  return error.statement
-    ? refusedStatementError(error.statement, error.error, error.postgresMessage, after)
-    : refusedStatementsError(`The RLS statements of ${count(progress.inChunk)} tables`, error.error, error.postgresMessage, after);
+  return error instanceof PendingChunkError ? error.complete(progress) : error;
 }

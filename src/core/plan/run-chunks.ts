@@ -2,7 +2,7 @@
 export interface ChunkRuns<C, R> {
   /** The chunks that completed, in their order, with what each returned. */
   readonly completed: readonly { readonly chunk: C; readonly result: R }[];
-  /** The first chunk (in their order) whose run failed, if any: no chunk starts after a failure. */
+  /** The chunk whose failure is reported (see {@link runChunks}), if any: no chunk starts after a failure. */
   readonly failed?: { readonly chunk: C; readonly error: unknown };
 }
 
@@ -38,9 +38,11 @@ async function round<C, R>(chunks: readonly C[], indices: readonly number[], run
  * Two chunks side by side can wait on each other where one at a time never would: a policy of one reads
  * a table the other changes (a deadlock, or a lock timeout while waiting). So when every failure is such
  * a lock conflict (`isLockConflict`), the chunks not done run again, one at a time; a conflict with
- * another session then fails again and is the one reported.
+ * another session then fails again and is the one reported. Among failures, the first that is not a lock
+ * conflict is reported; else the first.
  */
 export async function runChunks<C, R>(chunks: readonly C[], run: (chunk: C) => Promise<R>, atOnce: number, isLockConflict: (error: unknown) => boolean): Promise<ChunkRuns<C, R>> {
+  if (!Number.isInteger(atOnce) || atOnce < 1) throw new RangeError(`Internal error: chunks run at once must be a whole number of at least 1, not ${atOnce}.`);
   const all = chunks.map((_, index) => index);
   const first = await round(chunks, all, run, atOnce);
   let { failures } = first;
@@ -50,7 +52,9 @@ export async function runChunks<C, R>(chunks: readonly C[], run: (chunk: C) => P
     for (const [index, result] of again.done) done.set(index, result);
     failures = again.failures;
   }
-  const failed = [...failures].sort((a, b) => a.index - b.index)[0];
+  // A refusal that fails every run is the one to report, not a lock conflict beside it that a run alone gets past.
+  const inOrder = [...failures].sort((a, b) => a.index - b.index);
+  const failed = inOrder.find((f) => !isLockConflict(f.error)) ?? inOrder[0];
   return {
     completed: all.filter((index) => done.has(index)).map((index) => ({ chunk: chunks[index], result: done.get(index) as R })),
     ...(failed && { failed: { chunk: chunks[failed.index], error: failed.error } }),

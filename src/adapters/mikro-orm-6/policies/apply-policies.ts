@@ -1,8 +1,11 @@
 import type { MikroORM } from '@mikro-orm/core';
 import type { RlsOperation } from '../../../core/diff/operation';
-import { applyDeclaredState } from '../../../core/plan/apply-declared-state';
+import { applyDeclaredState, chunksAtOnceFor, type ApplyOptions } from '../../../core/plan/apply-declared-state';
 import { rlsSettingsOf } from '../../../core/settings/rls-settings';
 import { inOrmTransaction } from './in-orm-transaction';
+
+// As many transactions at once as the pool can serve side by side (a pool of one runs them one by one).
+const applyOptionsOf = (orm: MikroORM): ApplyOptions => ({ chunksAtOnce: chunksAtOnceFor(orm.config.get('pool')?.max) });
 
 /**
  * Brings the database's policies and RLS flags to the declared state, without migrations. Idempotent: a
@@ -43,7 +46,7 @@ import { inOrmTransaction } from './in-orm-transaction';
  */
 export async function createPolicies(orm: MikroORM): Promise<RlsOperation[]> {
   const settings = rlsSettingsOf(orm.config);
-  return applyDeclaredState((work) => inOrmTransaction(orm.em, work), { desired: settings.tables, entityTables: settings.entityTables, manageAllPolicies: settings.manageAllPolicies });
+  return applyDeclaredState((work) => inOrmTransaction(orm.em, work), { desired: settings.tables, entityTables: settings.entityTables, manageAllPolicies: settings.manageAllPolicies }, applyOptionsOf(orm));
 }
 
 /**
@@ -66,5 +69,5 @@ export async function createPolicies(orm: MikroORM): Promise<RlsOperation[]> {
  */
 export async function dropPolicies(orm: MikroORM): Promise<RlsOperation[]> {
   const settings = rlsSettingsOf(orm.config);
-  return applyDeclaredState((work) => inOrmTransaction(orm.em, work), { desired: [], entityTables: settings.entityTables, manageAllPolicies: settings.manageAllPolicies });
+  return applyDeclaredState((work) => inOrmTransaction(orm.em, work), { desired: [], entityTables: settings.entityTables, manageAllPolicies: settings.manageAllPolicies }, applyOptionsOf(orm));
 }
