@@ -9,6 +9,9 @@
 //       that no step touches, and downs that restore the catalog exactly
 //   (c) tsc --noEmit on the root and every subpath, as an ES module and as CommonJS (strict, with and
 //       without skipLibCheck)
+//   (d) (a) again as TypeScript run by tsx (`npx tsx tenant-isolation.ts`), whose require() hook compiles
+//       ES modules to CommonJS: the package's ES module entry still gives its CommonJS build the
+//       application's MikroORM 7 (src/esm/share-es-module-peers.mjs), so withRls does not refuse
 //
 //   DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres npm run test:consumer:v7
 import { randomBytes } from 'node:crypto';
@@ -26,7 +29,7 @@ export const INSTALL_LINE_V7 = 'npm i -E mikro-orm-rls zod pg@8.23.0 @mikro-orm/
  * TypeScript 6 can resolve (lib esnext.temporal); on 5.9 a MikroORM 7 project needs skipLibCheck,
  * whatever else it imports. @types/pg too: @mikro-orm/postgresql 7's declarations import pg's types.
  */
-const TYPES_INSTALL_LINE = 'npm i -D -E typescript@5.9.3 ts6@npm:typescript@6.0.3 @types/node@22 @types/pg@8.23.0 @types/express@5.0.6 express@5.3.0 fastify@5.12.8 @mikro-orm/nestjs@7.1.0 @nestjs/common@12.5.1 @nestjs/core@12.5.1 reflect-metadata@0.2.2 rxjs@7.8.2';
+const TYPES_INSTALL_LINE = 'npm i -D -E typescript@5.9.3 ts6@npm:typescript@6.0.3 @types/node@22 @types/pg@8.23.0 @types/express@5.0.6 express@5.3.0 fastify@5.12.8 @mikro-orm/nestjs@7.1.0 @nestjs/common@12.5.1 @nestjs/core@12.5.1 reflect-metadata@0.2.2 rxjs@7.8.2 tsx@4.23.15';
 /** The type checks: imports.ts is an ES module here ("type": "module"), imports.cts the CommonJS case. */
 const TYPE_CHECKS = [
   { typescript: 'typescript', skipLibCheck: true, lib: ['ES2022'] },
@@ -60,7 +63,7 @@ async function main() {
   const work = realpathSync(mkdtempSync(join(tmpdir(), 'mikro-orm-rls-consumer-v7-')));
   const project = join(work, 'project');
   const runId = `rls_consumer7_${randomBytes(4).toString('hex')}`;
-  const databases = { isolation: `${runId}_iso`, ladder: `${runId}_mig` };
+  const databases = { isolation: `${runId}_iso`, ladder: `${runId}_mig`, tsx: `${runId}_tsx` };
   const started = Date.now();
   try {
     const tarball = await pack(repo, work);
@@ -71,8 +74,10 @@ async function main() {
     await checkOnePg(project);
     await run('(a) tenant isolation, ES module on MikroORM 7', 'node', ['tenant-isolation.mjs', databases.isolation], { cwd: project, env: env22({ DATABASE_URL: superUrl }) });
     await migrationLadder(project, superUrl, databases.ladder);
-    await run("install: the subpaths' type dependencies (dev)", 'npm', installArgs(TYPES_INSTALL_LINE, tarball), { cwd: project, env: env22() });
+    await run("install: the subpaths' type dependencies and tsx (dev)", 'npm', installArgs(TYPES_INSTALL_LINE, tarball), { cwd: project, env: env22() });
     for (const setting of TYPE_CHECKS) await typeCheck(project, setting);
+    copyFileSync(join(project, 'tenant-isolation.mjs'), join(project, 'tenant-isolation.ts'));
+    await run("(d) tenant isolation as TypeScript under tsx's require() hook (npx tsx)", 'npx', ['--no', '--', 'tsx', 'tenant-isolation.ts', databases.tsx], { cwd: project, env: env22({ DATABASE_URL: superUrl }) });
   } catch (error) {
     if (!(error instanceof StepFailed)) throw error;
     failures.push(error.message);

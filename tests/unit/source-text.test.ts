@@ -31,3 +31,30 @@ it('keeps one space between words and none elsewhere, in the text and in the pat
   expect(sourceHas("let sql = 'start transaction'", /sql = 'start transaction'/)).toBe(true);
   expect(sourceHas("let sql='starttransaction'", /sql = 'start transaction'/)).toBe(false);
 });
+
+// What tsx's require() hook (esbuild) printed for MikroORM 7.2.1's DatabaseDriver.getConnection and
+// AbstractSqlConnection.execute in a CommonJS project: double quotes, no semicolon before a `}`.
+const GET_CONNECTION = `getConnection(type = 'write') {
+        if (type === 'write' || this.replicas.length === 0) {
+            return this.connection;
+        }`;
+const GET_CONNECTION_BY_ESBUILD = 'getConnection(type="write"){if(type==="write"||this.replicas.length===0){return this.connection}';
+
+it('matches the text esbuild prints: strings in double quotes, no semicolon before a closing brace', () => {
+  for (const text of [GET_CONNECTION, GET_CONNECTION_BY_ESBUILD]) {
+    expect(sourceHas(text, /return this\.connection;/)).toBe(true);
+    expect(sourceHas(text, /getConnection\(type = 'write'\)/)).toBe(true);
+    expect(sourceHas(text, /if \(type === 'write' \|\| this\.replicas\.length === 0\) \{/)).toBe(true);
+  }
+  expect(sourceHas("async execute(query, params = [], method = 'all', ctx, loggerContext)", /method = 'all', ctx/)).toBe(true);
+  expect(sourceHas('async execute(query,params=[],method="all",ctx,loggerContext)', /method = 'all', ctx/)).toBe(true);
+});
+
+it('still tells a changed token: another string, a semicolon that is neither there nor before a brace', () => {
+  expect(sourceHas(GET_CONNECTION_BY_ESBUILD.replace('"write"', '"read"'), /getConnection\(type = 'write'\)/)).toBe(false);
+  expect(sourceHas('return this.connection.next}', /return this\.connection;/)).toBe(false);
+  expect(sourceHas('return this.connection + 1;', /return this\.connection;/)).toBe(false);
+  // a `;` inside a character class stays a character
+  expect(compactPattern(/a[;]b/).source).toBe('a[;]b');
+  expect(compactPattern(/a;b/).source).toBe('a(?:;|(?=\\}))b');
+});

@@ -2,7 +2,9 @@
 // a file of a package). That text is not always as published: tsx rewrites @mikro-orm/core when CJS
 // code requires it (`new em.constructor(em.config,em.driver,...)`, found by a new-user trial), and a
 // bundler or minifier reformats it. Both sides are compared in one spelling, so layout never matters
-// and a changed token still does.
+// and a changed token still does. esbuild (tsx's require() hook) also writes strings in double quotes and
+// drops a semicolon before a closing brace: quotes are compared as one, and a pattern's `;` also matches
+// just before a `}`.
 
 const WORD = /[\w$]/;
 
@@ -10,7 +12,7 @@ const isWord = (char: string | undefined) => char !== undefined && WORD.test(cha
 
 /** `text` with whitespace only where two words meet (one space there, where it separates tokens). */
 export function compactSource(text: string): string {
-  return text.replace(/\s+/g, (gap: string, at: number, whole: string) => (isWord(whole[at - 1]) && isWord(whole[at + gap.length]) ? ' ' : ''));
+  return text.replace(/'/g, '"').replace(/\s+/g, (gap: string, at: number, whole: string) => (isWord(whole[at - 1]) && isWord(whole[at + gap.length]) ? ' ' : ''));
 }
 
 /**
@@ -21,7 +23,24 @@ export function compactPattern(pattern: RegExp): RegExp {
   const compacted = pattern.source.replace(/ +/g, (gap: string, at: number, whole: string) =>
     isWord(whole[at - 1]) && isWord(whole[at + gap.length]) && whole[at - 2] !== '\\' ? ' ' : ' ?',
   );
-  return new RegExp(compacted, pattern.flags);
+  return new RegExp(withOptionalSemicolons(compacted.replace(/'/g, '"')), pattern.flags);
+}
+
+/** A regular expression's source whose every `;` (outside a character class) also matches right before a `}`. */
+function withOptionalSemicolons(source: string): string {
+  let out = '';
+  let inClass = false;
+  for (let i = 0; i < source.length; i++) {
+    const char = source[i]!;
+    if (char === '\\') {
+      out += char + (source[++i] ?? '');
+      continue;
+    }
+    if (char === '[') inClass = true;
+    else if (char === ']') inClass = false;
+    out += char === ';' && !inClass ? '(?:;|(?=\\}))' : char;
+  }
+  return out;
 }
 
 /** Whether the source text has `pattern` (written against the published layout), whatever its layout. */
