@@ -5,7 +5,7 @@ import { MikroORM } from '@mikro-orm/postgresql';
 import { withRls } from '../../src';
 import { fitIdentifier } from '../../src/core/ddl';
 import { LONG_ORDER_POLICY, notesAndOrders, READER_ROLE, type NotesAndOrders } from '../fixtures/notes-and-orders-model';
-import { policyRows, rlsState, type RlsState } from '../support/rls-state';
+import { policyRows, rlsFlags, rlsState, type RlsState } from '../support/rls-state';
 import { runSql } from '../support/sql-client';
 import { superuserUrl } from '../support/superuser-url';
 import { migratorOf, type MigratorOfEitherMajor } from '../support/migrator';
@@ -130,6 +130,27 @@ it('the initial migration creates the policies after the tables, and applying it
     ['note', 'own_update'],
     ['order', fitIdentifier(`${LONG_ORDER_POLICY}_all`)],
   ]);
+});
+
+it('the way down of the initial migration, which leaves MikroORM\'s tables in place, drops the policies but keeps RLS on: the application role sees no row, not every row', async () => {
+  // MikroORM writes no way down for --initial: after migration:down the tables are still there, with their
+  // rows. Turning RLS off there (the plain inverse of ENABLE / FORCE) showed every tenant's rows to the
+  // application role with nothing refusing it (found by a consumer trial, helper-62).
+  await newProject();
+  const migrator = await migratorFor({});
+  const { code } = await create(migrator, { initial: true });
+  expect(code).not.toMatch(/drop table/);
+  expect(code).not.toMatch(/disable row level security|no force row level security/);
+  await migrator.up();
+  await project!.db.query(`insert into public.note (id, account_id) values (1, 1), (2, 2)`);
+  await migrator.down();
+  expect(await policies()).toEqual([]);
+  expect(await rlsFlags(project!.db, TABLES)).toEqual([
+    { relname: 'note', enabled: true, forced: true },
+    { relname: 'order', enabled: true, forced: true },
+  ]);
+  await project!.db.assertAppRoleIsUnprivileged();
+  expect(await runSql(project!.db.appUrl, 'select id from public.note')).toEqual([]);
 });
 
 it('the initial migration of tables that exist already (created without migrations) probes them as they are and is recorded as applied', async () => {

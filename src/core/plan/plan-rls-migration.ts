@@ -8,6 +8,7 @@ import { diffRls, policyOperations } from '../diff/diff-rls';
 import type { RlsOperation } from '../diff/operation';
 import { migrationStatements, type MigrationStatements } from './bounded-transactions';
 import { probeAfterSchema } from './probe-after-schema';
+import { keepRlsOnTablesThatOutliveTheWayDown } from './rls-kept-on-way-down';
 import type { RlsSnapshot } from './rls-snapshot';
 import { tablesInSchemaSql } from './tables-in-sql';
 import { byName, byTable, tableKey, tableSet } from '../ddl/table-keys';
@@ -180,7 +181,8 @@ async function partitionsToCover(db: Queryable, input: PlanInput, dropped: reado
  *    (so the way down can restore them after the table is back);
  * 2. the schema statements;
  * 3. after them, everything else: new tables' policies, recreated ones, ALTER POLICY, RLS flags.
- * The way down undoes 3, then runs MikroORM's down statements, then undoes 1.
+ * The way down undoes 3, then runs MikroORM's down statements, then undoes 1; on a table created here
+ * that MikroORM's way down leaves in place (`--initial`), RLS stays on (see rls-kept-on-way-down.ts).
  *
  * Partitions of entity tables get their table's declared state, listed after it (see `coverPartitions`).
  */
@@ -209,7 +211,7 @@ export async function planRlsMigration(db: Queryable, input: PlanInput): Promise
       remaining.push(table);
     }
   }
-  const after = diffRls(comparable, remaining);
+  const after = keepRlsOnTablesThatOutliveTheWayDown(diffRls(comparable, remaining), input.schema, input.defaultSchema);
   const reversed = (ops: RlsOperation[]) => [...ops].reverse();
   const up = joinGroups([statementsByTable(before, 'up'), [...input.schema.up], statementsByTable(after, 'up')]);
   const down = joinGroups([statementsByTable(reversed(after), 'down'), [...input.schema.down], statementsByTable(reversed(before), 'down')]);
