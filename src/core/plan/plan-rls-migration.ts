@@ -8,7 +8,7 @@ import { diffRls, policyOperations } from '../diff/diff-rls';
 import type { RlsOperation } from '../diff/operation';
 import { migrationStatements, type MigrationStatements } from './bounded-transactions';
 import { probeAfterSchema } from './probe-after-schema';
-import { keepRlsOnTablesThatOutliveTheWayDown } from './rls-kept-on-way-down';
+import { keepRlsOnCreatedTablesOnTheWayDown, keepRlsOnDroppedTablesOnTheWayUp } from './rls-kept-on-before-drop';
 import type { RlsSnapshot } from './rls-snapshot';
 import { tablesInSchemaSql } from './tables-in-sql';
 import { byName, byTable, tableKey, tableSet } from '../ddl/table-keys';
@@ -181,8 +181,9 @@ async function partitionsToCover(db: Queryable, input: PlanInput, dropped: reado
  *    (so the way down can restore them after the table is back);
  * 2. the schema statements;
  * 3. after them, everything else: new tables' policies, recreated ones, ALTER POLICY, RLS flags.
- * The way down undoes 3, then runs MikroORM's down statements, then undoes 1; on a table created here
- * that MikroORM's way down leaves in place (`--initial`), RLS stays on (see rls-kept-on-way-down.ts).
+ * The way down undoes 3, then runs MikroORM's down statements, then undoes 1. RLS is never turned off
+ * on a table the same direction drops, nor, on the way down, on one the way up creates (MikroORM's
+ * `--initial` down leaves its tables in place): see rls-kept-on-before-drop.ts.
  *
  * Partitions of entity tables get their table's declared state, listed after it (see `coverPartitions`).
  */
@@ -197,21 +198,22 @@ export async function planRlsMigration(db: Queryable, input: PlanInput): Promise
   const current = await currentState(db, input, touched.dropped, partitionTables);
   const comparable = await comparableDesired(db, input, covered.desired, current, altered);
   const comparableByTable = byTable(comparable, (spec) => spec.table);
-  const before: RlsOperation[] = [];
+  const dropFirst: RlsOperation[] = [];
   const remaining: LiveTableState[] = [];
   for (const table of current.state) {
     if (droppedTables.has(tableKey(table.table))) {
-      before.push(...diffRls([], [table]));
+      dropFirst.push(...diffRls([], [table]));
     } else if (altered.has(tableKey(table.table))) {
       // Native policies being taken over depend on columns too: dropped first and recreated as ours after.
       const adoptable = comparableByTable.get(tableKey(table.table))?.adoptable ?? [];
-      before.push(...policyOperations(table.table, [], table.policies, adoptable));
+      dropFirst.push(...policyOperations(table.table, [], table.policies, adoptable));
       remaining.push({ ...table, policies: table.policies.filter((p) => !p.managed && !adoptable.includes(p.name)) });
     } else {
       remaining.push(table);
     }
   }
-  const after = keepRlsOnTablesThatOutliveTheWayDown(diffRls(comparable, remaining), input.schema, input.defaultSchema);
+  const after = keepRlsOnCreatedTablesOnTheWayDown(diffRls(comparable, remaining), input.schema, input.defaultSchema);
+  const before = keepRlsOnDroppedTablesOnTheWayUp(dropFirst, input.schema, input.defaultSchema);
   const reversed = (ops: RlsOperation[]) => [...ops].reverse();
   const up = joinGroups([statementsByTable(before, 'up'), [...input.schema.up], statementsByTable(after, 'up')]);
   const down = joinGroups([statementsByTable(reversed(after), 'down'), [...input.schema.down], statementsByTable(reversed(before), 'down')]);
