@@ -83,3 +83,14 @@ it("refuses, with what to do, the CommonJS build imported directly under tsx's r
   expect(result.stderr).toContain('`node --import tsx/esm app.ts`');
   expect(result.stderr).not.toContain('RlsAdapterAssumptionError');
 });
+
+it("refuses, with what to do, a require() of the package from a CommonJS file of an ES module project under tsx's hook", () => {
+  const dir = project();
+  // The application's MikroORM is the ES module one; the package, required from CommonJS, gets the compiled copy.
+  writeFileSync(join(dir, 'rls.cjs'), "module.exports = require('mikro-orm-rls');\n");
+  writeFileSync(join(dir, 'app.ts'), APP("import rls from './rls.cjs';\nconst { withRls } = rls;"));
+  const result = run(dir, 'npx tsx');
+  expect(result.status).not.toBe(0);
+  expect(result.stderr).toContain("withRls: the configuration's driver comes from another copy of MikroORM than the one this package loaded.");
+  expect(result.stderr).toContain("a require('mikro-orm-rls') in a CommonJS file of an ES module project");
+});

@@ -17,7 +17,8 @@ export function refuseSecondMikroOrmCopy(driver: unknown): void {
   throw new RlsConfigurationError(
     'withRls: the configuration\'s driver comes from another copy of MikroORM than the one this package loaded. ' +
       "A require() hook that compiles ES modules to CommonJS (tsx's `npx tsx`, `node --import tsx`) does this when the package's CommonJS build " +
-      'is loaded other than by its name (a path into the package): MikroORM 7 is then loaded twice. ' +
+      "is loaded other than through its ES module entry (a require('mikro-orm-rls') in a CommonJS file of an ES module project, or a path into the package): " +
+      'MikroORM 7 is then loaded twice. ' +
       "Import the package by its name (import { withRls } from 'mikro-orm-rls'), whose ES module entry shares your MikroORM with it, " +
       "or run TypeScript with tsx's ES module loader only, `node --import tsx/esm app.ts`, or compile with tsc first.",
   );
